@@ -1,0 +1,94 @@
+"""`/admin/users` and `/admin/security-events` (admin role and `admin` scope)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+
+from gatewayz.accounts import service
+from gatewayz.accounts.dependencies import require_admin
+from gatewayz.accounts.principal import Principal
+from gatewayz.accounts.schemas import (
+    KeyCreate,
+    KeyCreated,
+    SecurityEventList,
+    SecurityEventOut,
+    UserCreate,
+    UserCreated,
+    UserList,
+    UserOut,
+    UserUpdate,
+)
+from gatewayz.audit.tables import SecurityEvent
+from gatewayz.services import services
+
+router = APIRouter(prefix="/admin", tags=["Admin"])
+
+
+@router.post("/users", status_code=201, response_model=UserCreated)
+async def create_user(body: UserCreate, request: Request, _: Principal = Depends(require_admin)) -> UserCreated:
+    """Create a user together with their first API key (shown only in this response)."""
+    svc = services(request)
+    async with svc.db.transaction() as session:
+        user = await service.create_user(session, email=body.email, name=body.name, role=body.role)
+        key, plaintext = await service.create_key(
+            session, svc.settings.key_hash_secret_bytes, user, KeyCreate(name=body.key_name),
+            default_environment=svc.settings.environment,
+        )
+        user_out, key_out = service.user_out(user), service.key_out(key)
+    return UserCreated(user=user_out, api_key=KeyCreated(**key_out.model_dump(), key=plaintext))
+
+
+@router.get("/users", response_model=UserList)
+async def list_users(
+    request: Request,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    email: str | None = Query(None, max_length=320),
+    _: Principal = Depends(require_admin),
+) -> UserList:
+    async with services(request).db.session() as session:
+        users, total = await service.list_users(session, limit=limit, offset=offset, email=email)
+        return UserList(data=[service.user_out(u) for u in users], total=total, limit=limit, offset=offset)
+
+
+@router.get("/users/{user_id}", response_model=UserOut)
+async def get_user(user_id: int, request: Request, _: Principal = Depends(require_admin)) -> UserOut:
+    async with services(request).db.session() as session:
+        return service.user_out(await service.get_user(session, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+async def update_user(
+    user_id: int, body: UserUpdate, request: Request, admin: Principal = Depends(require_admin)
+) -> UserOut:
+    """Deactivating a user stops every one of their keys, in every gateway process, within a second."""
+    svc = services(request)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    async with svc.db.transaction() as session:
+        user = await service.get_user(session, user_id)
+        invalidation = await service.update_user(session, user, changes, actor_id=admin.user_id)
+        out = service.user_out(user)
+    await svc.publish(invalidation)
+    return out
+
+
+@router.get("/security-events", response_model=SecurityEventList)
+async def list_security_events(
+    request: Request,
+    limit: int = Query(100, ge=1, le=1000),
+    since: datetime | None = Query(None),
+    reason: str | None = Query(None, max_length=64),
+    _: Principal = Depends(require_admin),
+) -> SecurityEventList:
+    query = select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(limit)
+    if since is not None:
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        query = query.where(SecurityEvent.created_at >= since)
+    if reason:
+        query = query.where(SecurityEvent.reason == reason)
+    async with services(request).db.session() as session:
+        rows = (await session.execute(query)).scalars().all()
+    return SecurityEventList(data=[SecurityEventOut.model_validate(r, from_attributes=True) for r in rows])

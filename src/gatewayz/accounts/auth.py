@@ -1,0 +1,194 @@
+"""Authentication and authorization of API keys: the first stages of every request.
+
+The hot path is: read the header, HMAC the key, look it up in the in-process cache, check
+expiry/IP/referer/scope. Only a cache miss touches the database.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+from starlette.requests import HTTPConnection
+
+from gatewayz.accounts.activity import KeyActivity
+from gatewayz.accounts.cache import KeyCache
+from gatewayz.accounts.keys import hash_key, ip_allowed, looks_like_key, referer_allowed
+from gatewayz.accounts.principal import Principal, principal_from_rows
+from gatewayz.accounts.tables import ApiKey, User
+from gatewayz.audit.security_events import SecurityEventWriter
+from gatewayz.errors import AuthenticationFailed, GatewayError, PermissionDenied
+from gatewayz.settings import Settings
+from gatewayz.storage.db import Database
+
+
+def extract_key(conn: HTTPConnection) -> str | None:
+    """`Authorization: Bearer <key>` (OpenAI SDK) or `x-api-key: <key>` (Anthropic SDK)."""
+    header = conn.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    value = conn.headers.get("x-api-key")
+    return value.strip() if value and value.strip() else None
+
+
+def _key_prefix_for_log(key: str) -> str:
+    """What a security event may keep of a presented key: the non-secret display prefix at most."""
+    if key.startswith("gw_"):
+        head, _, rest = key.rpartition("_")
+        return f"{head}_{rest[:4]}"[:32] if head else key[:8]
+    return key[:4]
+
+
+class Authenticator:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        cache: KeyCache,
+        events: SecurityEventWriter,
+        activity: KeyActivity,
+    ) -> None:
+        self.db = db
+        self.cache = cache
+        self.events = events
+        self.activity = activity
+        self.secret = settings.key_hash_secret_bytes
+        self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
+
+    # -- client facts ----------------------------------------------------------------------------
+
+    def client_ip(self, conn: HTTPConnection) -> str | None:
+        """The peer address; behind trusted proxies, the nearest untrusted X-Forwarded-For hop."""
+        peer = conn.client.host if conn.client else None
+        if not self.trusted_proxies or peer is None or not self._trusted(peer):
+            return peer
+        forwarded = conn.headers.get("x-forwarded-for", "")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+
+    def _trusted(self, ip: str) -> bool:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in net for net in self.trusted_proxies)
+
+    @staticmethod
+    def referer_host(conn: HTTPConnection) -> str | None:
+        for header in ("origin", "referer"):
+            value = conn.headers.get(header)
+            if value:
+                host = urlsplit(value).hostname
+                if host:
+                    return host
+        return None
+
+    # -- lookup ----------------------------------------------------------------------------------
+
+    async def lookup(self, key: str) -> Principal | None:
+        key_hash = hash_key(self.secret, key)
+        entry = self.cache.get(key_hash)
+        if entry is not None:
+            return entry.principal
+        epoch = self.cache.epoch
+        principal = await self._load(key_hash)
+        self.cache.put(key_hash, principal, epoch)
+        return principal
+
+    async def _load(self, key_hash: str) -> Principal | None:
+        async with self.db.session() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey, User)
+                    .join(User, User.id == ApiKey.user_id)
+                    .where(or_(ApiKey.key_hash == key_hash, ApiKey.previous_key_hash == key_hash))
+                )
+            ).first()
+        if row is None:
+            return None
+        key, user = row
+        return principal_from_rows(key, user, key_hash)
+
+    # -- the checks ------------------------------------------------------------------------------
+
+    async def authenticate(self, conn: HTTPConnection, scope: str) -> Principal:
+        """Authenticate the caller and require `scope`; every refusal becomes a security event."""
+        key = extract_key(conn)
+        ip = self.client_ip(conn)
+        if key is None:
+            self.refuse(conn, ip, None, None, AuthenticationFailed(
+                "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'.",
+                code="missing_api_key",
+            ), "missing_key")
+        assert key is not None
+        principal = await self.lookup(key) if looks_like_key(key) else None
+        if principal is None:
+            self.refuse(conn, ip, key, None, AuthenticationFailed("Invalid API key."), "unknown_key")
+        assert principal is not None
+        if principal.revoked:
+            self.refuse(conn, ip, key, principal, AuthenticationFailed(
+                "This API key has been revoked.", code="revoked_api_key"), "revoked")
+        if not principal.active:
+            self.refuse(conn, ip, key, principal, AuthenticationFailed(
+                "The account that owns this API key is deactivated.", code="account_deactivated"),
+                "user_inactive")
+        if principal.expires_at is not None and principal.expires_at <= time.time():
+            self.refuse(conn, ip, key, principal, AuthenticationFailed(
+                "This API key has expired.", code="expired_api_key"), "expired")
+        if principal.ip_networks is not None and not ip_allowed(principal.ip_networks, ip):
+            self.refuse(conn, ip, key, principal, PermissionDenied(
+                f"Requests from IP address {ip} are not allowed for this API key.",
+                code="ip_not_allowed"), "ip_not_allowed")
+        if principal.referer_patterns is not None and not referer_allowed(
+            principal.referer_patterns, self.referer_host(conn)
+        ):
+            self.refuse(conn, ip, key, principal, PermissionDenied(
+                "Requests from this origin/referer are not allowed for this API key.",
+                code="referer_not_allowed"), "referer_not_allowed")
+        if scope not in principal.scopes:
+            self.refuse(conn, ip, key, principal, PermissionDenied(
+                f"This API key lacks the '{scope}' scope.", code="insufficient_scope"), "missing_scope")
+        if principal.max_requests is not None:
+            if not await self.activity.consume_capped(principal.key_id, principal.max_requests):
+                self.refuse(conn, ip, key, principal, PermissionDenied(
+                    "This API key has reached its lifetime request cap.",
+                    code="key_request_cap_reached"), "request_cap_reached")
+        else:
+            self.activity.touch(principal.key_id)
+        return principal
+
+    def authorize_model(self, conn: HTTPConnection, principal: Principal, model: str) -> None:
+        if not principal.allows_model(model):
+            self.refuse(conn, self.client_ip(conn), None, principal, PermissionDenied(
+                f"This API key may not use the model '{model}'.", param="model",
+                code="model_not_allowed"), "model_not_allowed")
+
+    def refuse(
+        self,
+        conn: HTTPConnection,
+        ip: str | None,
+        key: str | None,
+        principal: Principal | None,
+        error: GatewayError,
+        reason: str,
+    ) -> None:
+        self.events.record(
+            event="auth_failed" if error.status == 401 else "access_denied",
+            reason=reason,
+            status=error.status,
+            ip=ip,
+            key_prefix=principal.prefix if principal else (_key_prefix_for_log(key) if key else None),
+            key_id=principal.key_id if principal else None,
+            user_id=principal.user_id if principal else None,
+            method=conn.scope.get("method"),
+            path=conn.url.path,
+            user_agent=conn.headers.get("user-agent"),
+        )
+        raise error

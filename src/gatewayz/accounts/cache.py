@@ -1,0 +1,207 @@
+"""In-process cache of key lookups, and its invalidation across gateway processes.
+
+Every change that must stop a key (revoke, rotate, edit, user deactivation) bumps the `auth`
+change counter in the same transaction and, with Redis, publishes the affected hashes. Each process:
+- with Redis: evicts on the pub/sub message at once, and polls the counter slowly as a backstop;
+- without Redis (or while Redis is down): polls the counter every `auth_poll_interval_seconds`
+  and clears the cache when it moved.
+A lookup that raced with an invalidation is not cached (the epoch check in `put`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+import orjson
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatewayz.accounts.principal import Principal
+from gatewayz.settings import Settings
+from gatewayz.storage.db import Database
+from gatewayz.storage.redis_client import redis_key
+from gatewayz.storage.tables import ChangeCounter
+
+log = structlog.get_logger("gatewayz.accounts.cache")
+
+AUTH_COUNTER = "auth"
+MAX_ENTRIES = 200_000
+REDIS_BACKSTOP_POLL_SECONDS = 5.0
+
+
+@dataclass(slots=True)
+class _Entry:
+    principal: Principal | None  # None: no such key (negative entry)
+    expires: float
+
+
+class KeyCache:
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self.epoch = 0
+        self._entries: dict[str, _Entry] = {}
+
+    def get(self, key_hash: str) -> _Entry | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry.expires < time.monotonic():
+            self._entries.pop(key_hash, None)
+            return None
+        return entry
+
+    def put(self, key_hash: str, principal: Principal | None, epoch: int) -> None:
+        if epoch != self.epoch or self.ttl <= 0:
+            return
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key_hash] = _Entry(principal, time.monotonic() + self.ttl)
+
+    def evict_hashes(self, hashes: list[str]) -> None:
+        self.epoch += 1
+        for key_hash in hashes:
+            self._entries.pop(key_hash, None)
+
+    def evict_user(self, user_id: int) -> None:
+        self.epoch += 1
+        stale = [h for h, e in self._entries.items() if e.principal and e.principal.user_id == user_id]
+        for key_hash in stale:
+            self._entries.pop(key_hash, None)
+
+    def clear(self) -> None:
+        self.epoch += 1
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+async def bump_auth_counter(session: AsyncSession) -> int:
+    """Call inside the transaction that makes the change; returns the new version."""
+    result = await session.execute(
+        update(ChangeCounter)
+        .where(ChangeCounter.name == AUTH_COUNTER)
+        .values(version=ChangeCounter.version + 1)
+        .returning(ChangeCounter.version)
+    )
+    return int(result.scalar_one())
+
+
+def invalidation_channel(settings: Settings) -> str:
+    return redis_key(settings, "auth", "invalidate")
+
+
+async def broadcast(
+    redis: Redis, channel: str, version: int, *, hashes: list[str] | None, user_id: int | None
+) -> None:
+    """Tell every process at once; if Redis fails, the counter poll still carries the change."""
+    message = orjson.dumps({"v": version, "hashes": hashes or [], "user_id": user_id})
+    try:
+        await redis.publish(channel, message)
+    except Exception as exc:
+        log.warning("auth_invalidation_publish_failed", error=str(exc))
+
+
+class AuthInvalidation:
+    """Publishes invalidations and keeps this process's KeyCache in step with everyone's."""
+
+    def __init__(self, settings: Settings, db: Database, redis: Redis | None, cache: KeyCache) -> None:
+        self.settings = settings
+        self.db = db
+        self.redis = redis
+        self.cache = cache
+        self.channel = invalidation_channel(settings)
+        self.known_version: int | None = None
+        self.subscribed = False
+        self._lost = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- publishing (after the change committed) -----------------------------------------------
+
+    async def publish(self, version: int, *, hashes: list[str] | None = None, user_id: int | None = None) -> None:
+        self._apply(version, hashes, user_id)
+        if self.redis is not None:
+            await broadcast(self.redis, self.channel, version, hashes=hashes, user_id=user_id)
+
+    def _apply(self, version: int, hashes: list[str] | None, user_id: int | None) -> None:
+        if hashes:
+            self.cache.evict_hashes(hashes)
+        if user_id is not None:
+            self.cache.evict_user(user_id)
+        if self.known_version is None or version > self.known_version:
+            self.known_version = version
+
+    # -- background listening --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._poll_loop(), name="auth-poll"))
+        if self.redis is not None:
+            self._tasks.append(asyncio.create_task(self._listen_loop(), name="auth-listen"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+
+    async def _read_version(self) -> int:
+        async with self.db.session() as session:
+            result = await session.execute(
+                select(ChangeCounter.version).where(ChangeCounter.name == AUTH_COUNTER)
+            )
+            return int(result.scalar_one_or_none() or 0)
+
+    async def _poll_loop(self) -> None:
+        fast = self.settings.auth_poll_interval_seconds
+        while True:
+            try:
+                version = await self._read_version()
+                if self.known_version is None:
+                    self.known_version = version
+                elif version > self.known_version:
+                    self.known_version = version
+                    self.cache.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("auth_poll_failed", error=str(exc))
+            if self.subscribed:
+                # Slow backstop while pub/sub works; wake at once when it is lost.
+                self._lost.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._lost.wait(), REDIS_BACKSTOP_POLL_SECONDS)
+            else:
+                await asyncio.sleep(fast)
+
+    async def _listen_loop(self) -> None:
+        assert self.redis is not None
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self.subscribed = True
+                async for message in pubsub.listen():
+                    data = orjson.loads(message["data"])
+                    self._apply(int(data["v"]), data.get("hashes"), data.get("user_id"))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.subscribed:
+                    log.warning("auth_pubsub_lost", error=str(exc))
+                # Messages may have been missed: forget everything, poll fast until back.
+                self.subscribed = False
+                self._lost.set()
+                self.cache.clear()
+                await asyncio.sleep(1.0)
+            finally:
+                self.subscribed = False
+                self._lost.set()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()

@@ -1,0 +1,66 @@
+"""The authenticated caller: an API key and its owner, as the request pipeline sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gatewayz.accounts.keys import IPNetwork, model_allowed, parse_networks
+from gatewayz.accounts.tables import ApiKey, User
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: int
+    user_id: int
+    role: str
+    environment: str
+    scopes: frozenset[str]
+    prefix: str
+    key_hash: str
+    ip_networks: tuple[IPNetwork, ...] | None
+    referer_patterns: tuple[str, ...] | None
+    allowed_models: tuple[str, ...] | None
+    expires_at: float | None  # epoch seconds: compared on every request, so kept cheap
+    max_requests: int | None
+    revoked: bool
+    active: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.environment == "test"
+
+    def allows_model(self, model: str) -> bool:
+        return self.allowed_models is None or model_allowed(self.allowed_models, model)
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def principal_from_rows(key: ApiKey, user: User, matched_hash: str) -> Principal:
+    """Build the cached view of a key. A match on the pre-rotation hash expires with its grace."""
+    expires_at = _epoch(key.expires_at)
+    if matched_hash != key.key_hash:
+        grace_end = _epoch(key.previous_key_expires_at) or 0.0
+        expires_at = grace_end if expires_at is None else min(expires_at, grace_end)
+    return Principal(
+        key_id=key.id,
+        user_id=user.id,
+        role=user.role,
+        environment=key.environment,
+        scopes=frozenset(key.scopes or ()),
+        prefix=key.prefix,
+        key_hash=matched_hash,
+        ip_networks=tuple(parse_networks(key.ip_allowlist)) if key.ip_allowlist else None,
+        referer_patterns=tuple(key.allowed_referers) if key.allowed_referers else None,
+        allowed_models=tuple(key.allowed_models) if key.allowed_models else None,
+        expires_at=expires_at,
+        max_requests=key.max_requests,
+        revoked=key.revoked_at is not None,
+        active=user.is_active,
+    )

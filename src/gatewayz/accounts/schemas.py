@@ -1,0 +1,175 @@
+"""Request and response bodies of the accounts API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from gatewayz.accounts.keys import SCOPES, normalize_domain_pattern, parse_networks
+
+Scope = Literal["inference", "keys", "billing", "admin"]
+Role = Literal["admin", "user"]
+KeyEnvironment = Literal["live", "test", "staging", "dev"]
+MAX_METADATA_BYTES = 8192
+MAX_LIST_ITEMS = 256
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class KeyRules(_Strict):
+    """The access rules a key carries; shared by create and update."""
+
+    scopes: list[Scope] | None = Field(None, max_length=len(SCOPES))
+    ip_allowlist: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
+    allowed_referers: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
+    allowed_models: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
+    expires_at: datetime | None = None
+    max_requests: int | None = Field(None, ge=1)
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("ip_allowlist")
+    @classmethod
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        return [str(net) for net in parse_networks(value)]
+
+    @field_validator("allowed_referers")
+    @classmethod
+    def _referers(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [normalize_domain_pattern(v) for v in value]
+
+    @field_validator("allowed_models")
+    @classmethod
+    def _models(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = [v.strip() for v in value]
+        if any(not v or len(v) > 200 for v in cleaned):
+            raise ValueError("model ids must be 1-200 characters")
+        return cleaned
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry(cls, value: datetime | None) -> datetime | None:
+        return _aware(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata must serialise to at most {MAX_METADATA_BYTES} bytes")
+        return value
+
+
+class KeyCreate(KeyRules):
+    name: str = Field("default", min_length=1, max_length=200)
+    environment: KeyEnvironment | None = None
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+class KeyUpdate(KeyRules):
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class KeyRotate(_Strict):
+    grace_period_seconds: int = Field(0, ge=0, le=7 * 24 * 3600)
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    last4: str
+    environment: str
+    scopes: list[str]
+    ip_allowlist: list[str] | None
+    allowed_referers: list[str] | None
+    allowed_models: list[str] | None
+    expires_at: datetime | None
+    max_requests: int | None
+    request_count: int
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+    last_used_at: datetime | None
+    rotated_at: datetime | None
+    previous_key_expires_at: datetime | None
+    revoked: bool
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The API key. It is shown only once: store it now.")
+
+
+class KeyList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[KeyOut]
+
+
+class UserCreate(_Strict):
+    email: EmailStr
+    name: str | None = Field(None, max_length=200)
+    role: Role = "user"
+    key_name: str = Field("default", min_length=1, max_length=200)
+
+
+class UserUpdate(_Strict):
+    name: str | None = Field(None, max_length=200)
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str | None
+    role: str
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserCreated(BaseModel):
+    user: UserOut
+    api_key: KeyCreated
+
+
+class UserList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[UserOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class SecurityEventOut(BaseModel):
+    id: int
+    created_at: datetime
+    event: str
+    reason: str
+    status: int
+    ip: str | None
+    key_prefix: str | None
+    key_id: int | None
+    user_id: int | None
+    method: str | None
+    path: str | None
+    user_agent: str | None
+
+
+class SecurityEventList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[SecurityEventOut]

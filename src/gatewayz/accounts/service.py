@@ -1,0 +1,245 @@
+"""Users and API keys: the operations behind the HTTP API and the CLI.
+
+Changes that must stop a key everywhere bump the auth change counter inside their transaction and
+return an `Invalidation` for the caller to publish once the transaction has committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatewayz.accounts.cache import bump_auth_counter
+from gatewayz.accounts.keys import DEFAULT_SCOPES, SCOPES, display_prefix, generate_key, hash_key, last4
+from gatewayz.accounts.schemas import KeyCreate, KeyOut, KeyUpdate, UserOut
+from gatewayz.accounts.tables import ApiKey, User
+from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from gatewayz.storage.types import utcnow
+
+
+@dataclass
+class Invalidation:
+    version: int
+    hashes: list[str] = field(default_factory=list)
+    user_id: int | None = None
+
+
+# -- users -----------------------------------------------------------------------------------------
+
+
+async def create_user(session: AsyncSession, *, email: str, name: str | None, role: str) -> User:
+    user = User(email=email.strip().lower(), name=name, role=role, is_active=True)
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"A user with email {user.email!r} already exists.", param="email") from exc
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.", param="id")
+    return user
+
+
+async def find_user(session: AsyncSession, ref: str) -> User:
+    """By id or email (the CLI accepts either)."""
+    if ref.isdigit():
+        return await get_user(session, int(ref))
+    user = (await session.execute(select(User).where(User.email == ref.strip().lower()))).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"No user with email {ref!r}.")
+    return user
+
+
+async def list_users(
+    session: AsyncSession, *, limit: int, offset: int, email: str | None = None
+) -> tuple[list[User], int]:
+    query = select(User)
+    if email:
+        query = query.where(User.email.contains(email.strip().lower()))
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = (await session.execute(query.order_by(User.id).limit(limit).offset(offset))).scalars().all()
+    return list(rows), int(total)
+
+
+async def has_admin(session: AsyncSession) -> bool:
+    found = await session.execute(select(User.id).where(User.role == "admin").limit(1))
+    return found.first() is not None
+
+
+async def update_user(
+    session: AsyncSession, user: User, changes: dict[str, Any], *, actor_id: int | None
+) -> Invalidation | None:
+    if actor_id == user.id and (changes.get("is_active") is False or changes.get("role") == "user"):
+        raise InvalidRequest("You cannot deactivate or demote yourself.", param="is_active")
+    for name, value in changes.items():
+        setattr(user, name, value)
+    user.updated_at = utcnow()
+    await session.flush()
+    if "is_active" in changes or "role" in changes:
+        return Invalidation(await bump_auth_counter(session), user_id=user.id)
+    return None
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+# -- keys ------------------------------------------------------------------------------------------
+
+
+def _check_scopes(user: User, scopes: list[str]) -> None:
+    if "admin" in scopes and user.role != "admin":
+        raise PermissionDenied("Only admins can hold keys with the 'admin' scope.", param="scopes")
+
+
+async def create_key(
+    session: AsyncSession,
+    secret: bytes,
+    user: User,
+    spec: KeyCreate,
+    *,
+    default_environment: str,
+    plaintext: str | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; `plaintext` lets the bootstrap admin key come from GATEWAYZ_ADMIN_KEY."""
+    environment = spec.environment or default_environment
+    if spec.scopes is not None:
+        scopes = list(dict.fromkeys(spec.scopes))
+    else:
+        scopes = list(SCOPES) if user.role == "admin" else list(DEFAULT_SCOPES)
+    _check_scopes(user, scopes)
+    expires_at = spec.expires_at
+    if spec.expires_in_days is not None:
+        if expires_at is not None:
+            raise InvalidRequest("Give expires_at or expires_in_days, not both.", param="expires_in_days")
+        expires_at = utcnow() + timedelta(days=spec.expires_in_days)
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidRequest("expires_at must be in the future.", param="expires_at")
+    key = plaintext or generate_key(environment)
+    row = ApiKey(
+        user_id=user.id,
+        name=spec.name,
+        key_hash=hash_key(secret, key),
+        prefix=display_prefix(key),
+        last4=last4(key),
+        environment=environment,
+        scopes=scopes,
+        ip_allowlist=spec.ip_allowlist or None,
+        allowed_referers=spec.allowed_referers or None,
+        allowed_models=spec.allowed_models or None,
+        expires_at=expires_at,
+        max_requests=spec.max_requests,
+        request_count=0,
+        key_metadata=spec.metadata,
+    )
+    session.add(row)
+    await session.flush()
+    return row, key
+
+
+async def list_keys(session: AsyncSession, user_id: int, *, include_revoked: bool) -> list[ApiKey]:
+    query = select(ApiKey).where(ApiKey.user_id == user_id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    return list((await session.execute(query.order_by(ApiKey.id))).scalars().all())
+
+
+async def get_own_key(session: AsyncSession, user_id: int, key_id: int) -> ApiKey:
+    """A user's own key; someone else's key is indistinguishable from a missing one (404)."""
+    key = await session.get(ApiKey, key_id)
+    if key is None or key.user_id != user_id:
+        raise NotFound(f"No API key with id {key_id}.", param="id")
+    return key
+
+
+def _hashes(key: ApiKey) -> list[str]:
+    return [h for h in (key.key_hash, key.previous_key_hash) if h]
+
+
+async def update_key(session: AsyncSession, user: User, key: ApiKey, spec: KeyUpdate) -> Invalidation:
+    if key.revoked_at is not None:
+        raise InvalidRequest("This API key is revoked and cannot be changed.", param="id")
+    changes = spec.model_dump(exclude_unset=True)
+    if "scopes" in changes:
+        if changes["scopes"] is None:
+            raise InvalidRequest("scopes cannot be null.", param="scopes")
+        changes["scopes"] = list(dict.fromkeys(changes["scopes"]))
+        _check_scopes(user, changes["scopes"])
+    if changes.get("name", "") is None:
+        raise InvalidRequest("name cannot be null.", param="name")
+    if "metadata" in changes:
+        changes["key_metadata"] = changes.pop("metadata")
+    for list_field in ("ip_allowlist", "allowed_referers", "allowed_models"):
+        if list_field in changes and not changes[list_field]:
+            changes[list_field] = None
+    for name, value in changes.items():
+        setattr(key, name, value)
+    key.updated_at = utcnow()
+    await session.flush()
+    return Invalidation(await bump_auth_counter(session), hashes=_hashes(key))
+
+
+async def revoke_key(session: AsyncSession, key: ApiKey) -> Invalidation:
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        key.updated_at = key.revoked_at
+        await session.flush()
+    return Invalidation(await bump_auth_counter(session), hashes=_hashes(key))
+
+
+async def rotate_key(
+    session: AsyncSession, secret: bytes, key: ApiKey, *, grace_period_seconds: int
+) -> tuple[str, Invalidation]:
+    """New secret for the same key row; the old one keeps working for the grace period only."""
+    if key.revoked_at is not None:
+        raise InvalidRequest("This API key is revoked and cannot be rotated.", param="id")
+    old_hashes = _hashes(key)
+    plaintext = generate_key(key.environment)
+    now = utcnow()
+    if grace_period_seconds > 0:
+        key.previous_key_hash = key.key_hash
+        key.previous_key_expires_at = now + timedelta(seconds=grace_period_seconds)
+    else:
+        key.previous_key_hash = None
+        key.previous_key_expires_at = None
+    key.key_hash = hash_key(secret, plaintext)
+    key.prefix = display_prefix(plaintext)
+    key.last4 = last4(plaintext)
+    key.rotated_at = now
+    key.updated_at = now
+    await session.flush()
+    return plaintext, Invalidation(await bump_auth_counter(session), hashes=old_hashes)
+
+
+def key_out(key: ApiKey) -> KeyOut:
+    return KeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        last4=key.last4,
+        environment=key.environment,
+        scopes=list(key.scopes or []),
+        ip_allowlist=key.ip_allowlist,
+        allowed_referers=key.allowed_referers,
+        allowed_models=key.allowed_models,
+        expires_at=key.expires_at,
+        max_requests=key.max_requests,
+        request_count=key.request_count,
+        metadata=key.key_metadata,
+        created_at=key.created_at,
+        updated_at=key.updated_at,
+        last_used_at=key.last_used_at,
+        rotated_at=key.rotated_at,
+        previous_key_expires_at=key.previous_key_expires_at,
+        revoked=key.revoked_at is not None,
+        revoked_at=key.revoked_at,
+    )

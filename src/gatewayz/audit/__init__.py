@@ -1,0 +1,1 @@
+"""Audit: security events and (later) the audit log and analytics."""

@@ -1,0 +1,220 @@
+"""The `gatewayz` command: serve, migrate, and user/key administration from a shell."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from gatewayz.accounts import service
+from gatewayz.accounts.bootstrap import ensure_admin
+from gatewayz.accounts.cache import broadcast, invalidation_channel
+from gatewayz.accounts.schemas import KeyCreate
+from gatewayz.errors import GatewayError
+from gatewayz.settings import Settings, SettingsError, load_settings
+from gatewayz.storage.db import Database
+from gatewayz.storage.migrate import migrate as run_migrations
+from gatewayz.storage.redis_client import create_redis
+
+app = typer.Typer(help="Gatewayz: a self-hostable AI gateway.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+console = Console()
+T = TypeVar("T")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        db = Database(settings)
+        try:
+            await run_migrations(db.engine, settings)
+            return await work(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(main())
+    except GatewayError as exc:
+        console.print(f"[red]Error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+def _print_key(title: str, key: str) -> None:
+    console.print(Panel(f"[bold]{key}[/bold]\n\nStore it now: it is not shown again.", title=title))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default 8000)."),
+    workers: int = typer.Option(None, help="Worker processes (default 1)."),
+) -> None:
+    """Apply pending migrations, make sure an admin exists, and serve the API."""
+    import uvicorn
+
+    settings = _settings(host=host, port=port, workers=workers)
+
+    async def prepare(db: Database) -> None:
+        result = await ensure_admin(settings, db)
+        if result is not None and result.key is not None:
+            _print_key(f"First admin created ({result.email})", result.key)
+        elif result is not None:
+            console.print(f"First admin created ({result.email}) with the key from GATEWAYZ_ADMIN_KEY.")
+
+    _run(settings, prepare)
+    uvicorn.run(
+        "gatewayz.app:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    settings = _settings()
+    applied = _run(settings, lambda db: asyncio.sleep(0, result=True))
+    console.print("Database schema is up to date." if applied else "Nothing to do.")
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    name: str = typer.Option(None, help="Display name."),
+    role: str = typer.Option("user", help="admin or user."),
+) -> None:
+    """Create a user and their first API key."""
+    if role not in ("admin", "user"):
+        raise typer.BadParameter("role must be admin or user")
+    settings = _settings()
+
+    async def work(db: Database) -> tuple[int, str]:
+        async with db.transaction() as session:
+            user = await service.create_user(session, email=email, name=name, role=role)
+            _, key = await service.create_key(
+                session, settings.key_hash_secret_bytes, user, KeyCreate(),
+                default_environment=settings.environment,
+            )
+            return user.id, key
+
+    user_id, key = _run(settings, work)
+    console.print(f"Created user {user_id} ({email}, {role}).")
+    _print_key("API key", key)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    settings = _settings()
+
+    async def work(db: Database) -> list[Any]:
+        async with db.session() as session:
+            users, _ = await service.list_users(session, limit=1000, offset=0)
+            return users
+
+    table = Table("id", "email", "name", "role", "active", "created")
+    for user in _run(settings, work):
+        table.add_row(str(user.id), user.email, user.name or "", user.role, str(user.is_active),
+                      user.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    user: str = typer.Argument(..., help="User id or email."),
+    name: str = typer.Option("default", help="Key name."),
+    environment: str = typer.Option(None, "--env", help="live, test, staging or dev."),
+    scope: list[str] = typer.Option(None, help="Scope (repeatable): inference, keys, billing, admin."),
+) -> None:
+    """Create an API key for a user."""
+    settings = _settings()
+    try:
+        spec = KeyCreate(name=name, environment=environment, scopes=scope or None)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    async def work(db: Database) -> tuple[int, str]:
+        async with db.transaction() as session:
+            owner = await service.find_user(session, user)
+            row, key = await service.create_key(
+                session, settings.key_hash_secret_bytes, owner, spec,
+                default_environment=settings.environment,
+            )
+            return row.id, key
+
+    key_id, key = _run(settings, work)
+    console.print(f"Created key {key_id}.")
+    _print_key("API key", key)
+
+
+@keys_app.command("list")
+def keys_list(
+    user: str = typer.Argument(..., help="User id or email."),
+    include_revoked: bool = typer.Option(False, help="Show revoked keys too."),
+) -> None:
+    """List a user's keys (never their secrets)."""
+    settings = _settings()
+
+    async def work(db: Database) -> list[Any]:
+        async with db.session() as session:
+            owner = await service.find_user(session, user)
+            return await service.list_keys(session, owner.id, include_revoked=include_revoked)
+
+    table = Table("id", "name", "key", "env", "scopes", "created", "last used", "revoked")
+    for key in _run(settings, work):
+        table.add_row(
+            str(key.id), key.name, f"{key.prefix}...{key.last4}", key.environment, ",".join(key.scopes),
+            key.created_at.isoformat(timespec="seconds"),
+            key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "",
+            "yes" if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key: it stops working in every running gateway process within a second."""
+    settings = _settings()
+
+    async def work(db: Database) -> None:
+        async with db.transaction() as session:
+            key = await session.get(service.ApiKey, key_id)
+            if key is None:
+                raise GatewayError(f"No API key with id {key_id}.")
+            invalidation = await service.revoke_key(session, key)
+        redis = create_redis(settings)
+        if redis is not None:
+            try:
+                await broadcast(redis, invalidation_channel(settings), invalidation.version,
+                                hashes=invalidation.hashes, user_id=None)
+            finally:
+                await redis.aclose()
+
+    _run(settings, work)
+    console.print(f"Revoked key {key_id}.")
+
+
+def main() -> None:
+    app()

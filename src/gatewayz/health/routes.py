@@ -1,0 +1,56 @@
+"""`/health` (alive), `/health/ready` (dependencies reachable), `/ping`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from gatewayz import __version__
+from gatewayz.services import services
+
+router = APIRouter(tags=["Health"])
+CHECK_TIMEOUT = 2.0
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ping")
+async def ping(request: Request) -> dict[str, Any]:
+    svc = services(request)
+    return {
+        "message": "pong",
+        "version": __version__,
+        "uptime_seconds": round(time.monotonic() - svc.started_at, 3),
+        "timestamp": time.time(),
+    }
+
+
+async def _check(coro: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(coro, CHECK_TIMEOUT)
+    except Exception as exc:
+        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+@router.get("/health/ready")
+async def ready(request: Request) -> Response:
+    svc = services(request)
+    checks: dict[str, Any] = {"database": await _check(svc.db.ping())}
+    if svc.redis is not None:
+        checks["redis"] = await _check(svc.redis.ping())
+    else:
+        checks["redis"] = {"status": "disabled"}
+    ok = all(c["status"] in ("ok", "disabled") for c in checks.values())
+    body = {"status": "ready" if ok else "unavailable", "checks": checks}
+    return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json")

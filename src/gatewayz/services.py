@@ -1,0 +1,71 @@
+"""The per-process objects every request needs, created once in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
+
+from gatewayz.accounts.activity import KeyActivity
+from gatewayz.accounts.auth import Authenticator
+from gatewayz.accounts.cache import AuthInvalidation, KeyCache
+from gatewayz.accounts.service import Invalidation
+from gatewayz.audit.security_events import SecurityEventWriter
+from gatewayz.crypto import SecretBox
+from gatewayz.settings import Settings
+from gatewayz.storage.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: Redis | None
+    key_cache: KeyCache
+    invalidation: AuthInvalidation
+    events: SecurityEventWriter
+    activity: KeyActivity
+    auth: Authenticator
+    secret_box: SecretBox
+    started_at: float
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database, redis: Redis | None, started_at: float) -> Services:
+        key_cache = KeyCache(settings.key_cache_ttl_seconds)
+        events = SecurityEventWriter(db)
+        activity = KeyActivity(db)
+        return cls(
+            settings=settings,
+            db=db,
+            redis=redis,
+            key_cache=key_cache,
+            invalidation=AuthInvalidation(settings, db, redis, key_cache),
+            events=events,
+            activity=activity,
+            auth=Authenticator(settings, db, key_cache, events, activity),
+            secret_box=SecretBox.from_settings(settings),
+            started_at=started_at,
+        )
+
+    def start(self) -> None:
+        self.invalidation.start()
+        self.events.start()
+        self.activity.start()
+
+    async def stop(self) -> None:
+        await self.invalidation.stop()
+        await self.events.stop()
+        await self.activity.stop()
+
+    async def publish(self, invalidation: Invalidation | None) -> None:
+        if invalidation is not None:
+            await self.invalidation.publish(
+                invalidation.version, hashes=invalidation.hashes, user_id=invalidation.user_id
+            )
+
+
+def services(conn: HTTPConnection) -> Services:
+    state: Any = conn.app.state
+    return state.services  # type: ignore[no-any-return]

@@ -1,0 +1,176 @@
+"""Runtime settings, from the environment and an optional TOML file named by GATEWAYZ_CONFIG.
+
+Every knob has a default that works on a laptop: SQLite under ./data, no Redis, secrets generated
+on first start and kept in the data directory. Production sets DATABASE_URL, REDIS_URL and the two
+secrets explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography.fernet import Fernet
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Environment = Literal["live", "test", "staging", "dev"]
+ENVIRONMENTS: tuple[str, ...] = ("live", "test", "staging", "dev")
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot be used; the message says what to set."""
+
+
+def _alias(name: str, *others: str) -> AliasChoices:
+    return AliasChoices(f"GATEWAYZ_{name}", *others)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAYZ_", extra="ignore", populate_by_name=True)
+
+    environment: Environment = Field("live", validation_alias=_alias("ENVIRONMENT"))
+    data_dir: Path = Field(Path("./data"), validation_alias=_alias("DATA_DIR"))
+    database_url: str = Field("", validation_alias=_alias("DATABASE_URL", "DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=_alias("REDIS_URL", "REDIS_URL"))
+    redis_prefix: str = Field("gatewayz", validation_alias=_alias("REDIS_PREFIX"))
+    key_hash_secret: SecretStr | None = Field(None, validation_alias=_alias("KEY_HASH_SECRET"))
+    encryption_keys: SecretStr | None = Field(None, validation_alias=_alias("ENCRYPTION_KEYS"))
+    admin_key: SecretStr | None = Field(None, validation_alias=_alias("ADMIN_KEY"))
+    admin_email: str = Field("admin@localhost", validation_alias=_alias("ADMIN_EMAIL"))
+
+    host: str = Field("127.0.0.1", validation_alias=_alias("HOST"))
+    port: int = Field(8000, validation_alias=_alias("PORT"))
+    workers: int = Field(1, ge=1, validation_alias=_alias("WORKERS"))
+    log_level: str = Field("info", validation_alias=_alias("LOG_LEVEL"))
+    log_format: Literal["json", "console"] = Field("json", validation_alias=_alias("LOG_FORMAT"))
+    trusted_proxies: list[str] = Field(default_factory=list, validation_alias=_alias("TRUSTED_PROXIES"))
+
+    db_pool_size: int = Field(10, ge=1, validation_alias=_alias("DB_POOL_SIZE"))
+    db_max_overflow: int = Field(20, ge=0, validation_alias=_alias("DB_MAX_OVERFLOW"))
+    key_cache_ttl_seconds: float = Field(60.0, ge=0, validation_alias=_alias("KEY_CACHE_TTL_SECONDS"))
+    auth_poll_interval_seconds: float = Field(
+        0.25, gt=0, validation_alias=_alias("AUTH_POLL_INTERVAL_SECONDS")
+    )
+
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("GATEWAYZ_CONFIG")
+        if config_file:
+            if not Path(config_file).is_file():
+                raise SettingsError(f"GATEWAYZ_CONFIG names {config_file!r}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    # -- derived values -------------------------------------------------------------------------
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL with the async driver filled in (users write plain postgresql:// URLs)."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'gatewayz.db'}"
+        for plain, async_form in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                return async_form + url[len(plain) :]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        rest = self.sqlalchemy_url.split(":///", 1)[1] if ":///" in self.sqlalchemy_url else ""
+        return None if rest in ("", ":memory:") else Path(rest)
+
+    @cached_property
+    def _generated_secrets(self) -> dict[str, str]:
+        """Secrets generated once and kept in the data directory, for laptops and tests.
+
+        A live deployment on a shared database must set them explicitly: replicas that each
+        generated their own hashing secret could not read each other's keys.
+        """
+        if self.environment == "live" and not self.is_sqlite:
+            raise SettingsError(
+                "GATEWAYZ_KEY_HASH_SECRET and GATEWAYZ_ENCRYPTION_KEYS must be set when "
+                "GATEWAYZ_ENVIRONMENT=live and the database is not SQLite"
+            )
+        path = self.data_dir / "secrets.json"
+        if path.is_file():
+            return dict(json.loads(path.read_text()))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        values = {
+            "key_hash_secret": secrets.token_urlsafe(48),
+            "encryption_key": Fernet.generate_key().decode(),
+        }
+        # Write a private temp file, then link it into place: two processes starting at once
+        # agree on whichever secret file landed first.
+        tmp = path.with_name(f".secrets.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(values, handle)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            values = dict(json.loads(path.read_text()))
+        finally:
+            tmp.unlink()
+        return values
+
+    @cached_property
+    def key_hash_secret_bytes(self) -> bytes:
+        if self.key_hash_secret is not None:
+            return self.key_hash_secret.get_secret_value().encode()
+        return self._generated_secrets["key_hash_secret"].encode()
+
+    @cached_property
+    def encryption_key_list(self) -> list[str]:
+        if self.encryption_keys is not None:
+            keys = [k.strip() for k in self.encryption_keys.get_secret_value().split(",") if k.strip()]
+            if keys:
+                return keys
+        return [self._generated_secrets["encryption_key"]]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except SettingsError:
+        raise
+    except ValueError as exc:  # pydantic's ValidationError: name the offending setting plainly
+        raise SettingsError(str(exc)) from exc

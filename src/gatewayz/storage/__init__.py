@@ -1,0 +1,1 @@
+"""Storage: the SQL database (SQLite or PostgreSQL), Redis, and the schema migrations."""

@@ -1,0 +1,10 @@
+"""Imports every domain's tables so the shared metadata is complete (migrations, checks)."""
+
+from gatewayz.accounts import tables as accounts_tables
+from gatewayz.audit import tables as audit_tables
+from gatewayz.storage import tables as storage_tables
+from gatewayz.storage.types import Base
+
+metadata = Base.metadata
+
+__all__ = ["accounts_tables", "audit_tables", "metadata", "storage_tables"]

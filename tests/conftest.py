@@ -1,0 +1,145 @@
+"""Session-wide fixtures: a real database (SQLite or PostgreSQL), Redis, and a running gateway.
+
+GATEWAYZ_TEST_BACKEND=sqlite (default; no Redis) or postgres (PostgreSQL + Redis) selects the
+storage the whole suite runs against; `.ci/run` runs the suite once with each.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from gatewayz.settings import Settings
+from tests.support.databases import REDIS_URL, backend, session_database
+from tests.support.servers import ThreadedGateway
+
+ADMIN_KEY = "gw_live_" + secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="session")
+def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gatewayz")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_root: Path) -> Iterator[str]:
+    with session_database(tmp_root) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    return REDIS_URL if backend() == "postgres" else None
+
+
+@pytest.fixture(scope="session")
+def base_env(database_url: str, redis_url: str | None, tmp_root: Path) -> dict[str, str]:
+    """The environment a gateway under test runs with (shared by threaded and child gateways)."""
+    env = {
+        "DATABASE_URL": database_url,
+        "GATEWAYZ_DATA_DIR": str(tmp_root / "data"),
+        "GATEWAYZ_ENVIRONMENT": "live",
+        "GATEWAYZ_KEY_HASH_SECRET": secrets.token_urlsafe(32),
+        "GATEWAYZ_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "GATEWAYZ_ADMIN_KEY": ADMIN_KEY,
+        "GATEWAYZ_ADMIN_EMAIL": "admin@example.com",
+        "GATEWAYZ_REDIS_PREFIX": f"gwtest-{secrets.token_hex(4)}",
+        "GATEWAYZ_AUTH_POLL_INTERVAL_SECONDS": "0.1",
+        "GATEWAYZ_LOG_LEVEL": "warning",
+    }
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def settings_from_env(env: dict[str, str], **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": env["DATABASE_URL"],
+        "redis_url": env.get("REDIS_URL"),
+        "data_dir": Path(env["GATEWAYZ_DATA_DIR"]),
+        "environment": env["GATEWAYZ_ENVIRONMENT"],
+        "key_hash_secret": env["GATEWAYZ_KEY_HASH_SECRET"],
+        "encryption_keys": env["GATEWAYZ_ENCRYPTION_KEYS"],
+        "admin_key": env["GATEWAYZ_ADMIN_KEY"],
+        "admin_email": env["GATEWAYZ_ADMIN_EMAIL"],
+        "redis_prefix": env["GATEWAYZ_REDIS_PREFIX"],
+        "auth_poll_interval_seconds": float(env["GATEWAYZ_AUTH_POLL_INTERVAL_SECONDS"]),
+        "log_level": env["GATEWAYZ_LOG_LEVEL"],
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def gateway(base_env: dict[str, str]) -> Iterator[ThreadedGateway]:
+    import asyncio
+
+    from gatewayz.accounts.bootstrap import ensure_admin
+    from gatewayz.storage.db import Database
+    from gatewayz.storage.migrate import migrate
+
+    settings = settings_from_env(base_env, trusted_proxies=["127.0.0.2/32"])
+
+    async def prepare() -> None:
+        db = Database(settings)
+        try:
+            await migrate(db.engine, settings)
+            await ensure_admin(settings, db)
+        finally:
+            await db.close()
+
+    asyncio.run(prepare())
+    server = ThreadedGateway(settings).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(gateway: ThreadedGateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
+        yield client
+
+
+@pytest.fixture
+def anon(gateway: ThreadedGateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url) as client:
+        yield client
+
+
+@dataclass
+class TestUser:
+    id: int
+    email: str
+    key: str
+    key_id: int
+    client: httpx.Client
+
+
+@pytest.fixture
+def make_user(admin: httpx.Client, gateway: ThreadedGateway) -> Iterator[Any]:
+    clients: list[httpx.Client] = []
+
+    def make(role: str = "user") -> TestUser:
+        email = f"user-{secrets.token_hex(5)}@example.com"
+        response = admin.post("/admin/users", json={"email": email, "role": role})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        client = httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {body['api_key']['key']}"})
+        clients.append(client)
+        return TestUser(body["user"]["id"], email, body["api_key"]["key"], body["api_key"]["id"], client)
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def user(make_user: Any) -> TestUser:
+    return make_user()  # type: ignore[no-any-return]
