@@ -114,7 +114,7 @@ def anon(gateway: ThreadedGateway) -> Iterator[httpx.Client]:
 
 
 @dataclass
-class TestUser:
+class GwUser:
     id: int
     email: str
     key: str
@@ -126,14 +126,14 @@ class TestUser:
 def make_user(admin: httpx.Client, gateway: ThreadedGateway) -> Iterator[Any]:
     clients: list[httpx.Client] = []
 
-    def make(role: str = "user") -> TestUser:
+    def make(role: str = "user") -> GwUser:
         email = f"user-{secrets.token_hex(5)}@example.com"
         response = admin.post("/admin/users", json={"email": email, "role": role})
         assert response.status_code == 201, response.text
         body = response.json()
         client = httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {body['api_key']['key']}"})
         clients.append(client)
-        return TestUser(body["user"]["id"], email, body["api_key"]["key"], body["api_key"]["id"], client)
+        return GwUser(body["user"]["id"], email, body["api_key"]["key"], body["api_key"]["id"], client)
 
     yield make
     for client in clients:
@@ -141,5 +141,5 @@ def make_user(admin: httpx.Client, gateway: ThreadedGateway) -> Iterator[Any]:
 
 
 @pytest.fixture
-def user(make_user: Any) -> TestUser:
+def user(make_user: Any) -> GwUser:
     return make_user()  # type: ignore[no-any-return]

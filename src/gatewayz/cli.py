@@ -86,6 +86,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is honoured only from GATEWAYZ_TRUSTED_PROXIES
         log_level="warning",
         timeout_graceful_shutdown=10,
     )

@@ -65,7 +65,7 @@ def run_sql(database_url: str, sql: str, *args: object) -> list[tuple[object, ..
         engine = create_async_engine(Settings(database_url=database_url).sqlalchemy_url)
         try:
             async with engine.connect() as conn:
-                result = await conn.execute(text(sql), dict(enumerate(args)) if args else {})
+                result = await conn.execute(text(sql), {f"p{i}": a for i, a in enumerate(args)} if args else {})
                 return [tuple(row) for row in result.all()]
         finally:
             await engine.dispose()

@@ -49,7 +49,7 @@ class ThreadedGateway:
         self.app = create_app(settings)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, loop="asyncio", log_level="warning",
-            lifespan="on", access_log=False,
+            lifespan="on", access_log=False, proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection
 
 from gatewayz.accounts.activity import KeyActivity
 from gatewayz.accounts.cache import KeyCache
-from gatewayz.accounts.keys import hash_key, ip_allowed, looks_like_key, referer_allowed
+from gatewayz.accounts.keys import display_prefix, hash_key, ip_allowed, looks_like_key, referer_allowed
 from gatewayz.accounts.principal import Principal, principal_from_rows
 from gatewayz.accounts.tables import ApiKey, User
 from gatewayz.audit.security_events import SecurityEventWriter
@@ -33,14 +33,6 @@ def extract_key(conn: HTTPConnection) -> str | None:
             return value.strip()
     value = conn.headers.get("x-api-key")
     return value.strip() if value and value.strip() else None
-
-
-def _key_prefix_for_log(key: str) -> str:
-    """What a security event may keep of a presented key: the non-secret display prefix at most."""
-    if key.startswith("gw_"):
-        head, _, rest = key.rpartition("_")
-        return f"{head}_{rest[:4]}"[:32] if head else key[:8]
-    return key[:4]
 
 
 class Authenticator:
@@ -184,7 +176,7 @@ class Authenticator:
             reason=reason,
             status=error.status,
             ip=ip,
-            key_prefix=principal.prefix if principal else (_key_prefix_for_log(key) if key else None),
+            key_prefix=principal.prefix if principal else (display_prefix(key) if key else None),
             key_id=principal.key_id if principal else None,
             user_id=principal.user_id if principal else None,
             method=conn.scope.get("method"),

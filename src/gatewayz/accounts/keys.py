@@ -30,12 +30,19 @@ def hash_key(secret: bytes, key: str) -> str:
     return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
 
 
+_ENV_PREFIX = re.compile(r"^gw_(live|test|staging|dev)_")
+
+
 def display_prefix(key: str) -> str:
-    """The part shown to people: `gw_live_` plus a few characters (never enough to guess the key)."""
-    head, sep, rest = key.rpartition("_")
-    if sep and head.startswith("gw_"):
-        return f"{head}_{rest[:DISPLAY_PREFIX_RANDOM_CHARS]}"
-    return key[:8]
+    """The part shown to people: `gw_live_` plus a few characters (never enough to guess the key).
+
+    Also what a security event may keep of a presented key, so for a string of another format it
+    is only the first 6 characters.
+    """
+    match = _ENV_PREFIX.match(key)
+    if match:
+        return key[: match.end() + DISPLAY_PREFIX_RANDOM_CHARS]
+    return key[:6]
 
 
 def last4(key: str) -> str:

@@ -40,7 +40,7 @@ class SecurityEventWriter:
             self._queue.put_nowait(row)
         except asyncio.QueueFull:
             self.dropped += 1
-        log.info("security_event", **{k: v for k, v in row.items() if k != "created_at"})
+        log.info("security_event", **{("kind" if k == "event" else k): v for k, v in row.items() if k != "created_at"})
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="security-events")

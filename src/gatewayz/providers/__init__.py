@@ -1,0 +1,1 @@
+"""Model providers: adapters for upstream APIs plus the built-in sandbox simulator."""

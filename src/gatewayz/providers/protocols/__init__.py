@@ -1,0 +1,1 @@
+"""Pure translations between OpenAI chat completions and other providers' native wire formats."""
