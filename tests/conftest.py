@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-
-from gatewayz.settings import Settings
 from tests.support.databases import REDIS_URL, backend, session_database
+from tests.support.identity import ADMIN_KEY, GwUser
 from tests.support.servers import ThreadedGateway
 
-ADMIN_KEY = "gw_live_" + secrets.token_urlsafe(32)
+from gatewayz.settings import Settings
 
 
 @pytest.fixture(scope="session")
@@ -111,15 +109,6 @@ def admin(gateway: ThreadedGateway) -> Iterator[httpx.Client]:
 def anon(gateway: ThreadedGateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway.url) as client:
         yield client
-
-
-@dataclass
-class GwUser:
-    id: int
-    email: str
-    key: str
-    key_id: int
-    client: httpx.Client
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import secrets
 from typing import Any
 
 import httpx
-
-from tests.conftest import GwUser
+from tests.support.identity import GwUser
 
 
 def _email() -> str:

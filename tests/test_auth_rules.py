@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 import httpx
+from tests.support.identity import GwUser
 
 from gatewayz.accounts.keys import model_allowed, referer_allowed
-from tests.conftest import GwUser
 
 ERROR_FIELDS = {"message", "type", "param", "code"}
 

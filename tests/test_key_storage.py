@@ -6,8 +6,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from tests.conftest import ADMIN_KEY, GwUser
 from tests.support.databases import run_sql
+from tests.support.identity import ADMIN_KEY, GwUser
 
 
 def test_plaintext_key_never_reaches_the_database(user: GwUser, database_url: str, base_env: dict[str, str]) -> None:
@@ -21,7 +21,7 @@ def test_plaintext_key_never_reaches_the_database(user: GwUser, database_url: st
     assert plaintext.startswith(str(prefix)) and plaintext.endswith(str(last4))
     assert len(str(prefix)) <= len("gw_live_") + 4
     for table in ("api_keys", "users", "security_events"):
-        dump = str(run_sql(database_url, f"SELECT * FROM {table}"))  # noqa: S608 - fixed table names
+        dump = str(run_sql(database_url, f"SELECT * FROM {table}"))
         assert plaintext not in dump
         assert plaintext[len("gw_live_"):] not in dump
         assert ADMIN_KEY not in dump

@@ -44,8 +44,15 @@ def stream_error() -> bytes:
 
 
 def check_auth(request: web.Request, scenario: Scenario) -> tuple[int, str] | None:
-    """``x-api-key`` must be present (and match a pinned key); ``anthropic-version`` is mandatory."""
+    """A key must be present (and match a pinned key); ``anthropic-version`` is mandatory.
+
+    The key is read from ``x-api-key``, falling back to ``Authorization: Bearer`` because
+    Anthropic SDK 2.x sends API keys that way.
+    """
     key = request.headers.get("x-api-key")
+    if not key:
+        header = request.headers.get("Authorization", "")
+        key = header[7:] if header[:7].lower() == "bearer " else ""
     if not key:
         return 401, "x-api-key header is required"
     if scenario.api_key is not None and key != scenario.api_key:
@@ -191,7 +198,8 @@ async def count_tokens(ctx: Ctx) -> web.StreamResponse:
 
 def models_payload(scenario: Scenario) -> bytes:
     """Anthropic's paginated models list shape."""
-    data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+    data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z",
+             "lifecycle": "active"}
             for m in scenario.models]
     return orjson.dumps({"data": data, "has_more": False,
                          "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})

@@ -26,7 +26,7 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "gpt-4o-mini",
     "gpt-4o",
     "text-embedding-3-small",
-    "claude-3-5-haiku-latest",
+    "claude-haiku-4-5",
     "gemini-2.0-flash",
 )
 

@@ -235,6 +235,16 @@ class FakeProvider:
             raise TimeoutError(f"expected {count} requests, got {len(self.requests)}")
         return self.requests
 
+    def wait_idle(self, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Wait until every recorded request's handler has finished, then return the records.
+
+        A client can see the last stream byte before the server-side handler has returned,
+        so assertions on ``completed``/``cut``/``chunks_sent`` should go through this.
+        """
+        if not self.wait_for(lambda rs: all(r.finished_at is not None for r in rs), timeout):
+            raise TimeoutError("requests still in flight")
+        return self.requests
+
     def wait_for_disconnect(self, timeout: float = 5.0) -> RecordedRequest:
         """Wait until some request was abandoned by its client and return that record.
 

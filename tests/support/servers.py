@@ -85,7 +85,7 @@ class GatewayProcess:
         self.ready_seconds: float | None = None
 
     def start(self, timeout: float = 30.0) -> GatewayProcess:
-        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gatewayz", "serve", "--port", str(self.port), "--workers", str(self.workers)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT,

@@ -97,7 +97,7 @@ class _Generator:
         if "const" in schema:
             return schema["const"]
         if isinstance(schema.get("enum"), list) and schema["enum"]:
-            return "x"
+            return self.rng.choice(schema["enum"])
         for key in ("anyOf", "oneOf"):
             branches = schema.get(key)
             if isinstance(branches, list) and branches:

@@ -248,7 +248,7 @@ def _function_calling_config(choice: Any) -> JSONDict | None:
     if isinstance(choice, dict) and choice.get("type") == "function":
         function = choice.get("function") if isinstance(choice.get("function"), dict) else {}
         if function.get("name"):
-            return {"mode": "ANY"}
+            return {"mode": "ANY", "allowedFunctionNames": [str(function["name"])]}
     raise ValueError("unsupported tool_choice: expected 'auto', 'none', 'required' or a function")
 
 

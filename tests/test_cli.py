@@ -1,0 +1,126 @@
+"""The `gatewayz` command as an operator uses it: a fresh machine, SQLite, no configuration."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import GatewayProcess
+
+KEY = re.compile(r"gw_live_[A-Za-z0-9_-]{43}")
+# The issue asks for < 2 s on a laptop; CI machines are shared and noisy, so the test allows
+# some slack and the README quotes the measured figure.
+READY_LIMIT_SECONDS = 3.0
+
+
+@pytest.fixture
+def fresh_env(tmp_path: Path) -> dict[str, str]:
+    """No DATABASE_URL, no secrets, no Redis: what a newcomer has."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAYZ_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    env["GATEWAYZ_DATA_DIR"] = str(tmp_path / "data")
+    env["GATEWAYZ_LOG_LEVEL"] = "warning"
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gatewayz", *args], env=env, capture_output=True, text=True, timeout=60,
+        cwd=env["GATEWAYZ_DATA_DIR"].rsplit("/", 1)[0],
+    )
+
+
+@pytest.fixture
+def served(fresh_env: dict[str, str], tmp_path: Path) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(fresh_env, log_dir=tmp_path)
+    process.env.pop("GATEWAYZ_CONFIG", None)
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_first_start_creates_schema_admin_and_prints_the_key_once(
+    served: GatewayProcess, fresh_env: dict[str, str], tmp_path: Path
+) -> None:
+    assert served.ready_seconds is not None and served.ready_seconds < READY_LIMIT_SECONDS
+    assert (tmp_path / "data" / "gatewayz.db").is_file()
+    keys = KEY.findall(served.output())
+    assert len(keys) == 1
+    admin_key = keys[0]
+    listed = httpx.get(f"{served.url}/admin/users", headers={"Authorization": f"Bearer {admin_key}"})
+    assert listed.status_code == 200
+    assert listed.json()["data"][0]["role"] == "admin"
+    served.stop()
+    again = GatewayProcess(fresh_env, log_dir=tmp_path / "second")
+    (tmp_path / "second").mkdir()
+    again.start()
+    try:
+        assert KEY.findall(again.output()) == []  # never printed a second time
+        assert httpx.get(f"{again.url}/admin/users", headers={"x-api-key": admin_key}).status_code == 200
+    finally:
+        again.stop()
+
+
+def test_admin_key_from_the_environment(fresh_env: dict[str, str], tmp_path: Path) -> None:
+    chosen = "gw_live_" + "k" * 43
+    process = GatewayProcess({**fresh_env, "GATEWAYZ_ADMIN_KEY": chosen}, log_dir=tmp_path)
+    process.start()
+    try:
+        assert chosen not in process.output()
+        response = httpx.get(f"{process.url}/admin/users", headers={"Authorization": f"Bearer {chosen}"})
+        assert response.status_code == 200
+    finally:
+        process.stop()
+
+
+def test_user_and_key_commands_against_a_running_gateway(served: GatewayProcess, fresh_env: dict[str, str]) -> None:
+    created = cli(fresh_env, "users", "create", "cli@example.com", "--name", "Cli")
+    assert created.returncode == 0, created.stderr
+    user_key = KEY.findall(created.stdout)[0]
+    assert httpx.get(f"{served.url}/user/api-keys", headers={"x-api-key": user_key}).status_code == 200
+
+    made = cli(fresh_env, "keys", "create", "cli@example.com", "--name", "second", "--scope", "keys")
+    assert made.returncode == 0, made.stderr
+    second = KEY.findall(made.stdout)[0]
+    key_id = re.search(r"Created key (\d+)", made.stdout)
+    assert key_id is not None
+
+    listing = cli(fresh_env, "keys", "list", "cli@example.com")
+    assert listing.returncode == 0 and "second" in listing.stdout
+    assert second not in listing.stdout and user_key not in listing.stdout
+
+    assert httpx.get(f"{served.url}/user/api-keys", headers={"x-api-key": second}).status_code == 200
+    revoked = cli(fresh_env, "keys", "revoke", key_id.group(1))
+    assert revoked.returncode == 0, revoked.stderr
+    # The running server learns of a revocation made by another process (no Redis: the poll).
+    deadline = httpx.Timeout(5)
+    status = 200
+    for _ in range(100):
+        status = httpx.get(f"{served.url}/user/api-keys", headers={"x-api-key": second}, timeout=deadline).status_code
+        if status == 401:
+            break
+    assert status == 401
+
+    users = cli(fresh_env, "users", "list")
+    assert users.returncode == 0 and "cli@example.com" in users.stdout
+    duplicate = cli(fresh_env, "users", "create", "cli@example.com")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stdout
+
+
+def test_migrate_command(fresh_env: dict[str, str], tmp_path: Path) -> None:
+    first = cli(fresh_env, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert (tmp_path / "data" / "gatewayz.db").is_file()
+    assert cli(fresh_env, "migrate").returncode == 0
+
+
+def test_bad_configuration_is_a_clear_error(fresh_env: dict[str, str]) -> None:
+    result = cli({**fresh_env, "GATEWAYZ_ENVIRONMENT": "production"}, "migrate")
+    assert result.returncode == 2
+    assert "GATEWAYZ_ENVIRONMENT" in result.stdout
