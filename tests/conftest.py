@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+
+from gatewayz.settings import Settings
 from tests.support.databases import REDIS_URL, backend, session_database
 from tests.support.identity import ADMIN_KEY, GwUser
 from tests.support.servers import ThreadedGateway
-
-from gatewayz.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 import httpx
+
 from tests.support.identity import GwUser
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+
 from tests.support.identity import GwUser
 
 KEY_FORMAT = re.compile(r"^gw_(live|test|staging|dev)_[A-Za-z0-9_-]{43}$")

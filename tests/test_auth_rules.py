@@ -6,9 +6,9 @@ import time
 from typing import Any
 
 import httpx
-from tests.support.identity import GwUser
 
 from gatewayz.accounts.keys import model_allowed, referer_allowed
+from tests.support.identity import GwUser
 
 ERROR_FIELDS = {"message", "type", "param", "code"}
 
@@ -115,15 +115,16 @@ def test_failed_authentications_are_security_events_without_the_key(
     while time.monotonic() < deadline:
         events = admin.get("/admin/security-events", params={"limit": 200}).json()["data"]
         reasons = {(e["reason"], e["user_agent"]) for e in events}
-        if ("unknown_key", "probe/1") in reasons and any(e["reason"] == "ip_not_allowed" for e in events):
+        mine = [e for e in events if e["reason"] == "ip_not_allowed" and e["user_id"] == user.id]
+        if ("unknown_key", "probe/1") in reasons and mine:
             break
         time.sleep(0.1)
     unknown = next(e for e in events if e["reason"] == "unknown_key" and e["user_agent"] == "probe/1")
     assert unknown["status"] == 401 and unknown["ip"] == "127.0.0.1"
     assert unknown["key_prefix"] == fake_key[:12]
     assert unknown["path"] == "/user/api-keys" and unknown["method"] == "GET"
-    ip_event = next(e for e in events if e["reason"] == "ip_not_allowed")
-    assert ip_event["status"] == 403 and ip_event["user_id"] == user.id
+    ip_event = next(e for e in events if e["reason"] == "ip_not_allowed" and e["user_id"] == user.id)
+    assert ip_event["status"] == 403 and ip_event["key_prefix"] == ip_key[:12]
     dump = str(events)
     assert fake_key not in dump and ip_key not in dump
     filtered = admin.get("/admin/security-events", params={"reason": "ip_not_allowed"}).json()["data"]

@@ -23,7 +23,8 @@ READY_LIMIT_SECONDS = 3.0
 @pytest.fixture
 def fresh_env(tmp_path: Path) -> dict[str, str]:
     """No DATABASE_URL, no secrets, no Redis: what a newcomer has."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAYZ_") and k not in ("DATABASE_URL", "REDIS_URL")}
+    inherited = os.environ.items()
+    env = {k: v for k, v in inherited if not k.startswith("GATEWAYZ_") and k not in ("DATABASE_URL", "REDIS_URL")}
     env["GATEWAYZ_DATA_DIR"] = str(tmp_path / "data")
     env["GATEWAYZ_LOG_LEVEL"] = "warning"
     return env

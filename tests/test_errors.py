@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from tests.support.identity import GwUser
 
 ERROR_FIELDS = {"message", "type", "param", "code"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.support.identity import ADMIN_KEY
 from tests.support.servers import GatewayProcess
 

@@ -156,17 +156,19 @@ def provider_route(state: State, proto: Protocol, handler: Handler) -> Callable[
     """Wrap a protocol handler with the shared scenario pipeline and request recording."""
 
     async def route(request: web.Request) -> web.StreamResponse:
+        received = time.time()
         ctx = Ctx(request, state, proto, state.scenario)
+        raw = await request.read() if request.body_exists else b""
         overridden = False
-        raw_override = request.headers.get(OVERRIDE_HEADER)
+        problem: str | None = None
         try:
+            if raw:
+                ctx.body = orjson.loads(raw)
+            raw_override = request.headers.get(OVERRIDE_HEADER)
             if raw_override:
                 fields = parse_override(raw_override)
                 ctx.scenario = ctx.scenario.merged(fields)
                 overridden = "status" in fields
-            if request.body_exists:
-                raw = await request.read()
-                ctx.body = orjson.loads(raw) if raw else None
             if ctx.body is not None:
                 original = proto.last_user_text(ctx.body)
                 directive, ctx.user_text = split_directive(original)
@@ -175,7 +177,9 @@ def provider_route(state: State, proto: Protocol, handler: Handler) -> Callable[
                     ctx.scenario = ctx.scenario.merged(directive)
                     overridden = overridden or "status" in directive
         except (ValueError, TypeError) as exc:
-            return ctx.error(400, f"fake provider: {exc}")
+            problem = f"fake provider: {exc}"
+            if ctx.body is None and raw:
+                ctx.body = raw.decode("utf-8", "replace")  # keep the malformed body for assertions
 
         if state.record:
             ctx.record = RecordedRequest(
@@ -184,11 +188,13 @@ def provider_route(state: State, proto: Protocol, handler: Handler) -> Callable[
                 query=dict(request.query),
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=ctx.body,
-                time=time.time(),
+                time=received,
                 protocol=proto.name,
             )
             state.add(ctx.record)
         try:
+            if problem is not None:
+                return ctx.error(400, problem)
             return await _run(ctx, handler, overridden)
         except StreamStopped:
             return ctx.resp or web.Response()
@@ -235,7 +241,3 @@ def _mark_disconnected(ctx: Ctx) -> None:
     if ctx.record is not None and not ctx.record.cut:
         ctx.record.disconnected = True
 
-
-def bad_request(ctx: Ctx, message: str) -> web.Response:
-    """Shorthand for the protocol's 400, used for malformed bodies."""
-    return ctx.error(400, message)

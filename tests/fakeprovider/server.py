@@ -29,6 +29,7 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 async def _get_scenario(request: web.Request) -> web.Response:
+    """The active scenario, so out-of-process callers can check what they set."""
     return _json(request.app[STATE_KEY].scenario.to_dict())
 
 
@@ -46,20 +47,24 @@ async def _post_scenario(request: web.Request) -> web.Response:
 
 
 async def _reset(request: web.Request) -> web.Response:
+    """Back to the startup scenario with no recorded requests (between tests)."""
     request.app[STATE_KEY].reset()
     return _json({"ok": True})
 
 
 async def _get_requests(request: web.Request) -> web.Response:
+    """Recorded requests, for asserting what a gateway sent from another process."""
     return _json([r.to_dict() for r in request.app[STATE_KEY].records()])
 
 
 async def _clear_requests(request: web.Request) -> web.Response:
+    """Forget recorded requests while keeping the scenario."""
     request.app[STATE_KEY].clear_records()
     return _json({"ok": True})
 
 
 async def _health(request: web.Request) -> web.Response:
+    """Readiness probe for process-mode launchers."""
     return _json({"ok": True})
 
 

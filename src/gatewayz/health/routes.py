@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import orjson
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 

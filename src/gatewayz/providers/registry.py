@@ -1,0 +1,153 @@
+"""Providers are data: the shipped registry.toml, merged with the `[providers.*]` tables of the
+GATEWAYZ_CONFIG file. A provider whose key is not configured is simply not offered."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gatewayz.settings import Settings, SettingsError
+
+Protocol = Literal["openai", "anthropic", "gemini"]
+
+
+class ModelPrice(BaseModel):
+    """USD per 1M tokens (and per request / per image)."""
+
+    model_config = ConfigDict(extra="forbid")
+    prompt: float = Field(0.0, ge=0)
+    completion: float = Field(0.0, ge=0)
+    cached_prompt: float | None = Field(None, ge=0)
+    request: float = Field(0.0, ge=0)
+    image: float = Field(0.0, ge=0)
+
+
+class ProviderConfig(BaseModel):
+    """One provider row, as written in registry.toml or in the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+    protocol: Protocol
+    base_url: str
+    api_key_env: str | None = None
+    api_key: str | None = None
+    auth: str = "bearer"
+    models_path: str | None = None
+    models: list[str] | None = None
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+    pricing: dict[str, ModelPrice] = Field(default_factory=dict)
+    weight: float = Field(1.0, gt=0)
+    enabled: bool = True
+    connect_timeout: float = Field(5.0, gt=0)
+    first_byte_timeout: float = Field(60.0, gt=0)
+    total_timeout: float = Field(600.0, gt=0)
+    max_retries: int | None = Field(None, ge=0, le=10)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: str) -> str:
+        kind, _, name = value.partition(":")
+        if kind in ("bearer", "none") and not name:
+            return value
+        if kind in ("header", "query") and name:
+            return value
+        raise ValueError("auth must be bearer, none, header:<name> or query:<name>")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """A provider the gateway can route to: its row with the key resolved."""
+
+    name: str
+    protocol: Protocol
+    base_url: str
+    api_key: str | None
+    auth: str
+    models_path: str | None
+    static_models: tuple[str, ...] | None
+    extra_headers: Mapping[str, str]
+    pricing: Mapping[str, ModelPrice]
+    weight: float
+    connect_timeout: float
+    first_byte_timeout: float
+    total_timeout: float
+    max_retries: int | None
+    auth_headers: Mapping[str, str] = field(default_factory=dict)
+    auth_params: Mapping[str, str] = field(default_factory=dict)
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for name, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(name), dict):
+            merged[name] = _deep_merge(merged[name], value)
+        else:
+            merged[name] = value
+    return merged
+
+
+def builtin_rows() -> dict[str, dict[str, Any]]:
+    text = resources.files("gatewayz.providers").joinpath("registry.toml").read_text()
+    return tomllib.loads(text)
+
+
+def _auth_parts(auth: str, key: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    kind, _, name = auth.partition(":")
+    if key is None or kind == "none":
+        return {}, {}
+    if kind == "bearer":
+        return {"Authorization": f"Bearer {key}"}, {}
+    if kind == "header":
+        return {name: key}, {}
+    return {}, {name: key}
+
+
+def load_providers(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, ProviderSpec]:
+    """Every provider that is enabled and has its credentials; config errors are SettingsErrors."""
+    environ = os.environ if environ is None else environ
+    rows = builtin_rows()
+    for name, override in settings.providers.items():
+        rows[name] = _deep_merge(rows.get(name, {}), override)
+    offered: dict[str, ProviderSpec] = {}
+    for name, row in rows.items():
+        if "/" in name or not name:
+            raise SettingsError(f"provider name {name!r} must not contain '/'")
+        try:
+            config = ProviderConfig.model_validate(row)
+        except ValidationError as exc:
+            raise SettingsError(f"provider {name!r}: {exc}") from exc
+        key = config.api_key or (environ.get(config.api_key_env) if config.api_key_env else None)
+        if not config.enabled or (key is None and config.auth != "none"):
+            continue
+        headers, params = _auth_parts(config.auth, key)
+        offered[name] = ProviderSpec(
+            name=name,
+            protocol=config.protocol,
+            base_url=config.base_url,
+            api_key=key,
+            auth=config.auth,
+            models_path=config.models_path,
+            static_models=tuple(config.models) if config.models is not None else None,
+            extra_headers=dict(config.extra_headers),
+            pricing=dict(config.pricing),
+            weight=config.weight,
+            connect_timeout=config.connect_timeout,
+            first_byte_timeout=config.first_byte_timeout,
+            total_timeout=config.total_timeout,
+            max_retries=config.max_retries,
+            auth_headers=headers,
+            auth_params=params,
+        )
+    return offered
