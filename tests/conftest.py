@@ -16,8 +16,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from gatewayz.settings import Settings
+from tests.fakeprovider import FakeProvider
 from tests.support.databases import REDIS_URL, backend, session_database
-from tests.support.identity import ADMIN_KEY, GwUser
+from tests.support.identity import ADMIN_KEY, UPSTREAM_KEY_A, UPSTREAM_KEY_B, GwUser
 from tests.support.servers import ThreadedGateway
 
 
@@ -76,14 +77,66 @@ def settings_from_env(env: dict[str, str], **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def gateway(base_env: dict[str, str]) -> Iterator[ThreadedGateway]:
+def upstream_a() -> Iterator[FakeProvider]:
+    """Fake provider behind the test providers `fakeopenai`, `fakeanthropic` and `fakegemini`."""
+    with FakeProvider(api_key=UPSTREAM_KEY_A) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def upstream_b() -> Iterator[FakeProvider]:
+    """A second, independent fake: `fakebackup` (same models as `fakeopenai`) and `groq`."""
+    with FakeProvider(api_key=UPSTREAM_KEY_B) as provider:
+        yield provider
+
+
+@pytest.fixture
+def fake_a(upstream_a: FakeProvider) -> Iterator[FakeProvider]:
+    upstream_a.reset()
+    yield upstream_a
+    upstream_a.reset()
+
+
+@pytest.fixture
+def fake_b(upstream_b: FakeProvider) -> Iterator[FakeProvider]:
+    upstream_b.reset()
+    yield upstream_b
+    upstream_b.reset()
+
+
+def providers_config(a: FakeProvider, b: FakeProvider) -> dict[str, dict[str, Any]]:
+    """The [providers.*] config the session gateway runs with, all pointing at loopback fakes."""
+    return {
+        "fakeopenai": {"protocol": "openai", "base_url": a.openai_base_url, "api_key": UPSTREAM_KEY_A,
+                       "models_path": "/models"},
+        "fakebackup": {"protocol": "openai", "base_url": b.openai_base_url, "api_key": UPSTREAM_KEY_B,
+                       "models_path": "/models"},
+        "fakeanthropic": {"protocol": "anthropic", "base_url": a.url + "/v1", "api_key": UPSTREAM_KEY_A,
+                          "auth": "header:x-api-key", "extra_headers": {"anthropic-version": "2023-06-01"},
+                          "models": ["claude-haiku-4-5"]},
+        "fakegemini": {"protocol": "gemini", "base_url": a.gemini_base_url, "api_key": UPSTREAM_KEY_A,
+                       "auth": "header:x-goog-api-key", "models": ["gemini-2.0-flash"]},
+        "groq": {"base_url": b.openai_base_url, "api_key": UPSTREAM_KEY_B, "models": ["llama-3.1-8b"],
+                 "models_path": None},
+    }
+
+
+@pytest.fixture(scope="session")
+def gateway(base_env: dict[str, str], upstream_a: FakeProvider, upstream_b: FakeProvider) -> Iterator[ThreadedGateway]:
     import asyncio
 
     from gatewayz.accounts.bootstrap import ensure_admin
     from gatewayz.storage.db import Database
     from gatewayz.storage.migrate import migrate
 
-    settings = settings_from_env(base_env, trusted_proxies=["127.0.0.2/32"])
+    settings = settings_from_env(
+        base_env,
+        trusted_proxies=["127.0.0.2/32"],
+        providers=providers_config(upstream_a, upstream_b),
+        retry_base_delay_seconds=0.01,
+        retry_max_delay_seconds=0.05,
+        breaker_threshold=10_000,  # breaker behaviour has its own tests; keep it out of the others
+    )
 
     async def prepare() -> None:
         db = Database(settings)

@@ -13,6 +13,7 @@ from gatewayz.accounts.admin_routes import router as admin_router
 from gatewayz.accounts.routes import router as keys_router
 from gatewayz.errors import install_error_handlers
 from gatewayz.health.routes import router as health_router
+from gatewayz.inference.routes import router as inference_router
 from gatewayz.logconfig import configure_logging
 from gatewayz.middleware import RequestIdMiddleware
 from gatewayz.services import Services
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     install_error_handlers(app)
     app.include_router(health_router)
+    app.include_router(inference_router)
     app.include_router(keys_router)
     app.include_router(admin_router)
     app.add_middleware(RequestIdMiddleware)

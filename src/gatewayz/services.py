@@ -14,6 +14,13 @@ from gatewayz.accounts.cache import AuthInvalidation, KeyCache
 from gatewayz.accounts.service import Invalidation
 from gatewayz.audit.security_events import SecurityEventWriter
 from gatewayz.crypto import SecretBox
+from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
+from gatewayz.inference.service import InferenceService
+from gatewayz.providers.breaker import Breakers
+from gatewayz.providers.catalog import Catalog
+from gatewayz.providers.registry import ProviderSpec, load_providers
+from gatewayz.providers.router import Router
+from gatewayz.providers.upstream import UpstreamClients
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
 
@@ -29,6 +36,11 @@ class Services:
     activity: KeyActivity
     auth: Authenticator
     secret_box: SecretBox
+    providers: dict[str, ProviderSpec]
+    clients: UpstreamClients
+    catalog: Catalog
+    breakers: Breakers
+    inference: InferenceService
     started_at: float
 
     @classmethod
@@ -36,6 +48,15 @@ class Services:
         key_cache = KeyCache(settings.key_cache_ttl_seconds)
         events = SecurityEventWriter(db)
         activity = KeyActivity(db)
+        auth = Authenticator(settings, db, key_cache, events, activity)
+        providers = load_providers(settings)
+        clients = UpstreamClients()
+        catalog = Catalog(providers, clients, refresh_seconds=settings.catalog_refresh_seconds)
+        breakers = Breakers(settings.breaker_threshold, settings.breaker_cooldown_seconds)
+        policy = RetryPolicy(
+            settings.retry_max_retries, settings.retry_base_delay_seconds, settings.retry_max_delay_seconds
+        )
+        router = Router(providers, catalog, breakers)
         return cls(
             settings=settings,
             db=db,
@@ -44,8 +65,13 @@ class Services:
             invalidation=AuthInvalidation(settings, db, redis, key_cache),
             events=events,
             activity=activity,
-            auth=Authenticator(settings, db, key_cache, events, activity),
+            auth=auth,
             secret_box=SecretBox.from_settings(settings),
+            providers=providers,
+            clients=clients,
+            catalog=catalog,
+            breakers=breakers,
+            inference=InferenceService(auth, router, Dispatcher(clients, breakers, policy), catalog),
             started_at=started_at,
         )
 
@@ -53,8 +79,11 @@ class Services:
         self.invalidation.start()
         self.events.start()
         self.activity.start()
+        self.catalog.start()
 
     async def stop(self) -> None:
+        await self.catalog.stop()
+        await self.clients.close()
         await self.invalidation.stop()
         await self.events.stop()
         await self.activity.stop()

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         0.25, gt=0, validation_alias=_alias("AUTH_POLL_INTERVAL_SECONDS")
     )
 
+    retry_max_retries: int = Field(2, ge=0, le=10, validation_alias=_alias("RETRY_MAX_RETRIES"))
+    retry_base_delay_seconds: float = Field(0.25, ge=0, validation_alias=_alias("RETRY_BASE_DELAY_SECONDS"))
+    retry_max_delay_seconds: float = Field(4.0, ge=0, validation_alias=_alias("RETRY_MAX_DELAY_SECONDS"))
+    breaker_threshold: int = Field(5, ge=1, validation_alias=_alias("BREAKER_THRESHOLD"))
+    breaker_cooldown_seconds: float = Field(30.0, ge=0, validation_alias=_alias("BREAKER_COOLDOWN_SECONDS"))
+    catalog_refresh_seconds: float = Field(600.0, gt=0, validation_alias=_alias("CATALOG_REFRESH_SECONDS"))
+
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import httpx
 
 ADMIN_KEY = "gw_live_" + secrets.token_urlsafe(32)
+UPSTREAM_KEY_A = "sk-upstream-a-" + secrets.token_hex(8)
+UPSTREAM_KEY_B = "sk-upstream-b-" + secrets.token_hex(8)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Inference: the OpenAI-compatible endpoints and the request pipeline (the hot path)."""

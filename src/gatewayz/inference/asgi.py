@@ -1,0 +1,98 @@
+"""ASGI responses that notice a client disconnect at once and cancel the work behind them.
+
+Starlette's StreamingResponse (on ASGI spec 2.4 servers) only learns of a disconnect when a write
+fails, i.e. when the next upstream chunk arrives; a slow upstream would keep generating (and
+costing) for nothing. These watch `receive()` for `http.disconnect` in parallel instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+T = TypeVar("T")
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+class ClientDisconnected(Exception):
+    """The client went away before the answer was ready."""
+
+
+async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
+    """Run `work`; cancel it if the client disconnects first (then raise ClientDisconnected)."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            watcher.cancel()
+            raise ClientDisconnected()
+        watcher.cancel()
+    return task.result()
+
+
+class EventStreamResponse(Response):
+    """`text/event-stream` relayed chunk by chunk; a disconnect cancels the producer."""
+
+    def __init__(
+        self,
+        body: AsyncIterator[bytes],
+        headers: dict[str, str],
+        on_disconnect: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(status_code=200)
+        self.stream = body
+        self.extra_headers = headers
+        self.on_disconnect = on_disconnect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+            *((k.lower().encode(), v.encode()) for k, v in self.extra_headers.items()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+
+        async def pump() -> None:
+            async for chunk in self.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        producer = asyncio.ensure_future(pump())
+        watcher = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            await asyncio.wait((producer, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not producer.done():
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await producer
+                # The producer may have been cancelled inside send() with the generator parked at
+                # a yield: close it so its cleanup (closing the upstream response) runs now.
+                aclose = getattr(self.stream, "aclose", None)
+                if aclose is not None:
+                    with contextlib.suppress(Exception):
+                        await aclose()
+                if self.on_disconnect is not None:
+                    self.on_disconnect()
+            watcher.cancel()
+        if producer.done() and not producer.cancelled() and producer.exception() is not None:
+            exc = producer.exception()
+            if not isinstance(exc, OSError):
+                raise exc  # type: ignore[misc]

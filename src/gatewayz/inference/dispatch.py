@@ -1,0 +1,192 @@
+"""Calling providers: retries with backoff and jitter, failover across routes, circuit breakers.
+
+Retryable failures (connect errors, timeouts, 429, 5xx) are retried on the same route with
+exponential backoff and full jitter, then the next route is tried. A provider refusing the request
+itself (400/413/422) ends the attempt at once: another provider would refuse it too. For streams,
+failover is possible only until the first chunk is ready; after that the stream is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gatewayz.inference.failures import CLIENT_FAULT_STATUSES, client_fault, final_error
+from gatewayz.inference.sse import read_events
+from gatewayz.providers.adapters import JSON, StreamTranslator, UpstreamCall
+from gatewayz.providers.breaker import Breakers
+from gatewayz.providers.router import Route
+from gatewayz.providers.upstream import UpstreamClients, UpstreamFailure, UpstreamResponse, parse_retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_retries: int = 2
+    base_delay: float = 0.25
+    max_delay: float = 4.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None and retry_after <= self.max_delay:
+            return retry_after
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+def status_failure(route: Route, response: UpstreamResponse) -> UpstreamFailure:
+    message, upstream_type = route.adapter.error_detail(response.status, response.json())
+    return UpstreamFailure(
+        route.provider, "status", message, status=response.status,
+        retry_after=parse_retry_after(response.headers), upstream_type=upstream_type,
+    )
+
+
+@dataclass(slots=True)
+class OpenStream:
+    """A provider stream that has produced its first chunk(s): from here on, no failover."""
+
+    route: Route
+    response: aiohttp.ClientResponse
+    events: AsyncIterator[tuple[str | None, bytes]]
+    translator: StreamTranslator
+    first_chunks: list[JSON]
+    started: float
+    first_byte_at: float
+
+
+class Dispatcher:
+    def __init__(self, clients: UpstreamClients, breakers: Breakers, policy: RetryPolicy) -> None:
+        self.clients = clients
+        self.breakers = breakers
+        self.policy = policy
+
+    async def _attempts(
+        self,
+        routes: list[Route],
+        model: str,
+        build: Callable[[Route], UpstreamCall],
+        attempt: Callable[[Route, UpstreamCall], Any],
+    ) -> Any:
+        last: UpstreamFailure | None = None
+        for route in routes:
+            try:
+                call = build(route)
+            except ValueError as exc:  # this protocol cannot express the request
+                last = UpstreamFailure(route.provider, "unsupported", str(exc))
+                continue
+            retries = route.spec.max_retries if route.spec.max_retries is not None else self.policy.max_retries
+            for number in range(retries + 1):
+                if number:
+                    await asyncio.sleep(self.policy.delay(number, last.retry_after if last else None))
+                started = time.monotonic()
+                try:
+                    result = await attempt(route, call)
+                except UpstreamFailure as failure:
+                    last = failure
+                    if failure.counts_against_health:
+                        self.breakers.failure(route.provider)
+                    if failure.kind == "status" and failure.status in CLIENT_FAULT_STATUSES:
+                        raise client_fault(failure) from failure
+                    if not failure.retryable:
+                        break
+                    continue
+                self.breakers.success(route.provider, time.monotonic() - started)
+                return result
+        raise final_error(model, last)
+
+    async def complete(self, routes: list[Route], model: str, body: JSON) -> tuple[Route, JSON]:
+        """Non-streaming chat completion: (route that answered, OpenAI-shaped result)."""
+
+        async def attempt(route: Route, call: UpstreamCall) -> tuple[Route, JSON]:
+            response = await self.clients.request(route.spec, call)
+            if response.status >= 400:
+                raise status_failure(route, response)
+            data = response.json()
+            if not isinstance(data, dict):
+                raise UpstreamFailure(route.provider, "protocol", "answered with a body that is not JSON")
+            return route, route.adapter.chat_result(data, model=route.upstream_model)
+
+        return await self._attempts(  # type: ignore[no-any-return]
+            routes, model, lambda r: r.adapter.chat_call(r.spec, body, r.upstream_model, stream=False), attempt
+        )
+
+    async def embed(self, routes: list[Route], model: str, body: JSON) -> tuple[Route, JSON]:
+        async def attempt(route: Route, call: UpstreamCall) -> tuple[Route, JSON]:
+            response = await self.clients.request(route.spec, call)
+            if response.status >= 400:
+                raise status_failure(route, response)
+            data = response.json()
+            if not isinstance(data, dict):
+                raise UpstreamFailure(route.provider, "protocol", "answered with a body that is not JSON")
+            return route, data
+
+        def build(route: Route) -> UpstreamCall:
+            if not route.adapter.supports_embeddings:
+                raise ValueError(f"{route.provider} ({route.spec.protocol} protocol) does not serve embeddings")
+            return route.adapter.embeddings_call(route.spec, body, route.upstream_model)
+
+        return await self._attempts(routes, model, build, attempt)  # type: ignore[no-any-return]
+
+    async def open_stream(self, routes: list[Route], model: str, body: JSON, include_usage: bool) -> OpenStream:
+        """Open a stream and read until its first chunk; failures before that fail over."""
+
+        async def attempt(route: Route, call: UpstreamCall) -> OpenStream:
+            started = time.monotonic()
+            response = await self.clients.open(route.spec, call)
+            try:
+                if response.status >= 400:
+                    body_bytes = await response.read()
+                    raise status_failure(route, UpstreamResponse(response.status, response.headers, body_bytes))
+                events = read_events(response.content.__aiter__())
+                translator = route.adapter.stream_translator(model=route.upstream_model, include_usage=include_usage)
+                first = await first_chunks(route, events, translator)
+                return OpenStream(route, response, events, translator, first, started, time.monotonic())
+            except UpstreamFailure:
+                response.close()
+                raise
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                response.close()
+                raise self.clients._failure(route.spec, exc) from exc
+            except BaseException:
+                response.close()
+                raise
+
+        return await self._attempts(  # type: ignore[no-any-return]
+            routes, model, lambda r: r.adapter.chat_call(r.spec, body, r.upstream_model, stream=True), attempt
+        )
+
+
+def decode_event(route: Route, data: bytes) -> JSON | None:
+    """None for the OpenAI end marker; a protocol failure for anything that is not JSON."""
+    if data == b"[DONE]":
+        return None
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamFailure(route.provider, "protocol", "sent a stream event that is not JSON") from exc
+    if not isinstance(value, dict):
+        raise UpstreamFailure(route.provider, "protocol", "sent a stream event that is not an object")
+    return value
+
+
+async def first_chunks(
+    route: Route, events: AsyncIterator[tuple[str | None, bytes]], translator: StreamTranslator
+) -> list[JSON]:
+    from gatewayz.providers.protocols.errors import UpstreamStreamError
+
+    async for event, data in events:
+        decoded = decode_event(route, data)
+        if decoded is None:
+            break
+        try:
+            chunks = translator.feed(event, decoded)
+        except UpstreamStreamError as exc:
+            raise UpstreamFailure(route.provider, "status", exc.message, status=502, upstream_type=exc.type) from exc
+        if chunks:
+            return chunks
+    raise UpstreamFailure(route.provider, "protocol", "ended the stream before sending anything")

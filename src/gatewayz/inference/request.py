@@ -1,0 +1,88 @@
+"""Reading and checking inference request bodies: cheap checks, clear 400s naming the param.
+
+Only what the gateway itself relies on is checked; every other OpenAI parameter passes through
+to the provider, which validates it (its 400 is relayed as ours).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from gatewayz.errors import GatewayError, InvalidRequest
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+JSON = dict[str, Any]
+
+
+async def read_json_object(request: Request) -> JSON:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise GatewayError("Request body too large.", status=413, type="invalid_request_error",
+                           code="request_too_large")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise GatewayError("Request body too large.", status=413, type="invalid_request_error",
+                           code="request_too_large")
+    if not raw:
+        raise InvalidRequest("The request body is empty; send a JSON object.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest("The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+def require_model(body: JSON) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model",
+                             code="missing_required_parameter" if model is None else "invalid_type")
+    return model.strip()
+
+
+def _optional(body: JSON, name: str, kind: type | tuple[type, ...], label: str) -> None:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        raise InvalidRequest(f"'{name}' must be {label}.", param=name, code="invalid_type")
+
+
+def check_chat(body: JSON) -> str:
+    model = require_model(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InvalidRequest("Each message must be an object.", param=f"messages[{index}]")
+        role = message.get("role")
+        if not isinstance(role, str) or role not in ("system", "developer", "user", "assistant", "tool", "function"):
+            raise InvalidRequest(f"Invalid role {role!r}.", param=f"messages[{index}].role")
+    _optional(body, "stream", bool, "a boolean")
+    _optional(body, "stream_options", dict, "an object")
+    _optional(body, "tools", list, "an array")
+    _optional(body, "n", int, "an integer")
+    _optional(body, "max_tokens", int, "an integer")
+    _optional(body, "max_completion_tokens", int, "an integer")
+    if isinstance(body.get("n"), int) and not 1 <= body["n"] <= 128:
+        raise InvalidRequest("'n' must be between 1 and 128.", param="n")
+    return model
+
+
+def check_embeddings(body: JSON) -> str:
+    model = require_model(body)
+    value = body.get("input")
+    if value is None or value == "" or value == []:
+        raise InvalidRequest("'input' is required.", param="input", code="missing_required_parameter")
+    if not isinstance(value, str | list):
+        raise InvalidRequest("'input' must be a string or an array.", param="input", code="invalid_type")
+    return model
+
+
+def include_usage(body: JSON) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
