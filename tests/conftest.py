@@ -116,6 +116,8 @@ def providers_config(a: FakeProvider, b: FakeProvider) -> dict[str, dict[str, An
                           "models": ["claude-haiku-4-5"]},
         "fakegemini": {"protocol": "gemini", "base_url": a.gemini_base_url, "api_key": UPSTREAM_KEY_A,
                        "auth": "header:x-goog-api-key", "models": ["gemini-2.0-flash"]},
+        "fakeslow": {"protocol": "openai", "base_url": a.openai_base_url, "api_key": UPSTREAM_KEY_A,
+                     "models": ["slow-model"], "first_byte_timeout": 1.0, "max_retries": 0},
         "groq": {"base_url": b.openai_base_url, "api_key": UPSTREAM_KEY_B, "models": ["llama-3.1-8b"],
                  "models_path": None},
     }
