@@ -73,7 +73,10 @@ class Dispatcher:
         attempt: Callable[[Route, UpstreamCall], Any],
     ) -> Any:
         last: UpstreamFailure | None = None
-        for route in routes:
+        for position, route in enumerate(routes):
+            is_last = position == len(routes) - 1
+            if not is_last and not self.breakers.available(route.provider):
+                continue  # open breaker: skip while others remain (half-open lets one probe through)
             try:
                 call = build(route)
             except ValueError as exc:  # this protocol cannot express the request
