@@ -107,19 +107,47 @@ def fake_b(upstream_b: FakeProvider) -> Iterator[FakeProvider]:
 def providers_config(a: FakeProvider, b: FakeProvider) -> dict[str, dict[str, Any]]:
     """The [providers.*] config the session gateway runs with, all pointing at loopback fakes."""
     return {
-        "fakeopenai": {"protocol": "openai", "base_url": a.openai_base_url, "api_key": UPSTREAM_KEY_A,
-                       "models_path": "/models"},
-        "fakebackup": {"protocol": "openai", "base_url": b.openai_base_url, "api_key": UPSTREAM_KEY_B,
-                       "models_path": "/models"},
-        "fakeanthropic": {"protocol": "anthropic", "base_url": a.url + "/v1", "api_key": UPSTREAM_KEY_A,
-                          "auth": "header:x-api-key", "extra_headers": {"anthropic-version": "2023-06-01"},
-                          "models": ["claude-haiku-4-5"]},
-        "fakegemini": {"protocol": "gemini", "base_url": a.gemini_base_url, "api_key": UPSTREAM_KEY_A,
-                       "auth": "header:x-goog-api-key", "models": ["gemini-2.0-flash"]},
-        "fakeslow": {"protocol": "openai", "base_url": a.openai_base_url, "api_key": UPSTREAM_KEY_A,
-                     "models": ["slow-model"], "first_byte_timeout": 1.0, "max_retries": 0},
-        "groq": {"base_url": b.openai_base_url, "api_key": UPSTREAM_KEY_B, "models": ["llama-3.1-8b"],
-                 "models_path": None},
+        "fakeopenai": {
+            "protocol": "openai",
+            "base_url": a.openai_base_url,
+            "api_key": UPSTREAM_KEY_A,
+            "models_path": "/models",
+        },
+        "fakebackup": {
+            "protocol": "openai",
+            "base_url": b.openai_base_url,
+            "api_key": UPSTREAM_KEY_B,
+            "models_path": "/models",
+        },
+        "fakeanthropic": {
+            "protocol": "anthropic",
+            "base_url": a.url + "/v1",
+            "api_key": UPSTREAM_KEY_A,
+            "auth": "header:x-api-key",
+            "extra_headers": {"anthropic-version": "2023-06-01"},
+            "models": ["claude-haiku-4-5"],
+        },
+        "fakegemini": {
+            "protocol": "gemini",
+            "base_url": a.gemini_base_url,
+            "api_key": UPSTREAM_KEY_A,
+            "auth": "header:x-goog-api-key",
+            "models": ["gemini-2.0-flash"],
+        },
+        "fakeslow": {
+            "protocol": "openai",
+            "base_url": a.openai_base_url,
+            "api_key": UPSTREAM_KEY_A,
+            "models": ["slow-model"],
+            "first_byte_timeout": 1.0,
+            "max_retries": 0,
+        },
+        "groq": {
+            "base_url": b.openai_base_url,
+            "api_key": UPSTREAM_KEY_B,
+            "models": ["llama-3.1-8b"],
+            "models_path": None,
+        },
     }
 
 

@@ -70,8 +70,12 @@ def test_referer_allowlist_with_wildcards(user: GwUser, gateway: Any) -> None:
     assert _call(gateway.url, key, Referer="https://shop.example.com/cart").status_code == 200
     assert _call(gateway.url, key, Origin="https://a.b.example.com").status_code == 200
     assert _call(gateway.url, key, Origin="https://app.example.org").status_code == 200
-    for bad in ("https://example.com/", "https://example.com.evil.net/", "https://notexample.com/",
-                "https://x.app.example.org/"):
+    for bad in (
+        "https://example.com/",
+        "https://example.com.evil.net/",
+        "https://notexample.com/",
+        "https://x.app.example.org/",
+    ):
         response = _call(gateway.url, key, Referer=bad)
         assert response.status_code == 403, bad
         assert response.json()["error"]["code"] == "referer_not_allowed"

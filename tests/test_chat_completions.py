@@ -16,12 +16,27 @@ from tests.support.identity import UPSTREAM_KEY_A
 
 HELLO = [{"role": "user", "content": "hello there"}]
 WEATHER_TOOLS: list[Any] = [
-    {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
-    {"type": "function", "function": {"name": "get_time", "description": "Time in a city",
-     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "Time in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    },
 ]
-TWO_CALLS = [{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {"city": "Oslo"}}]
+TWO_CALLS = [
+    {"name": "get_weather", "arguments": {"city": "Paris"}},
+    {"name": "get_time", "arguments": {"city": "Oslo"}},
+]
 ROUTED_MODELS = ["fakeopenai/gpt-4o-mini", "fakeanthropic/claude-haiku-4-5", "fakegemini/gemini-2.0-flash"]
 
 
@@ -49,15 +64,17 @@ def test_non_streaming_through_each_protocol(client: openai.OpenAI, fake_a: Fake
     assert raw.headers["x-request-id"]
     sent = fake_a.last_request
     assert sent.protocol == {"fakeopenai": "openai", "fakeanthropic": "anthropic", "fakegemini": "gemini"}[provider]
-    credential = sent.headers.get("authorization") or sent.headers.get("x-api-key") or sent.headers.get("x-goog-api-key")
+    credential = (
+        sent.headers.get("authorization") or sent.headers.get("x-api-key") or sent.headers.get("x-goog-api-key")
+    )
     assert credential is not None and UPSTREAM_KEY_A in credential
 
 
 @pytest.mark.parametrize("model", ROUTED_MODELS)
 def test_streaming_with_usage_through_each_protocol(client: openai.OpenAI, model: str) -> None:
-    chunks = list(client.chat.completions.create(
-        model=model, messages=HELLO, stream=True, stream_options={"include_usage": True}
-    ))
+    chunks = list(
+        client.chat.completions.create(model=model, messages=HELLO, stream=True, stream_options={"include_usage": True})
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Echo: hello there"
     assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) >= 2  # really streamed
@@ -81,7 +98,8 @@ def test_stream_helper_assembles_parallel_tool_calls(client: openai.OpenAI, fake
         final = stream.get_final_completion()
     calls = final.choices[0].message.tool_calls or []
     assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [
-        ("get_weather", {"city": "Paris"}), ("get_time", {"city": "Oslo"})
+        ("get_weather", {"city": "Paris"}),
+        ("get_time", {"city": "Oslo"}),
     ]
     assert final.choices[0].finish_reason == "tool_calls"
     assert all(c.id for c in calls)
@@ -90,21 +108,45 @@ def test_stream_helper_assembles_parallel_tool_calls(client: openai.OpenAI, fake
 def test_tool_results_and_parameters_pass_through(client: openai.OpenAI, fake_a: FakeProvider) -> None:
     messages: list[Any] = [
         {"role": "user", "content": "weather?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
     ]
     client.chat.completions.create(
-        model="fakeopenai/gpt-4o-mini", messages=messages, tools=WEATHER_TOOLS, tool_choice="auto", seed=7, n=1,
-        stop=["END"], temperature=0.2, logprobs=True, top_logprobs=2,
+        model="fakeopenai/gpt-4o-mini",
+        messages=messages,
+        tools=WEATHER_TOOLS,
+        tool_choice="auto",
+        seed=7,
+        n=1,
+        stop=["END"],
+        temperature=0.2,
+        logprobs=True,
+        top_logprobs=2,
         response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
         extra_body={"top_k": 5, "provider": {"order": ["fakeopenai"]}},
     )
     sent = fake_a.last_request.body
     assert sent["model"] == "gpt-4o-mini"
     assert sent["messages"] == messages
-    for name, value in (("seed", 7), ("stop", ["END"]), ("temperature", 0.2), ("top_k", 5), ("logprobs", True),
-                        ("top_logprobs", 2), ("tool_choice", "auto")):
+    for name, value in (
+        ("seed", 7),
+        ("stop", ["END"]),
+        ("temperature", 0.2),
+        ("top_k", 5),
+        ("logprobs", True),
+        ("top_logprobs", 2),
+        ("tool_choice", "auto"),
+    ):
         assert sent[name] == value, name
     assert sent["response_format"]["type"] == "json_schema"
     assert "provider" not in sent  # the gateway's own routing field is not forwarded
@@ -112,8 +154,18 @@ def test_tool_results_and_parameters_pass_through(client: openai.OpenAI, fake_a:
 
 def test_multimodal_content_parts_reach_anthropic_as_images(client: openai.OpenAI, fake_a: FakeProvider) -> None:
     pixel = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
-    client.chat.completions.create(model="fakeanthropic/claude-haiku-4-5", messages=[{"role": "user", "content": [
-        {"type": "text", "text": "what is this"}, {"type": "image_url", "image_url": {"url": pixel}}]}])
+    client.chat.completions.create(
+        model="fakeanthropic/claude-haiku-4-5",
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this"},
+                    {"type": "image_url", "image_url": {"url": pixel}},
+                ],
+            }
+        ],
+    )
     blocks = fake_a.last_request.body["messages"][0]["content"]
     assert blocks[0] == {"type": "text", "text": "what is this"}
     assert blocks[1]["type"] == "image" and blocks[1]["source"]["media_type"] == "image/png"

@@ -32,7 +32,11 @@ def fresh_env(tmp_path: Path) -> dict[str, str]:
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gatewayz", *args], env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "gatewayz", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
         cwd=env["GATEWAYZ_DATA_DIR"].rsplit("/", 1)[0],
     )
 

@@ -29,9 +29,7 @@ def test_wrong_method_is_405(anon: httpx.Client) -> None:
 
 
 def test_malformed_json_is_400(user: GwUser) -> None:
-    response = user.client.post(
-        "/user/api-keys", content=b"{not json", headers={"content-type": "application/json"}
-    )
+    response = user.client.post("/user/api-keys", content=b"{not json", headers={"content-type": "application/json"})
     error = _assert_shape(response, 400, "invalid_request_error")
     assert "JSON" in str(error["message"])
 

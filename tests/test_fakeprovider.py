@@ -43,8 +43,9 @@ TWO_CALLS = [
 @pytest.fixture
 def oai(fake: FakeProvider) -> Iterator[openai.OpenAI]:
     """Strict OpenAI client without retries, so each call is exactly one upstream request."""
-    client = openai.OpenAI(base_url=fake.url + "/v1", api_key="sk-test", max_retries=0,
-                           _strict_response_validation=True)
+    client = openai.OpenAI(
+        base_url=fake.url + "/v1", api_key="sk-test", max_retries=0, _strict_response_validation=True
+    )
     yield client
     client.close()
 
@@ -52,8 +53,9 @@ def oai(fake: FakeProvider) -> Iterator[openai.OpenAI]:
 @pytest.fixture
 def ant(fake: FakeProvider) -> Iterator[anthropic.Anthropic]:
     """Strict Anthropic client without retries."""
-    client = anthropic.Anthropic(base_url=fake.url, api_key="sk-ant-test", max_retries=0,
-                                 _strict_response_validation=True)
+    client = anthropic.Anthropic(
+        base_url=fake.url, api_key="sk-ant-test", max_retries=0, _strict_response_validation=True
+    )
     yield client
     client.close()
 
@@ -85,8 +87,10 @@ def sse_events(text: str) -> list[tuple[str | None, str]]:
 
 
 def test_openai_chat_non_stream(fake: FakeProvider, oai: openai.OpenAI) -> None:
-    resp = oai.chat.completions.create(model="gpt-4o-mini", messages=[
-        {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello big world"}])
+    resp = oai.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello big world"}],
+    )
     assert resp.object == "chat.completion"
     assert resp.choices[0].message.content == "Echo: hello big world"
     assert resp.choices[0].finish_reason == "stop"
@@ -100,9 +104,14 @@ def test_openai_chat_non_stream(fake: FakeProvider, oai: openai.OpenAI) -> None:
 
 
 def test_openai_stream_include_usage(fake: FakeProvider, oai: openai.OpenAI) -> None:
-    chunks = list(oai.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "one two three"}], stream=True,
-        stream_options={"include_usage": True}))
+    chunks = list(
+        oai.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "one two three"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Echo: one two three"
     assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) == 4
@@ -115,8 +124,11 @@ def test_openai_stream_include_usage(fake: FakeProvider, oai: openai.OpenAI) -> 
 
 
 def test_openai_stream_raw_bytes_end_with_done(http: httpx.Client) -> None:
-    r = http.post("/v1/chat/completions", headers=OAI_HEADERS, json={
-        "model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    r = http.post(
+        "/v1/chat/completions",
+        headers=OAI_HEADERS,
+        json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
     assert events[-1] == (None, "[DONE]")
@@ -126,8 +138,9 @@ def test_openai_stream_raw_bytes_end_with_done(http: httpx.Client) -> None:
 
 def test_openai_stream_helper_assembles_parallel_tool_calls(fake: FakeProvider, oai: openai.OpenAI) -> None:
     fake.set(tool_calls=TWO_CALLS)
-    with oai.chat.completions.stream(model="gpt-4o", messages=[{"role": "user", "content": "weather?"}],
-                                     tools=WEATHER_TOOLS) as stream:
+    with oai.chat.completions.stream(
+        model="gpt-4o", messages=[{"role": "user", "content": "weather?"}], tools=WEATHER_TOOLS
+    ) as stream:
         final = stream.get_final_completion()
     msg = final.choices[0].message
     assert final.choices[0].finish_reason == "tool_calls"
@@ -140,16 +153,14 @@ def test_openai_stream_helper_assembles_parallel_tool_calls(fake: FakeProvider, 
 
 def test_openai_non_stream_tool_call(fake: FakeProvider, oai: openai.OpenAI) -> None:
     fake.set(tool_calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}, "id": "call_abc"}])
-    resp = oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}],
-                                       tools=WEATHER_TOOLS)
+    resp = oai.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}], tools=WEATHER_TOOLS)
     call = resp.choices[0].message.tool_calls[0]
     assert (call.id, call.function.name, call.function.arguments) == ("call_abc", "get_weather", '{"city":"Oslo"}')
     assert resp.choices[0].finish_reason == "tool_calls"
 
 
 def test_openai_max_tokens_truncates_with_length(oai: openai.OpenAI) -> None:
-    resp = oai.chat.completions.create(model="m", max_tokens=2,
-                                       messages=[{"role": "user", "content": "a b c d"}])
+    resp = oai.chat.completions.create(model="m", max_tokens=2, messages=[{"role": "user", "content": "a b c d"}])
     assert resp.choices[0].message.content == "Echo: a"
     assert resp.choices[0].finish_reason == "length"
 
@@ -160,8 +171,9 @@ def test_openai_embeddings(fake: FakeProvider, oai: openai.OpenAI) -> None:
     lenient = openai.OpenAI(base_url=fake.url + "/v1", api_key="k", max_retries=0)
     default = lenient.embeddings.create(model="text-embedding-3-small", input=["alpha beta", "gamma"])
     assert fake.last_request.body["encoding_format"] == "base64"  # SDK default, decoded by the SDK
-    floats = oai.embeddings.create(model="text-embedding-3-small", input=["alpha beta", "gamma"],
-                                   encoding_format="float")
+    floats = oai.embeddings.create(
+        model="text-embedding-3-small", input=["alpha beta", "gamma"], encoding_format="float"
+    )
     assert [d.index for d in floats.data] == [0, 1]
     assert len(floats.data[0].embedding) == 16
     for a, b in zip(default.data[0].embedding, floats.data[0].embedding, strict=True):
@@ -174,8 +186,7 @@ def test_openai_embeddings(fake: FakeProvider, oai: openai.OpenAI) -> None:
 
 
 def test_openai_models_list_and_pricing(fake: FakeProvider, oai: openai.OpenAI, http: httpx.Client) -> None:
-    fake.set(models=["a/model-1", "b/model-2"], pricing={"a/model-1": {"prompt": "0.000001",
-                                                                       "completion": "0.000002"}})
+    fake.set(models=["a/model-1", "b/model-2"], pricing={"a/model-1": {"prompt": "0.000001", "completion": "0.000002"}})
     page = oai.models.list()
     assert [m.id for m in page.data] == ["a/model-1", "b/model-2"]
     assert all(m.object == "model" for m in page.data)
@@ -185,16 +196,20 @@ def test_openai_models_list_and_pricing(fake: FakeProvider, oai: openai.OpenAI, 
     assert "pricing" not in raw["data"][1]
 
 
-@pytest.mark.parametrize(("status", "exc"), [
-    (400, openai.BadRequestError),
-    (401, openai.AuthenticationError),
-    (404, openai.NotFoundError),
-    (429, openai.RateLimitError),
-    (500, openai.InternalServerError),
-    (503, openai.InternalServerError),
-])
-def test_openai_status_raises_typed_error(fake: FakeProvider, oai: openai.OpenAI, status: int,
-                                          exc: type[openai.APIStatusError]) -> None:
+@pytest.mark.parametrize(
+    ("status", "exc"),
+    [
+        (400, openai.BadRequestError),
+        (401, openai.AuthenticationError),
+        (404, openai.NotFoundError),
+        (429, openai.RateLimitError),
+        (500, openai.InternalServerError),
+        (503, openai.InternalServerError),
+    ],
+)
+def test_openai_status_raises_typed_error(
+    fake: FakeProvider, oai: openai.OpenAI, status: int, exc: type[openai.APIStatusError]
+) -> None:
     fake.set(status=status, error_message="boom")
     with pytest.raises(exc) as info:
         oai.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
@@ -229,8 +244,9 @@ def test_status_for_next_n_requests_then_success_via_sdk_retries(fake: FakeProvi
 
 async def test_async_openai_client_from_event_loop(fake: FakeProvider) -> None:
     client = openai.AsyncOpenAI(base_url=fake.url + "/v1", api_key="k", _strict_response_validation=True)
-    stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "async"}],
-                                                  stream=True)
+    stream = await client.chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "async"}], stream=True
+    )
     text = "".join([c.choices[0].delta.content or "" async for c in stream])
     assert text == "Echo: async"
     await client.close()
@@ -240,8 +256,12 @@ async def test_async_openai_client_from_event_loop(fake: FakeProvider) -> None:
 
 
 def test_anthropic_messages_create(fake: FakeProvider, ant: anthropic.Anthropic) -> None:
-    msg = ant.messages.create(model="claude-haiku-4-5", max_tokens=100, system="sys words here",
-                              messages=[{"role": "user", "content": [{"type": "text", "text": "hi claude"}]}])
+    msg = ant.messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=100,
+        system="sys words here",
+        messages=[{"role": "user", "content": [{"type": "text", "text": "hi claude"}]}],
+    )
     assert msg.type == "message" and msg.role == "assistant"
     assert msg.content[0].type == "text" and msg.content[0].text == "Echo: hi claude"
     assert msg.stop_reason == "end_turn"
@@ -253,8 +273,9 @@ def test_anthropic_messages_create(fake: FakeProvider, ant: anthropic.Anthropic)
 def test_anthropic_stream_with_parallel_tool_use(fake: FakeProvider, ant: anthropic.Anthropic) -> None:
     fake.set(tool_calls=TWO_CALLS, reply="Let me check.")
     tools = [{"name": n, "input_schema": {"type": "object"}} for n in ("get_weather", "get_time")]
-    with ant.messages.stream(model="claude", max_tokens=100, tools=tools,
-                             messages=[{"role": "user", "content": "weather?"}]) as stream:
+    with ant.messages.stream(
+        model="claude", max_tokens=100, tools=tools, messages=[{"role": "user", "content": "weather?"}]
+    ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text == "Let me check."
@@ -267,12 +288,23 @@ def test_anthropic_stream_with_parallel_tool_use(fake: FakeProvider, ant: anthro
 
 
 def test_anthropic_raw_event_sequence(http: httpx.Client) -> None:
-    r = http.post("/v1/messages", headers=ANT_HEADERS, json={
-        "model": "c", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "a b"}]})
+    r = http.post(
+        "/v1/messages",
+        headers=ANT_HEADERS,
+        json={"model": "c", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "a b"}]},
+    )
     names = [e for e, _ in sse_events(r.text)]
-    assert names == ["message_start", "content_block_start", "ping", "content_block_delta",
-                     "content_block_delta", "content_block_delta", "content_block_stop", "message_delta",
-                     "message_stop"]
+    assert names == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
     datas = [json.loads(d) for _, d in sse_events(r.text)]
     assert all(d["type"] == n for d, n in zip(datas, names, strict=True))
     assert datas[-2]["delta"]["stop_reason"] == "end_turn" and datas[-2]["usage"]["output_tokens"] == 3
@@ -280,14 +312,16 @@ def test_anthropic_raw_event_sequence(http: httpx.Client) -> None:
 
 def test_anthropic_tool_stream_uses_input_json_delta(fake: FakeProvider, http: httpx.Client) -> None:
     fake.set(tool_calls=[TWO_CALLS[0]])
-    r = http.post("/v1/messages", headers=ANT_HEADERS, json={
-        "model": "c", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "x"}]})
+    r = http.post(
+        "/v1/messages",
+        headers=ANT_HEADERS,
+        json={"model": "c", "max_tokens": 50, "stream": True, "messages": [{"role": "user", "content": "x"}]},
+    )
     datas = [json.loads(d) for _, d in sse_events(r.text)]
     deltas = [d["delta"] for d in datas if d["type"] == "content_block_delta"]
     assert {d["type"] for d in deltas} == {"input_json_delta"}
     assert json.loads("".join(d["partial_json"] for d in deltas)) == {"city": "Paris", "unit": "celsius"}
-    assert datas[1]["content_block"] == {"type": "tool_use", "id": "toolu_fake_0", "name": "get_weather",
-                                         "input": {}}
+    assert datas[1]["content_block"] == {"type": "tool_use", "id": "toolu_fake_0", "name": "get_weather", "input": {}}
 
 
 def test_anthropic_header_checks_and_error_shape(fake: FakeProvider, http: httpx.Client) -> None:
@@ -302,13 +336,17 @@ def test_anthropic_header_checks_and_error_shape(fake: FakeProvider, http: httpx
     assert http.post("/v1/messages", json=body, headers={**ANT_HEADERS, "x-api-key": "right"}).status_code == 200
 
 
-@pytest.mark.parametrize(("status", "exc"), [
-    (429, anthropic.RateLimitError),
-    (529, anthropic.OverloadedError),
-    (500, anthropic.InternalServerError),
-])
-def test_anthropic_status_raises_typed_error(fake: FakeProvider, ant: anthropic.Anthropic, status: int,
-                                             exc: type[anthropic.APIStatusError]) -> None:
+@pytest.mark.parametrize(
+    ("status", "exc"),
+    [
+        (429, anthropic.RateLimitError),
+        (529, anthropic.OverloadedError),
+        (500, anthropic.InternalServerError),
+    ],
+)
+def test_anthropic_status_raises_typed_error(
+    fake: FakeProvider, ant: anthropic.Anthropic, status: int, exc: type[anthropic.APIStatusError]
+) -> None:
     fake.set(status=status)
     with pytest.raises(exc):
         ant.messages.create(model="c", max_tokens=5, messages=[{"role": "user", "content": "x"}])
@@ -322,8 +360,10 @@ def test_anthropic_models_list_by_version_header(ant: anthropic.Anthropic) -> No
 # --------------------------------------------------------------------------- Gemini
 
 
-GEM_BODY = {"systemInstruction": {"parts": [{"text": "be nice"}]},
-            "contents": [{"role": "user", "parts": [{"text": "hello gemini"}]}]}
+GEM_BODY = {
+    "systemInstruction": {"parts": [{"text": "be nice"}]},
+    "contents": [{"role": "user", "parts": [{"text": "hello gemini"}]}],
+}
 
 
 def test_gemini_generate_content(http: httpx.Client) -> None:
@@ -338,8 +378,9 @@ def test_gemini_generate_content(http: httpx.Client) -> None:
 
 
 def test_gemini_stream_sse_with_query_key(fake: FakeProvider, http: httpx.Client) -> None:
-    r = http.post("/v1beta/models/gemini-2.0-flash:streamGenerateContent",
-                  params={"alt": "sse", "key": "g-test"}, json=GEM_BODY)
+    r = http.post(
+        "/v1beta/models/gemini-2.0-flash:streamGenerateContent", params={"alt": "sse", "key": "g-test"}, json=GEM_BODY
+    )
     assert r.headers["content-type"].startswith("text/event-stream")
     assert "[DONE]" not in r.text and "\r\n\r\n" in r.text
     chunks = [json.loads(d) for _, d in sse_events(r.text)]
@@ -364,13 +405,18 @@ def test_gemini_function_calls_and_auth(fake: FakeProvider, http: httpx.Client) 
     assert http.post(url, json=GEM_BODY, headers=GEM_HEADERS).status_code == 401
     r = http.post(url, json=GEM_BODY, params={"key": "g-right"})
     parts = r.json()["candidates"][0]["content"]["parts"]
-    assert parts == [{"functionCall": {"name": "get_weather", "args": {"city": "Paris", "unit": "celsius"}}},
-                     {"functionCall": {"name": "get_time", "args": {"tz": "Europe/Paris"}}}]
+    assert parts == [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris", "unit": "celsius"}}},
+        {"functionCall": {"name": "get_time", "args": {"tz": "Europe/Paris"}}},
+    ]
     fake.set(api_key=None, status=429)
     r = http.post(url, json=GEM_BODY, headers=GEM_HEADERS)
     assert r.status_code == 429
-    assert r.json()["error"] == {"code": 429, "message": "fake provider injected status 429",
-                                 "status": "RESOURCE_EXHAUSTED"}
+    assert r.json()["error"] == {
+        "code": 429,
+        "message": "fake provider injected status 429",
+        "status": "RESOURCE_EXHAUSTED",
+    }
 
 
 def test_gemini_stream_parallel_function_calls(fake: FakeProvider, http: httpx.Client) -> None:
@@ -396,8 +442,9 @@ def test_cut_stream_after_k_chunks(fake: FakeProvider, oai: openai.OpenAI) -> No
     fake.set(cut_after_chunks=2)
     got = []
     with pytest.raises(openai.APIConnectionError):
-        for chunk in oai.chat.completions.create(model="m", stream=True,
-                                                 messages=[{"role": "user", "content": "a b c d e"}]):
+        for chunk in oai.chat.completions.create(
+            model="m", stream=True, messages=[{"role": "user", "content": "a b c d e"}]
+        ):
             got.append(chunk)
     assert len(got) == 2
     rec = fake.wait_idle()[-1]
@@ -407,9 +454,15 @@ def test_cut_stream_after_k_chunks(fake: FakeProvider, oai: openai.OpenAI) -> No
 def test_cut_raw_stream_has_no_done(fake: FakeProvider, http: httpx.Client) -> None:
     fake.set(cut_after_chunks=3)
     body = b""
-    with pytest.raises(httpx.RemoteProtocolError), http.stream(
-            "POST", "/v1/chat/completions", headers=OAI_HEADERS,
-            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b c d e"}]}) as r:
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        http.stream(
+            "POST",
+            "/v1/chat/completions",
+            headers=OAI_HEADERS,
+            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b c d e"}]},
+        ) as r,
+    ):
         for part in r.iter_bytes():
             body += part
     assert body.count(b"data: ") == 3 and b"[DONE]" not in body
@@ -418,8 +471,12 @@ def test_cut_raw_stream_has_no_done(fake: FakeProvider, http: httpx.Client) -> N
 def test_slow_first_byte_and_latency(fake: FakeProvider, http: httpx.Client) -> None:
     fake.set(latency_ms=150, first_byte_delay_ms=300)
     start = time.perf_counter()
-    with http.stream("POST", "/v1/chat/completions", headers=OAI_HEADERS, json={
-            "model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]}) as r:
+    with http.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers=OAI_HEADERS,
+        json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+    ) as r:
         headers_at = time.perf_counter() - start
         first = next(r.iter_raw())
         first_at = time.perf_counter() - start
@@ -431,8 +488,12 @@ def test_slow_first_byte_and_latency(fake: FakeProvider, http: httpx.Client) -> 
 def test_slow_first_byte_non_stream_sends_headers_first(fake: FakeProvider, http: httpx.Client) -> None:
     fake.set(first_byte_delay_ms=400)
     start = time.perf_counter()
-    with http.stream("POST", "/v1/chat/completions", headers=OAI_HEADERS,
-                     json={"model": "m", "messages": [{"role": "user", "content": "x"}]}) as r:
+    with http.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers=OAI_HEADERS,
+        json={"model": "m", "messages": [{"role": "user", "content": "x"}]},
+    ) as r:
         headers_at = time.perf_counter() - start
         body = r.read()
     assert headers_at < 0.3 and time.perf_counter() - start >= 0.39
@@ -442,8 +503,11 @@ def test_slow_first_byte_non_stream_sends_headers_first(fake: FakeProvider, http
 def test_chunk_delay(fake: FakeProvider, http: httpx.Client) -> None:
     fake.set(chunk_delay_ms=40)
     start = time.perf_counter()
-    r = http.post("/v1/chat/completions", headers=OAI_HEADERS, json={
-        "model": "m", "stream": True, "messages": [{"role": "user", "content": "a b"}]})
+    r = http.post(
+        "/v1/chat/completions",
+        headers=OAI_HEADERS,
+        json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b"}]},
+    )
     # role + 3 words + finish + [DONE] = 6 events, 5 gaps
     assert len(sse_events(r.text)) == 6 and time.perf_counter() - start >= 0.2
 
@@ -465,15 +529,20 @@ def test_status_for_n_requests_over_http_control(fake: FakeProvider, http: httpx
 def test_status_always_when_times_unset(fake: FakeProvider, http: httpx.Client) -> None:
     fake.set(status=502)
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
-    assert {http.post("/v1/chat/completions", headers=OAI_HEADERS, json=body).status_code
-            for _ in range(3)} == {502}
+    assert {http.post("/v1/chat/completions", headers=OAI_HEADERS, json=body).status_code for _ in range(3)} == {502}
 
 
 def test_disconnect_mid_stream_is_recorded(fake: FakeProvider) -> None:
     fake.set(chunk_delay_ms=300)
-    with httpx.Client(base_url=fake.url) as client, client.stream(
-            "POST", "/v1/chat/completions", headers=OAI_HEADERS,
-            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b c d"}]}) as r:
+    with (
+        httpx.Client(base_url=fake.url) as client,
+        client.stream(
+            "POST",
+            "/v1/chat/completions",
+            headers=OAI_HEADERS,
+            json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "a b c d"}]},
+        ) as r,
+    ):
         next(r.iter_raw())
     rec = fake.wait_for_disconnect(timeout=5)
     assert rec.disconnected and not rec.completed and not rec.cut
@@ -483,16 +552,23 @@ def test_disconnect_mid_stream_is_recorded(fake: FakeProvider) -> None:
 def test_disconnect_during_latency_is_recorded(fake: FakeProvider) -> None:
     fake.set(latency_ms=3000)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(fake.url + "/v1/messages", headers=ANT_HEADERS, timeout=0.3,
-                   json={"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
+        httpx.post(
+            fake.url + "/v1/messages",
+            headers=ANT_HEADERS,
+            timeout=0.3,
+            json={"model": "c", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+        )
     rec = fake.wait_for_disconnect(timeout=5)
     assert rec.protocol == "anthropic" and rec.status is None
 
 
 def test_per_request_header_override(fake: FakeProvider, http: httpx.Client) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
-    r = http.post("/v1/chat/completions", json=body,
-                  headers={**OAI_HEADERS, "x-fake-scenario": json.dumps({"reply": "special", "omit_usage": True})})
+    r = http.post(
+        "/v1/chat/completions",
+        json=body,
+        headers={**OAI_HEADERS, "x-fake-scenario": json.dumps({"reply": "special", "omit_usage": True})},
+    )
     assert r.json()["choices"][0]["message"]["content"] == "special" and "usage" not in r.json()
     r = http.post("/v1/chat/completions", json=body, headers=OAI_HEADERS)
     assert r.json()["choices"][0]["message"]["content"] == "Echo: x"
@@ -505,23 +581,31 @@ def test_per_request_header_override(fake: FakeProvider, http: httpx.Client) -> 
 
 
 def test_inline_directive_survives_protocol_translation(fake: FakeProvider, ant: anthropic.Anthropic) -> None:
-    msg = ant.messages.create(model="c", max_tokens=50, messages=[
-        {"role": "user", "content": '[[fake:{"reply": "from directive"}]] ignored words'}])
+    msg = ant.messages.create(
+        model="c",
+        max_tokens=50,
+        messages=[{"role": "user", "content": '[[fake:{"reply": "from directive"}]] ignored words'}],
+    )
     assert msg.content[0].text == "from directive"
     assert msg.usage.input_tokens == 2  # the directive itself is not counted
     with pytest.raises(anthropic.RateLimitError):
-        ant.messages.create(model="c", max_tokens=5, messages=[
-            {"role": "user", "content": '[[fake:{"status": 429}]] hi'}])
-    echoed = ant.messages.create(model="c", max_tokens=50, messages=[
-        {"role": "user", "content": '[[fake:{"latency_ms": 1}]] plain'}])
+        ant.messages.create(
+            model="c", max_tokens=5, messages=[{"role": "user", "content": '[[fake:{"status": 429}]] hi'}]
+        )
+    echoed = ant.messages.create(
+        model="c", max_tokens=50, messages=[{"role": "user", "content": '[[fake:{"latency_ms": 1}]] plain'}]
+    )
     assert echoed.content[0].text == "Echo: plain"
 
 
-def test_error_after_chunks_sends_protocol_error_event(fake: FakeProvider, ant: anthropic.Anthropic,
-                                                        oai: openai.OpenAI) -> None:
+def test_error_after_chunks_sends_protocol_error_event(
+    fake: FakeProvider, ant: anthropic.Anthropic, oai: openai.OpenAI
+) -> None:
     fake.set(error_after_chunks=3)
-    with pytest.raises(anthropic.APIStatusError) as info, ant.messages.stream(
-            model="c", max_tokens=50, messages=[{"role": "user", "content": "a b c"}]) as stream:
+    with (
+        pytest.raises(anthropic.APIStatusError) as info,
+        ant.messages.stream(model="c", max_tokens=50, messages=[{"role": "user", "content": "a b c"}]) as stream,
+    ):
         stream.get_final_message()
     assert "overloaded_error" in str(info.value)
     with pytest.raises(openai.APIError):
@@ -531,8 +615,11 @@ def test_error_after_chunks_sends_protocol_error_event(fake: FakeProvider, ant: 
 def test_omit_usage(fake: FakeProvider, oai: openai.OpenAI) -> None:
     fake.set(omit_usage=True)
     assert oai.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}]).usage is None
-    chunks = list(oai.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}],
-                                              stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        oai.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}], stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert all(c.usage is None for c in chunks) and all(c.choices for c in chunks)
 
 
@@ -557,10 +644,15 @@ def test_concurrent_requests(fake: FakeProvider) -> None:
     fake.set(latency_ms=100)
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}]}
     start = time.perf_counter()
-    with httpx.Client(base_url=fake.url, limits=httpx.Limits(max_connections=20)) as client, \
-            concurrent.futures.ThreadPoolExecutor(20) as pool:
-        codes = list(pool.map(lambda _: client.post("/v1/chat/completions", json=body,
-                                                    headers=OAI_HEADERS).status_code, range(20)))
+    with (
+        httpx.Client(base_url=fake.url, limits=httpx.Limits(max_connections=20)) as client,
+        concurrent.futures.ThreadPoolExecutor(20) as pool,
+    ):
+        codes = list(
+            pool.map(
+                lambda _: client.post("/v1/chat/completions", json=body, headers=OAI_HEADERS).status_code, range(20)
+            )
+        )
     assert codes == [200] * 20
     assert time.perf_counter() - start < 1.5  # latency overlaps; handlers don't serialise
 
@@ -573,8 +665,9 @@ def test_separate_process_mode() -> None:
             line = proc.stdout.readline()
             assert line.startswith("fakeprovider listening on http://127.0.0.1:"), line
             url = line.split()[-1]
-            with openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0,
-                               _strict_response_validation=True) as client:
+            with openai.OpenAI(
+                base_url=url + "/v1", api_key="k", max_retries=0, _strict_response_validation=True
+            ) as client:
                 resp = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
             assert resp.choices[0].message.content == "proc"
             assert httpx.get(url + "/_fake/requests").json()[0]["path"] == "/v1/chat/completions"

@@ -23,7 +23,7 @@ def test_plaintext_key_never_reaches_the_database(user: GwUser, database_url: st
     for table in ("api_keys", "users", "security_events"):
         dump = str(run_sql(database_url, f"SELECT * FROM {table}"))
         assert plaintext not in dump
-        assert plaintext[len("gw_live_"):] not in dump
+        assert plaintext[len("gw_live_") :] not in dump
         assert ADMIN_KEY not in dump
 
 

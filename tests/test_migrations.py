@@ -19,6 +19,7 @@ def test_migrated_schema_matches_the_tables(database_url: str, gateway: Any) -> 
         engine = create_engine(Settings(database_url=database_url))
         try:
             async with engine.connect() as conn:
+
                 def compare(sync_conn: Any) -> tuple[list[Any], str | None]:
                     context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
                     return compare_metadata(context, metadata), context.get_current_revision()

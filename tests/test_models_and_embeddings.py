@@ -21,8 +21,13 @@ def client(gateway: Any, admin: httpx.Client, fake_a: FakeProvider) -> Iterator[
 
 def test_models_list_holds_only_routable_models(client: openai.OpenAI) -> None:
     ids = {m.id for m in client.models.list()}
-    assert {"fakeopenai/gpt-4o-mini", "fakebackup/gpt-4o", "fakeanthropic/claude-haiku-4-5",
-            "fakegemini/gemini-2.0-flash", "groq/llama-3.1-8b"} <= ids
+    assert {
+        "fakeopenai/gpt-4o-mini",
+        "fakebackup/gpt-4o",
+        "fakeanthropic/claude-haiku-4-5",
+        "fakegemini/gemini-2.0-flash",
+        "groq/llama-3.1-8b",
+    } <= ids
     assert not any(i.startswith(("openrouter/", "together/", "cerebras/")) for i in ids)  # no keys: not offered
     model = client.models.retrieve("fakeanthropic/claude-haiku-4-5")
     assert model.owned_by == "fakeanthropic" and model.object == "model"
@@ -31,8 +36,9 @@ def test_models_list_holds_only_routable_models(client: openai.OpenAI) -> None:
 
 
 def test_embeddings(client: openai.OpenAI, fake_a: FakeProvider) -> None:
-    result = client.embeddings.create(model="fakeopenai/text-embedding-3-small", input=["one", "two"],
-                                      encoding_format="float")
+    result = client.embeddings.create(
+        model="fakeopenai/text-embedding-3-small", input=["one", "two"], encoding_format="float"
+    )
     assert [d.index for d in result.data] == [0, 1]
     assert len(result.data[0].embedding) == 16
     assert fake_a.last_request.body["model"] == "text-embedding-3-small"

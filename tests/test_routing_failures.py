@@ -42,8 +42,9 @@ def test_retry_then_success_on_the_same_provider(client: openai.OpenAI, fake_a: 
     assert [r.status for r in fake_a.wait_idle()] == [503, 200]
 
 
-def test_failover_to_the_next_provider_after_retries(client: openai.OpenAI, fake_a: FakeProvider,
-                                                     fake_b: FakeProvider) -> None:
+def test_failover_to_the_next_provider_after_retries(
+    client: openai.OpenAI, fake_a: FakeProvider, fake_b: FakeProvider
+) -> None:
     fake_a.set(status=500)
     raw = _create(client)
     assert raw.headers["x-gatewayz-provider"] == "fakebackup"
@@ -52,8 +53,9 @@ def test_failover_to_the_next_provider_after_retries(client: openai.OpenAI, fake
     assert len(fake_b.wait_idle()) == 1
 
 
-def test_allow_fallbacks_false_keeps_to_the_ordered_providers(client: openai.OpenAI, fake_a: FakeProvider,
-                                                              fake_b: FakeProvider) -> None:
+def test_allow_fallbacks_false_keeps_to_the_ordered_providers(
+    client: openai.OpenAI, fake_a: FakeProvider, fake_b: FakeProvider
+) -> None:
     fake_a.set(status=500)
     with pytest.raises(openai.InternalServerError) as raised:
         _create(client, extra_body={"provider": {"order": ["fakeopenai"], "allow_fallbacks": False}})
@@ -170,14 +172,16 @@ def test_model_allowlist_on_the_key(gateway: Any, admin: httpx.Client, fake_a: F
             sdk.chat.completions.create(model="fakebackup/gpt-4o-mini", messages=HELLO)
         assert raised.value.response.json()["error"]["code"] == "model_not_allowed"
         with pytest.raises(openai.PermissionDeniedError):  # fallbacks are checked too
-            sdk.chat.completions.create(model="fakeopenai/gpt-4o-mini", messages=HELLO,
-                                        extra_body={"models": ["fakebackup/gpt-4o-mini"]})
+            sdk.chat.completions.create(
+                model="fakeopenai/gpt-4o-mini", messages=HELLO, extra_body={"models": ["fakebackup/gpt-4o-mini"]}
+            )
         listed = [m.id for m in sdk.models.list()]
         assert listed and all(m.startswith("fakeopenai/") for m in listed)
 
 
-def test_stream_failure_before_first_byte_fails_over(client: openai.OpenAI, fake_a: FakeProvider,
-                                                     fake_b: FakeProvider) -> None:
+def test_stream_failure_before_first_byte_fails_over(
+    client: openai.OpenAI, fake_a: FakeProvider, fake_b: FakeProvider
+) -> None:
     fake_a.set(status=502)
     stream = client.chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=HELLO, stream=True, extra_body=A_THEN_B
@@ -193,8 +197,9 @@ def test_stream_cut_mid_way_ends_with_an_error_event_and_no_switch(
     fake_a.set(cut_after_chunks=3)
     received: list[str] = []
     with pytest.raises(openai.APIError) as raised:
-        for chunk in client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True,
-                                                    extra_body=A_THEN_B):
+        for chunk in client.chat.completions.create(
+            model="gpt-4o-mini", messages=HELLO, stream=True, extra_body=A_THEN_B
+        ):
             if chunk.choices:
                 received.append(chunk.choices[0].delta.content or "")
     assert "fakeopenai" in str(raised.value)
@@ -204,8 +209,12 @@ def test_stream_cut_mid_way_ends_with_an_error_event_and_no_switch(
 
 def test_client_disconnect_mid_stream_cancels_upstream(gateway: Any, key: str, fake_a: FakeProvider) -> None:
     fake_a.set(chunk_delay_ms=300, reply=" ".join(["word"] * 40))
-    with httpx.stream("POST", f"{gateway.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                      json={"model": "fakeopenai/gpt-4o-mini", "messages": HELLO, "stream": True}) as response:
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "fakeopenai/gpt-4o-mini", "messages": HELLO, "stream": True},
+    ) as response:
         assert response.status_code == 200
         lines = response.iter_lines()
         first = next(line for line in lines if line.startswith("data:"))
@@ -219,7 +228,11 @@ def test_client_disconnect_mid_stream_cancels_upstream(gateway: Any, key: str, f
 def test_client_disconnect_while_waiting_cancels_upstream(gateway: Any, key: str, fake_a: FakeProvider) -> None:
     fake_a.set(latency_ms=5000)
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{gateway.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                   json={"model": "fakeopenai/gpt-4o-mini", "messages": HELLO}, timeout=0.5)
+        httpx.post(
+            f"{gateway.url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"model": "fakeopenai/gpt-4o-mini", "messages": HELLO},
+            timeout=0.5,
+        )
     record = fake_a.wait_for_disconnect(timeout=3)
     assert record.disconnected

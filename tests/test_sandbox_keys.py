@@ -13,8 +13,15 @@ import pytest
 from tests.fakeprovider import FakeProvider
 from tests.support.clients import inference_key, openai_client
 
-TOOLS: list[Any] = [{"type": "function", "function": {"name": "lookup", "parameters": {
-    "type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}}]
+TOOLS: list[Any] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+        },
+    }
+]
 
 
 @pytest.fixture
@@ -23,8 +30,9 @@ def sandbox(gateway: Any, admin: httpx.Client) -> Iterator[openai.OpenAI]:
         yield sdk
 
 
-def test_chat_is_simulated_without_any_upstream(sandbox: openai.OpenAI, fake_a: FakeProvider,
-                                                 fake_b: FakeProvider) -> None:
+def test_chat_is_simulated_without_any_upstream(
+    sandbox: openai.OpenAI, fake_a: FakeProvider, fake_b: FakeProvider
+) -> None:
     raw = sandbox.chat.completions.with_raw_response.create(
         model="openai/gpt-4o", messages=[{"role": "user", "content": "Say hi"}]
     )
@@ -39,10 +47,14 @@ def test_chat_is_simulated_without_any_upstream(sandbox: openai.OpenAI, fake_a: 
 
 
 def test_streaming_and_tool_calls(sandbox: openai.OpenAI) -> None:
-    chunks = list(sandbox.chat.completions.create(
-        model="sandbox/chat", messages=[{"role": "user", "content": "Stream please"}], stream=True,
-        stream_options={"include_usage": True},
-    ))
+    chunks = list(
+        sandbox.chat.completions.create(
+            model="sandbox/chat",
+            messages=[{"role": "user", "content": "Stream please"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert chunks[-1].usage is not None and chunks[-1].choices == []
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     with sandbox.chat.completions.stream(
@@ -55,8 +67,11 @@ def test_streaming_and_tool_calls(sandbox: openai.OpenAI) -> None:
 
 
 def test_errors_on_request_raise_typed_sdk_errors(sandbox: openai.OpenAI) -> None:
-    for marker, error in ((429, openai.RateLimitError), (500, openai.InternalServerError),
-                          (400, openai.BadRequestError)):
+    for marker, error in (
+        (429, openai.RateLimitError),
+        (500, openai.InternalServerError),
+        (400, openai.BadRequestError),
+    ):
         with pytest.raises(error):
             sandbox.chat.completions.create(
                 model="sandbox/chat", messages=[{"role": "user", "content": f"[[sandbox:error={marker}]]"}]

@@ -11,8 +11,17 @@ from gatewayz.settings import Settings, SettingsError, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "REDIS_URL", "GATEWAYZ_CONFIG", "GATEWAYZ_DATABASE_URL", "GATEWAYZ_ENVIRONMENT",
-                 "GATEWAYZ_KEY_HASH_SECRET", "GATEWAYZ_ENCRYPTION_KEYS", "GATEWAYZ_DATA_DIR", "GATEWAYZ_PORT"):
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "GATEWAYZ_CONFIG",
+        "GATEWAYZ_DATABASE_URL",
+        "GATEWAYZ_ENVIRONMENT",
+        "GATEWAYZ_KEY_HASH_SECRET",
+        "GATEWAYZ_ENCRYPTION_KEYS",
+        "GATEWAYZ_DATA_DIR",
+        "GATEWAYZ_PORT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -115,7 +115,10 @@ def users_create(
         async with db.transaction() as session:
             user = await service.create_user(session, email=email, name=name, role=role)
             _, key = await service.create_key(
-                session, settings.key_hash_secret_bytes, user, KeyCreate(),
+                session,
+                settings.key_hash_secret_bytes,
+                user,
+                KeyCreate(),
                 default_environment=settings.environment,
             )
             return user.id, key
@@ -137,8 +140,14 @@ def users_list() -> None:
 
     table = Table("id", "email", "name", "role", "active", "created")
     for user in _run(settings, work):
-        table.add_row(str(user.id), user.email, user.name or "", user.role, str(user.is_active),
-                      user.created_at.isoformat(timespec="seconds"))
+        table.add_row(
+            str(user.id),
+            user.email,
+            user.name or "",
+            user.role,
+            str(user.is_active),
+            user.created_at.isoformat(timespec="seconds"),
+        )
     console.print(table)
 
 
@@ -160,7 +169,10 @@ def keys_create(
         async with db.transaction() as session:
             owner = await service.find_user(session, user)
             row, key = await service.create_key(
-                session, settings.key_hash_secret_bytes, owner, spec,
+                session,
+                settings.key_hash_secret_bytes,
+                owner,
+                spec,
                 default_environment=settings.environment,
             )
             return row.id, key
@@ -186,7 +198,11 @@ def keys_list(
     table = Table("id", "name", "key", "env", "scopes", "created", "last used", "revoked")
     for key in _run(settings, work):
         table.add_row(
-            str(key.id), key.name, f"{key.prefix}...{key.last4}", key.environment, ",".join(key.scopes),
+            str(key.id),
+            key.name,
+            f"{key.prefix}...{key.last4}",
+            key.environment,
+            ",".join(key.scopes),
             key.created_at.isoformat(timespec="seconds"),
             key.last_used_at.isoformat(timespec="seconds") if key.last_used_at else "",
             "yes" if key.revoked_at else "",
@@ -208,8 +224,13 @@ def keys_revoke(key_id: int) -> None:
         redis = create_redis(settings)
         if redis is not None:
             try:
-                await broadcast(redis, invalidation_channel(settings), invalidation.version,
-                                hashes=invalidation.hashes, user_id=None)
+                await broadcast(
+                    redis,
+                    invalidation_channel(settings),
+                    invalidation.version,
+                    hashes=invalidation.hashes,
+                    user_id=None,
+                )
             finally:
                 await redis.aclose()
 

@@ -23,8 +23,7 @@ class SecretBox:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
         except ValueError as exc:
             raise ValueError(
-                "GATEWAYZ_ENCRYPTION_KEYS must be comma-separated Fernet keys "
-                "(32 url-safe base64-encoded bytes each)"
+                "GATEWAYZ_ENCRYPTION_KEYS must be comma-separated Fernet keys (32 url-safe base64-encoded bytes each)"
             ) from exc
 
     @classmethod

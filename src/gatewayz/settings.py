@@ -58,9 +58,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, validation_alias=_alias("DB_POOL_SIZE"))
     db_max_overflow: int = Field(20, ge=0, validation_alias=_alias("DB_MAX_OVERFLOW"))
     key_cache_ttl_seconds: float = Field(60.0, ge=0, validation_alias=_alias("KEY_CACHE_TTL_SECONDS"))
-    auth_poll_interval_seconds: float = Field(
-        0.25, gt=0, validation_alias=_alias("AUTH_POLL_INTERVAL_SECONDS")
-    )
+    auth_poll_interval_seconds: float = Field(0.25, gt=0, validation_alias=_alias("AUTH_POLL_INTERVAL_SECONDS"))
 
     retry_max_retries: int = Field(2, ge=0, le=10, validation_alias=_alias("RETRY_MAX_RETRIES"))
     retry_base_delay_seconds: float = Field(0.25, ge=0, validation_alias=_alias("RETRY_BASE_DELAY_SECONDS"))

@@ -9,8 +9,24 @@ import pytest
 from gatewayz.providers.registry import builtin_rows, load_providers
 from gatewayz.settings import Settings, SettingsError
 
-SIXTEEN = {"openrouter", "portkey", "featherless", "chutes", "xai", "near", "google-vertex", "huggingface",
-           "groq", "fireworks", "together", "deepinfra", "cerebras", "nebius", "novita", "aimo"}
+SIXTEEN = {
+    "openrouter",
+    "portkey",
+    "featherless",
+    "chutes",
+    "xai",
+    "near",
+    "google-vertex",
+    "huggingface",
+    "groq",
+    "fireworks",
+    "together",
+    "deepinfra",
+    "cerebras",
+    "nebius",
+    "novita",
+    "aimo",
+}
 
 
 def _settings(tmp_path: Path, **providers: dict[str, object]) -> Settings:
@@ -42,8 +58,13 @@ def test_a_key_in_the_environment_offers_the_provider(tmp_path: Path) -> None:
 def test_custom_provider_and_override_from_config(tmp_path: Path) -> None:
     settings = _settings(
         tmp_path,
-        local={"protocol": "openai", "base_url": "http://127.0.0.1:8000/v1/", "api_key_env": "LOCAL_API_KEY",
-               "models": ["llama-3.1-8b"], "pricing": {"llama-3.1-8b": {"prompt": 0.1, "completion": 0.2}}},
+        local={
+            "protocol": "openai",
+            "base_url": "http://127.0.0.1:8000/v1/",
+            "api_key_env": "LOCAL_API_KEY",
+            "models": ["llama-3.1-8b"],
+            "pricing": {"llama-3.1-8b": {"prompt": 0.1, "completion": 0.2}},
+        },
         together={"base_url": "http://127.0.0.1:9/v1", "api_key": "inline", "weight": 3},
         ollama={"protocol": "openai", "base_url": "http://127.0.0.1:11434/v1", "auth": "none"},
     )
@@ -57,8 +78,9 @@ def test_custom_provider_and_override_from_config(tmp_path: Path) -> None:
 
 
 def test_query_auth(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, g={"protocol": "gemini", "base_url": "http://127.0.0.1:1/v1beta",
-                                      "api_key": "k", "auth": "query:key"})
+    settings = _settings(
+        tmp_path, g={"protocol": "gemini", "base_url": "http://127.0.0.1:1/v1beta", "api_key": "k", "auth": "query:key"}
+    )
     assert load_providers(settings, environ={})["g"].auth_params == {"key": "k"}
 
 

@@ -19,8 +19,14 @@ from gatewayz.settings import Settings
 
 def _router(tmp_path: Path, **weights: float) -> Router:
     rows = {
-        name: {"protocol": "openai", "base_url": f"http://127.0.0.1:1/{name}", "api_key": "k", "models": ["m", "x"],
-               "weight": weights.get(name, 1.0), "pricing": {"m": {"prompt": price, "completion": price}}}
+        name: {
+            "protocol": "openai",
+            "base_url": f"http://127.0.0.1:1/{name}",
+            "api_key": "k",
+            "models": ["m", "x"],
+            "weight": weights.get(name, 1.0),
+            "pricing": {"m": {"prompt": price, "completion": price}},
+        }
         for name, price in (("cheap", 1.0), ("mid", 2.0), ("dear", 3.0))
     }
     providers = load_providers(Settings(data_dir=tmp_path, environment="dev", providers=rows), environ={})

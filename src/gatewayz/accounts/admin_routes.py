@@ -34,7 +34,10 @@ async def create_user(body: UserCreate, request: Request, _: Principal = Depends
     async with svc.db.transaction() as session:
         user = await service.create_user(session, email=body.email, name=body.name, role=body.role)
         key, plaintext = await service.create_key(
-            session, svc.settings.key_hash_secret_bytes, user, KeyCreate(name=body.key_name),
+            session,
+            svc.settings.key_hash_secret_bytes,
+            user,
+            KeyCreate(name=body.key_name),
             default_environment=svc.settings.environment,
         )
         user_out, key_out = service.user_out(user), service.key_out(key)

@@ -115,52 +115,110 @@ class Authenticator:
         key = extract_key(conn)
         ip = self.client_ip(conn)
         if key is None:
-            self.refuse(conn, ip, None, None, AuthenticationFailed(
-                "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'.",
-                code="missing_api_key",
-            ), "missing_key")
+            self.refuse(
+                conn,
+                ip,
+                None,
+                None,
+                AuthenticationFailed(
+                    "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key'.",
+                    code="missing_api_key",
+                ),
+                "missing_key",
+            )
         assert key is not None
         principal = await self.lookup(key) if looks_like_key(key) else None
         if principal is None:
             self.refuse(conn, ip, key, None, AuthenticationFailed("Invalid API key."), "unknown_key")
         assert principal is not None
         if principal.revoked:
-            self.refuse(conn, ip, key, principal, AuthenticationFailed(
-                "This API key has been revoked.", code="revoked_api_key"), "revoked")
+            self.refuse(
+                conn,
+                ip,
+                key,
+                principal,
+                AuthenticationFailed("This API key has been revoked.", code="revoked_api_key"),
+                "revoked",
+            )
         if not principal.active:
-            self.refuse(conn, ip, key, principal, AuthenticationFailed(
-                "The account that owns this API key is deactivated.", code="account_deactivated"),
-                "user_inactive")
+            self.refuse(
+                conn,
+                ip,
+                key,
+                principal,
+                AuthenticationFailed("The account that owns this API key is deactivated.", code="account_deactivated"),
+                "user_inactive",
+            )
         if principal.expires_at is not None and principal.expires_at <= time.time():
-            self.refuse(conn, ip, key, principal, AuthenticationFailed(
-                "This API key has expired.", code="expired_api_key"), "expired")
+            self.refuse(
+                conn,
+                ip,
+                key,
+                principal,
+                AuthenticationFailed("This API key has expired.", code="expired_api_key"),
+                "expired",
+            )
         if principal.ip_networks is not None and not ip_allowed(principal.ip_networks, ip):
-            self.refuse(conn, ip, key, principal, PermissionDenied(
-                f"Requests from IP address {ip} are not allowed for this API key.",
-                code="ip_not_allowed"), "ip_not_allowed")
+            self.refuse(
+                conn,
+                ip,
+                key,
+                principal,
+                PermissionDenied(
+                    f"Requests from IP address {ip} are not allowed for this API key.", code="ip_not_allowed"
+                ),
+                "ip_not_allowed",
+            )
         if principal.referer_patterns is not None and not referer_allowed(
             principal.referer_patterns, self.referer_host(conn)
         ):
-            self.refuse(conn, ip, key, principal, PermissionDenied(
-                "Requests from this origin/referer are not allowed for this API key.",
-                code="referer_not_allowed"), "referer_not_allowed")
+            self.refuse(
+                conn,
+                ip,
+                key,
+                principal,
+                PermissionDenied(
+                    "Requests from this origin/referer are not allowed for this API key.", code="referer_not_allowed"
+                ),
+                "referer_not_allowed",
+            )
         if scope not in principal.scopes:
-            self.refuse(conn, ip, key, principal, PermissionDenied(
-                f"This API key lacks the '{scope}' scope.", code="insufficient_scope"), "missing_scope")
+            self.refuse(
+                conn,
+                ip,
+                key,
+                principal,
+                PermissionDenied(f"This API key lacks the '{scope}' scope.", code="insufficient_scope"),
+                "missing_scope",
+            )
         if principal.max_requests is not None:
             if not await self.activity.consume_capped(principal.key_id, principal.max_requests):
-                self.refuse(conn, ip, key, principal, PermissionDenied(
-                    "This API key has reached its lifetime request cap.",
-                    code="key_request_cap_reached"), "request_cap_reached")
+                self.refuse(
+                    conn,
+                    ip,
+                    key,
+                    principal,
+                    PermissionDenied(
+                        "This API key has reached its lifetime request cap.", code="key_request_cap_reached"
+                    ),
+                    "request_cap_reached",
+                )
         else:
             self.activity.touch(principal.key_id)
         return principal
 
     def authorize_model(self, conn: HTTPConnection, principal: Principal, model: str) -> None:
         if not principal.allows_model(model):
-            self.refuse(conn, self.client_ip(conn), None, principal, PermissionDenied(
-                f"This API key may not use the model '{model}'.", param="model",
-                code="model_not_allowed"), "model_not_allowed")
+            self.refuse(
+                conn,
+                self.client_ip(conn),
+                None,
+                principal,
+                PermissionDenied(
+                    f"This API key may not use the model '{model}'.", param="model", code="model_not_allowed"
+                ),
+                "model_not_allowed",
+            )
 
     def refuse(
         self,

@@ -24,9 +24,7 @@ async def ensure_admin(settings: Settings, db: Database) -> BootstrapResult | No
     """Create the first admin and their key unless an admin exists. Safe to race: one wins."""
     given = settings.admin_key.get_secret_value() if settings.admin_key else None
     if given is not None and not (MIN_KEY_LENGTH <= len(given) <= MAX_KEY_LENGTH):
-        raise SettingsError(
-            f"GATEWAYZ_ADMIN_KEY must be {MIN_KEY_LENGTH}-{MAX_KEY_LENGTH} characters long"
-        )
+        raise SettingsError(f"GATEWAYZ_ADMIN_KEY must be {MIN_KEY_LENGTH}-{MAX_KEY_LENGTH} characters long")
     try:
         async with db.transaction() as session:
             if await service.has_admin(session):

@@ -96,9 +96,7 @@ def invalidation_channel(settings: Settings) -> str:
     return redis_key(settings, "auth", "invalidate")
 
 
-async def broadcast(
-    redis: Redis, channel: str, version: int, *, hashes: list[str] | None, user_id: int | None
-) -> None:
+async def broadcast(redis: Redis, channel: str, version: int, *, hashes: list[str] | None, user_id: int | None) -> None:
     """Tell every process at once; if Redis fails, the counter poll still carries the change."""
     message = orjson.dumps({"v": version, "hashes": hashes or [], "user_id": user_id})
     try:
@@ -153,9 +151,7 @@ class AuthInvalidation:
 
     async def _read_version(self) -> int:
         async with self.db.session() as session:
-            result = await session.execute(
-                select(ChangeCounter.version).where(ChangeCounter.name == AUTH_COUNTER)
-            )
+            result = await session.execute(select(ChangeCounter.version).where(ChangeCounter.name == AUTH_COUNTER))
             return int(result.scalar_one_or_none() or 0)
 
     async def _poll_loop(self) -> None:

@@ -26,8 +26,12 @@ async def require_admin(request: Request) -> Principal:
     principal = await svc.auth.authenticate(request, "admin")
     if not principal.is_admin:
         svc.auth.refuse(
-            request, svc.auth.client_ip(request), None, principal,
-            PermissionDenied("Admin role required.", code="admin_required"), "not_admin",
+            request,
+            svc.auth.client_ip(request),
+            None,
+            principal,
+            PermissionDenied("Admin role required.", code="admin_required"),
+            "not_admin",
         )
     request.state.principal = principal
     return principal

@@ -20,7 +20,10 @@ async def create_key(body: KeyCreate, request: Request, principal: Principal = D
     async with svc.db.transaction() as session:
         user = await service.get_user(session, principal.user_id)
         key, plaintext = await service.create_key(
-            session, svc.settings.key_hash_secret_bytes, user, body,
+            session,
+            svc.settings.key_hash_secret_bytes,
+            user,
+            body,
             default_environment=svc.settings.environment,
         )
         out = service.key_out(key)

@@ -41,8 +41,12 @@ class RetryPolicy:
 def status_failure(route: Route, response: UpstreamResponse) -> UpstreamFailure:
     message, upstream_type = route.adapter.error_detail(response.status, response.json())
     return UpstreamFailure(
-        route.provider, "status", message, status=response.status,
-        retry_after=parse_retry_after(response.headers), upstream_type=upstream_type,
+        route.provider,
+        "status",
+        message,
+        status=response.status,
+        retry_after=parse_retry_after(response.headers),
+        upstream_type=upstream_type,
     )
 
 

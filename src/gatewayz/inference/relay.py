@@ -48,15 +48,20 @@ async def relay(opened: OpenStream) -> AsyncIterator[bytes]:
             raise UpstreamFailure(route.provider, "protocol", "the stream ended before it was complete")
         yield DONE
     except UpstreamStreamError as exc:
-        yield _error_event(f"Upstream provider {route.provider} failed mid-stream: {exc.message}",
-                           "server_error", "upstream_error")
+        yield _error_event(
+            f"Upstream provider {route.provider} failed mid-stream: {exc.message}", "server_error", "upstream_error"
+        )
     except UpstreamFailure as exc:
-        yield _error_event(f"Upstream provider {route.provider} failed mid-stream: {exc.message}",
-                           "server_error", "upstream_error")
+        yield _error_event(
+            f"Upstream provider {route.provider} failed mid-stream: {exc.message}", "server_error", "upstream_error"
+        )
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         log.warning("stream_broken", provider=route.provider, error=str(exc))
         kind = "timed out" if isinstance(exc, TimeoutError) else "broke off"
-        yield _error_event(f"Upstream provider {route.provider} {kind} mid-stream.", "server_error",
-                           "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_error")
+        yield _error_event(
+            f"Upstream provider {route.provider} {kind} mid-stream.",
+            "server_error",
+            "upstream_timeout" if isinstance(exc, TimeoutError) else "upstream_error",
+        )
     finally:
         opened.response.close()

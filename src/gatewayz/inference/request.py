@@ -20,12 +20,14 @@ JSON = dict[str, Any]
 async def read_json_object(request: Request) -> JSON:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise GatewayError("Request body too large.", status=413, type="invalid_request_error",
-                           code="request_too_large")
+        raise GatewayError(
+            "Request body too large.", status=413, type="invalid_request_error", code="request_too_large"
+        )
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
-        raise GatewayError("Request body too large.", status=413, type="invalid_request_error",
-                           code="request_too_large")
+        raise GatewayError(
+            "Request body too large.", status=413, type="invalid_request_error", code="request_too_large"
+        )
     if not raw:
         raise InvalidRequest("The request body is empty; send a JSON object.")
     try:
@@ -40,8 +42,11 @@ async def read_json_object(request: Request) -> JSON:
 def require_model(body: JSON) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model",
-                             code="missing_required_parameter" if model is None else "invalid_type")
+        raise InvalidRequest(
+            "'model' is required and must be a non-empty string.",
+            param="model",
+            code="missing_required_parameter" if model is None else "invalid_type",
+        )
     return model.strip()
 
 

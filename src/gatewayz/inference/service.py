@@ -66,9 +66,7 @@ class InferenceService:
         routes = await self._routes(body, model)
         try:
             if not stream:
-                route, result = await until_disconnect(
-                    request.receive, self.dispatcher.complete(routes, model, body)
-                )
+                route, result = await until_disconnect(request.receive, self.dispatcher.complete(routes, model, body))
                 return json_response(result, route_headers(route))
             opened = await until_disconnect(
                 request.receive, self.dispatcher.open_stream(routes, model, body, parse.include_usage(body))
@@ -98,12 +96,14 @@ class InferenceService:
             for provider in self.router.providers:
                 for model_id, entry in self.catalog.models(provider).items():
                     created = entry.get("created")
-                    entries.append({
-                        "id": f"{provider}/{model_id}",
-                        "object": "model",
-                        "created": created if isinstance(created, int) else 0,
-                        "owned_by": provider,
-                    })
+                    entries.append(
+                        {
+                            "id": f"{provider}/{model_id}",
+                            "object": "model",
+                            "created": created if isinstance(created, int) else 0,
+                            "owned_by": provider,
+                        }
+                    )
         return [e for e in entries if principal.allows_model(e["id"])]
 
     async def models(self, request: Request) -> Response:

@@ -68,7 +68,7 @@ async def migrate(engine: AsyncEngine, settings: Settings) -> bool:
                 await conn.commit()
             return applied
     sqlite_path = settings.sqlite_path()
-    lock_path = (sqlite_path.with_suffix(".migrate.lock") if sqlite_path else settings.data_dir / ".lock")
+    lock_path = sqlite_path.with_suffix(".migrate.lock") if sqlite_path else settings.data_dir / ".lock"
     with _file_lock(lock_path):
         async with engine.begin() as conn:
             return await conn.run_sync(_upgrade)
