@@ -153,7 +153,10 @@ def test_tool_results_and_parameters_pass_through(client: openai.OpenAI, fake_a:
 
 
 def test_multimodal_content_parts_reach_anthropic_as_images(client: openai.OpenAI, fake_a: FakeProvider) -> None:
-    pixel = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+    pixel = (
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5E"
+        "rkJggg=="
+    )
     client.chat.completions.create(
         model="fakeanthropic/claude-haiku-4-5",
         messages=[
