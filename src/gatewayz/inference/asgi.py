@@ -53,12 +53,12 @@ class EventStreamResponse(Response):
         self,
         body: AsyncIterator[bytes],
         headers: dict[str, str],
-        on_disconnect: Callable[[], None] | None = None,
+        cleanup: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(status_code=200)
         self.stream = body
         self.extra_headers = headers
-        self.on_disconnect = on_disconnect
+        self.cleanup = cleanup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_headers = [
@@ -67,8 +67,15 @@ class EventStreamResponse(Response):
             (b"x-accel-buffering", b"no"),
             *((k.lower().encode(), v.encode()) for k, v in self.extra_headers.items()),
         ]
-        await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+            await self._relay(send, receive)
+        finally:
+            # Runs even if the body generator never started (client gone at once).
+            if self.cleanup is not None:
+                await self.cleanup()
 
+    async def _relay(self, send: Send, receive: Receive) -> None:
         async def pump() -> None:
             async for chunk in self.stream:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -89,8 +96,6 @@ class EventStreamResponse(Response):
                 if aclose is not None:
                     with contextlib.suppress(Exception):
                         await aclose()
-                if self.on_disconnect is not None:
-                    self.on_disconnect()
             watcher.cancel()
         if producer.done() and not producer.cancelled() and producer.exception() is not None:
             exc = producer.exception()

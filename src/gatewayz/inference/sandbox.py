@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-
-import orjson
-from starlette.responses import Response
 
 from gatewayz.errors import GatewayError
 from gatewayz.inference.asgi import EventStreamResponse
+from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.inference.sse import DONE, encode
 from gatewayz.providers.sandbox import (
     SANDBOX_PROVIDER,
@@ -42,34 +40,50 @@ def _headers(model: str) -> dict[str, str]:
     return {**HEADERS, "x-gatewayz-model": model}
 
 
-async def sandbox_chat(body: JSON, model: str, *, stream: bool) -> Response | EventStreamResponse:
+async def sandbox_chat(
+    call: InferenceCall, finish: Callable[[InferenceCall], Awaitable[None]], decorate_usage: Any
+) -> tuple[None, JSON] | EventStreamResponse:
+    """Simulated chat; the same stages run as for a real provider (usage recorded at zero cost)."""
+    body, model = call.body, call.model
     response_id = "chatcmpl-" + secrets.token_hex(12)
     created = int(time.time())
     await _delay(body)
     try:
-        if not stream:
-            result = simulate_chat(body, response_id=response_id, created=created)
-            return Response(orjson.dumps(result), media_type="application/json", headers=_headers(model))
+        if not call.stream:
+            return None, simulate_chat(body, response_id=response_id, created=created)
         chunks = simulate_chat_stream(body, response_id=response_id, created=created)
     except SandboxError as exc:
         raise _as_gateway_error(exc) from exc
 
     async def events() -> AsyncIterator[bytes]:
+        usage: JSON | None = None
         for chunk in chunks:
+            if not chunk.get("choices") and chunk.get("usage"):
+                usage = chunk
+                continue
             yield encode(chunk)
             await asyncio.sleep(0)
+        call.status, call.usage = 200, (usage or {}).get("usage")
+        await finish(call)
+        if usage is not None:
+            decorate_usage(call, usage["usage"])
+            yield encode(usage)
         yield DONE
 
-    return EventStreamResponse(events(), _headers(model))
+    async def cleanup() -> None:
+        if not call.status:
+            call.status = 499
+        await finish(call)
+
+    return EventStreamResponse(events(), _headers(model), cleanup)
 
 
-async def sandbox_embeddings(body: JSON, model: str) -> Response:
-    await _delay(body)
+async def sandbox_embeddings(call: InferenceCall) -> tuple[None, JSON]:
+    await _delay(call.body)
     try:
-        result = simulate_embeddings(body)
+        return None, simulate_embeddings(call.body)
     except SandboxError as exc:
         raise _as_gateway_error(exc) from exc
-    return Response(orjson.dumps(result), media_type="application/json", headers=_headers(model))
 
 
 def sandbox_model_list() -> list[JSON]:

@@ -1,10 +1,11 @@
-"""The request pipeline: authenticate -> authorize -> route -> relay -> respond.
+"""The request pipeline: authenticate -> authorize -> stages.admit -> route -> relay -> stages.finish.
 
-Each stage is a plain function call on the hot path; only provider I/O awaits.
+Each stage is a plain function call on the hot path; only provider and storage I/O awaits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -12,37 +13,52 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Authenticator
-from gatewayz.accounts.principal import Principal
 from gatewayz.errors import GatewayError
 from gatewayz.inference import request as parse
 from gatewayz.inference.asgi import ClientDisconnected, EventStreamResponse, until_disconnect
 from gatewayz.inference.dispatch import Dispatcher
 from gatewayz.inference.failures import NoRoute, final_error
-from gatewayz.inference.relay import relay
+from gatewayz.inference.pipeline import InferenceCall, Stages
+from gatewayz.inference.relay import CLIENT_CLOSED, relay
 from gatewayz.inference.sandbox import sandbox_chat, sandbox_embeddings, sandbox_model_list
+from gatewayz.middleware import new_request_id
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.router import Route, Router
 
 JSON = dict[str, Any]
-CLIENT_CLOSED = 499  # nginx's convention; the client never sees it
+UsageDecorator = Callable[[InferenceCall, JSON], None]
 
 
-def route_headers(route: Route) -> dict[str, str]:
-    return {"x-gatewayz-provider": route.provider, "x-gatewayz-model": route.upstream_model}
+def route_headers(call: InferenceCall) -> dict[str, str]:
+    return {"x-gatewayz-provider": call.provider or "", "x-gatewayz-model": call.upstream_model}
 
 
 def json_response(payload: Any, headers: dict[str, str]) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
 
 
+def no_decoration(call: InferenceCall, usage: JSON) -> None:
+    return None
+
+
 class InferenceService:
-    def __init__(self, auth: Authenticator, router: Router, dispatcher: Dispatcher, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        auth: Authenticator,
+        router: Router,
+        dispatcher: Dispatcher,
+        catalog: Catalog,
+        stages: Stages | None = None,
+        decorate_usage: UsageDecorator = no_decoration,
+    ) -> None:
         self.auth = auth
         self.router = router
         self.dispatcher = dispatcher
         self.catalog = catalog
+        self.stages = stages or Stages()
+        self.decorate_usage = decorate_usage
 
-    async def _admit(self, request: Request, check: Any) -> tuple[Principal, JSON, str]:
+    async def _begin(self, request: Request, endpoint: str, check: Callable[[JSON], str]) -> InferenceCall:
         principal = await self.auth.authenticate(request, "inference")
         body = await parse.read_json_object(request)
         model = check(body)
@@ -50,41 +66,86 @@ class InferenceService:
         for fallback in body.get("models") or []:
             if isinstance(fallback, str):
                 self.auth.authorize_model(request, principal, fallback)
-        return principal, body, model
+        call = InferenceCall(
+            request_id=request.scope.get("gatewayz.request_id") or new_request_id(),
+            principal=principal,
+            endpoint=endpoint,
+            model=model,
+            body=body,
+            stream=endpoint == "chat" and body.get("stream") is True,
+        )
+        await self.stages.admit(call)
+        return call
 
-    async def _routes(self, body: JSON, model: str) -> list[Route]:
-        routes = await self.router.routes(model, preference=body.get("provider"), fallbacks=body.get("models"))
+    async def _routes(self, call: InferenceCall) -> list[Route]:
+        routes = await self.router.routes(
+            call.model, preference=call.body.get("provider"), fallbacks=call.body.get("models")
+        )
         if not routes:
-            raise final_error(model, None)
+            raise final_error(call.model, None)
         return routes
 
-    async def chat(self, request: Request) -> Response | EventStreamResponse:
-        principal, body, model = await self._admit(request, parse.check_chat)
-        stream = body.get("stream") is True
-        if principal.is_sandbox:
-            return await sandbox_chat(body, model, stream=stream)
-        routes = await self._routes(body, model)
+    async def _complete(
+        self, request: Request, call: InferenceCall, work: Callable[[], Awaitable[Any]]
+    ) -> Response | EventStreamResponse:
+        """Run the non-streaming (or stream-opening) work; finish the stages on every outcome."""
         try:
-            if not stream:
-                route, result = await until_disconnect(request.receive, self.dispatcher.complete(routes, model, body))
-                return json_response(result, route_headers(route))
-            opened = await until_disconnect(
-                request.receive, self.dispatcher.open_stream(routes, model, body, parse.include_usage(body))
-            )
+            outcome = await until_disconnect(request.receive, work())
         except ClientDisconnected:
+            call.status = CLIENT_CLOSED
+            await self.stages.finish(call)
             return Response(status_code=CLIENT_CLOSED)
-        return EventStreamResponse(relay(opened), route_headers(opened.route))
+        except GatewayError as exc:
+            call.status, call.error_code = exc.status, exc.code
+            await self.stages.finish(call)
+            exc.headers = {**call.headers, **exc.headers}
+            raise
+        except BaseException:
+            call.status = 500
+            await self.stages.finish(call)
+            raise
+        if isinstance(outcome, EventStreamResponse):
+            return outcome
+        call.route, result = outcome
+        call.status, call.usage = 200, result.get("usage")
+        await self.stages.finish(call)
+        if isinstance(call.usage, dict):
+            self.decorate_usage(call, call.usage)
+        return json_response(result, {**call.headers, **route_headers(call)})
 
-    async def embeddings(self, request: Request) -> Response:
-        principal, body, model = await self._admit(request, parse.check_embeddings)
-        if principal.is_sandbox:
-            return await sandbox_embeddings(body, model)
-        routes = await self._routes(body, model)
-        try:
-            route, result = await until_disconnect(request.receive, self.dispatcher.embed(routes, model, body))
-        except ClientDisconnected:
-            return Response(status_code=CLIENT_CLOSED)
-        return json_response(result, route_headers(route))
+    async def chat(self, request: Request) -> Response | EventStreamResponse:
+        call = await self._begin(request, "chat", parse.check_chat)
+        if call.principal.is_sandbox:
+            return await self._complete(request, call, lambda: sandbox_chat(call, self.stages.finish,
+                                                                            self.decorate_usage))
+
+        async def work() -> Any:
+            routes = await self._routes(call)
+            if not call.stream:
+                return await self.dispatcher.complete(routes, call.model, call.body)
+            opened = await self.dispatcher.open_stream(routes, call.model, call.body, parse.include_usage(call.body))
+            call.route = opened.route
+
+            async def cleanup() -> None:
+                opened.response.close()
+                if not call.status:
+                    call.status = CLIENT_CLOSED
+                await self.stages.finish(call)
+
+            body = relay(opened, call, self.stages.finish, self.decorate_usage)
+            return EventStreamResponse(body, {**call.headers, **route_headers(call)}, cleanup)
+
+        return await self._complete(request, call, work)
+
+    async def embeddings(self, request: Request) -> Response | EventStreamResponse:
+        call = await self._begin(request, "embeddings", parse.check_embeddings)
+        if call.principal.is_sandbox:
+            return await self._complete(request, call, lambda: sandbox_embeddings(call))
+
+        async def work() -> Any:
+            return await self.dispatcher.embed(await self._routes(call), call.model, call.body)
+
+        return await self._complete(request, call, work)
 
     async def model_list(self, request: Request) -> list[JSON]:
         principal = await self.auth.authenticate(request, "inference")
@@ -114,6 +175,3 @@ class InferenceService:
             if entry["id"] == model_id:
                 return json_response(entry, {})
         raise NoRoute(f"The model '{model_id}' does not exist.", param="model")
-
-
-__all__ = ["GatewayError", "InferenceService"]

@@ -1,0 +1,292 @@
+"""Shared pieces of the benchmarks: child processes, a lean HTTP/1.1 client, load generators.
+
+Not a package: scripts in this folder import it as ``benchlib`` (their own folder is on ``sys.path``).
+Every loop here is bounded by a count and a deadline; every address is 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+REQUEST_TIMEOUT_S = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Child:
+    """A process we started in its own session, so its worker processes stop with it."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def log_tail(self, n: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU of this process and its descendants (Linux /proc), 0.0 elsewhere."""
+        stats: dict[int, tuple[int, float]] = {}
+        for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
+            if not entry.name.isdigit():
+                continue
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = raw[raw.rindex(")") + 2 :].split()
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        tree, total, grew = {self.proc.pid}, 0.0, True
+        for _ in range(16):  # bounded walk down the tree
+            if not grew:
+                break
+            grew = False
+            for pid, (ppid, _cpu) in stats.items():
+                if ppid in tree and pid not in tree:
+                    tree.add(pid)
+                    grew = True
+        for pid in tree:
+            total += stats.get(pid, (0, 0.0))[1]
+        return total
+
+    def stop(self) -> None:
+        """SIGTERM the child's process group, SIGKILL it if it lingers past 10 s."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+
+
+def spawn(name: str, argv: Sequence[str], log: Path, cwd: Path, env: dict[str, str] | None = None) -> Child:
+    out = log.open("wb")
+    try:
+        proc = subprocess.Popen(
+            list(argv), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    finally:
+        out.close()
+    return Child(name, proc, log)
+
+
+def wait_for_line(child: Child, pattern: str, timeout_s: float) -> re.Match[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        m = re.search(pattern, child.log.read_text(errors="replace"))
+        if m:
+            return m
+        if child.proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"{child.name} did not print {pattern!r} within {timeout_s}s:\n{child.log_tail()}")
+
+
+def wait_http_ok(child: Child, url: str, timeout_s: float) -> float:
+    """Poll ``url`` until it answers 200; returns seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        if child.proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{child.name} not ready at {url} within {timeout_s}s:\n{child.log_tail()}")
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+# ---------------------------------------------------------------- lean HTTP/1.1 client
+
+
+def build_request(port: int, path: str, body: bytes, token: str | None) -> bytes:
+    head = [f"POST {path} HTTP/1.1", f"Host: {HOST}:{port}", "Content-Type: application/json"]
+    if token:
+        head.append(f"Authorization: Bearer {token}")
+    head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class Reply:
+    status: int
+    ttfb: float  # seconds from send to the first body byte
+    total: float  # seconds from send to the last body byte
+    body: bytes
+
+
+class Conn:
+    """One keep-alive connection speaking just enough HTTP/1.1 (Content-Length or chunked)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+    async def send(self, raw: bytes, keep_body: bool = False) -> Reply:
+        async with asyncio.timeout(REQUEST_TIMEOUT_S):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
+                self.writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            assert self.reader is not None
+            t0 = time.perf_counter()
+            self.writer.write(raw)
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+            parts: list[bytes] = []
+            ttfb = 0.0
+            if "content-length" in headers:
+                data = await self.reader.readexactly(int(headers["content-length"]))
+                ttfb = time.perf_counter() - t0
+                parts.append(data)
+            elif headers.get("transfer-encoding", "").lower() == "chunked":
+                for _ in range(1_000_000):
+                    size = int((await self.reader.readline()).split(b";")[0], 16)
+                    chunk = await self.reader.readexactly(size + 2)
+                    if not ttfb:
+                        ttfb = time.perf_counter() - t0
+                    if size == 0:
+                        break
+                    if keep_body:
+                        parts.append(chunk[:-2])
+            else:  # read-to-close body
+                parts.append(await self.reader.read())
+                ttfb = time.perf_counter() - t0
+                headers["connection"] = "close"
+            total = time.perf_counter() - t0
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return Reply(status, ttfb, total, b"".join(parts))
+
+
+@dataclass
+class LatencyRun:
+    ttfb_ms: list[float] = field(default_factory=list)
+    total_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+async def sequential(port: int, raw: bytes, count: int, warmup: int, max_seconds: float) -> LatencyRun:
+    """``warmup`` then ``count`` requests one after another on one keep-alive connection."""
+    conn, run = Conn(port), LatencyRun()
+    deadline = time.monotonic() + max_seconds
+    try:
+        for i in range(warmup + count):
+            if time.monotonic() > deadline:
+                break
+            try:
+                reply = await conn.send(raw)
+            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+                run.errors += 1
+                await conn.close()
+                continue
+            if reply.status != 200:
+                run.errors += 1
+            elif i >= warmup:
+                run.ttfb_ms.append(reply.ttfb * 1000)
+                run.total_ms.append(reply.total * 1000)
+    finally:
+        await conn.close()
+    return run
+
+
+async def python_load(port: int, raw: bytes, connections: int, seconds: float) -> tuple[int, int, float]:
+    """Fallback load generator: ``connections`` coroutines looping until the deadline.
+
+    Returns (ok responses, errors, elapsed seconds). Much weaker than wrk: on a small machine it
+    can be the bottleneck, so results from it are labelled as such.
+    """
+    ok = err = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    async def worker() -> None:
+        nonlocal ok, err
+        conn = Conn(port)
+        try:
+            for _ in range(10_000_000):
+                if time.perf_counter() >= deadline:
+                    break
+                try:
+                    reply = await conn.send(raw)
+                except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+                    err += 1
+                    await conn.close()
+                    continue
+                if reply.status == 200:
+                    ok += 1
+                else:
+                    err += 1
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return ok, err, time.perf_counter() - start
+
+
+def wrk_lua(body: bytes, token: str | None) -> str:
+    lines = ['wrk.method = "POST"', f"wrk.body = [==[{body.decode()}]==]", 'wrk.headers["Content-Type"] = "application/json"']
+    if token:
+        lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
+    return "\n".join(lines) + "\n"
+
+
+def wrk_load(wrk: str, script: Path, url: str, connections: int, seconds: float, threads: int) -> dict[str, float]:
+    """Run wrk once; returns rps, requests, errors (non-2xx + socket errors) and latency percentiles."""
+    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
+    res: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
+    res["requests"] = float(m.group(1)) if m else 0.0
+    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    res["errors"] = float(errors + (int(m.group(1)) if m else 0))
+    for pct, value, unit in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
+        res[f"p{pct}_ms"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return res
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile; NaN for an empty list."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered))))
+    return ordered[rank - 1]
