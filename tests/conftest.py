@@ -139,6 +139,7 @@ def providers_config(a: FakeProvider, b: FakeProvider) -> dict[str, dict[str, An
             "base_url": a.openai_base_url,
             "api_key": UPSTREAM_KEY_A,
             "models": ["slow-model"],
+            "pricing": {"slow-model": {"prompt": 1.0, "completion": 2.0}},
             "first_byte_timeout": 1.0,
             "max_retries": 0,
         },
@@ -146,6 +147,7 @@ def providers_config(a: FakeProvider, b: FakeProvider) -> dict[str, dict[str, An
             "base_url": b.openai_base_url,
             "api_key": UPSTREAM_KEY_B,
             "models": ["llama-3.1-8b"],
+            "pricing": {"llama-3.1-8b": {"prompt": 0.05, "completion": 0.08}},
             "models_path": None,
         },
     }
@@ -185,6 +187,9 @@ def gateway(base_env: dict[str, str], upstream_a: FakeProvider, upstream_b: Fake
 @pytest.fixture(scope="session")
 def admin(gateway: ThreadedGateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
+        me = client.get("/admin/users", params={"email": "admin@example.com"}).json()["data"][0]
+        granted = client.post("/admin/credits", json={"user_id": me["id"], "amount": "100000", "reason": "tests"})
+        assert granted.status_code == 201, granted.text
         yield client
 
 

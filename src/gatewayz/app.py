@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from gatewayz import __version__
 from gatewayz.accounts.admin_routes import router as admin_router
 from gatewayz.accounts.routes import router as keys_router
+from gatewayz.billing.routes import router as billing_router
 from gatewayz.errors import install_error_handlers
 from gatewayz.health.routes import router as health_router
 from gatewayz.inference.routes import router as inference_router
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(inference_router)
     app.include_router(keys_router)
     app.include_router(admin_router)
+    app.include_router(billing_router)
     app.add_middleware(RequestIdMiddleware)
     return app
 

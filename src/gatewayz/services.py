@@ -13,8 +13,11 @@ from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.cache import AuthInvalidation, KeyCache
 from gatewayz.accounts.service import Invalidation
 from gatewayz.audit.security_events import SecurityEventWriter
+from gatewayz.billing.jobs import BillingJobs
+from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
+from gatewayz.inference.pipeline import Stages
 from gatewayz.inference.service import InferenceService
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.catalog import Catalog
@@ -23,6 +26,11 @@ from gatewayz.providers.router import Router
 from gatewayz.providers.upstream import UpstreamClients
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
+
+
+def pipeline_stages(settings: Settings, db: Database, catalog: Catalog) -> Stages:
+    """The stages around every provider call, in admission order (finish runs in reverse)."""
+    return Stages([BillingStage(settings, db, catalog)])
 
 
 @dataclass
@@ -41,6 +49,7 @@ class Services:
     catalog: Catalog
     breakers: Breakers
     inference: InferenceService
+    billing_jobs: BillingJobs
     started_at: float
 
     @classmethod
@@ -71,7 +80,15 @@ class Services:
             clients=clients,
             catalog=catalog,
             breakers=breakers,
-            inference=InferenceService(auth, router, Dispatcher(clients, breakers, policy), catalog),
+            inference=InferenceService(
+                auth,
+                router,
+                Dispatcher(clients, breakers, policy),
+                catalog,
+                stages=pipeline_stages(settings, db, catalog),
+                decorate_usage=decorate_usage,
+            ),
+            billing_jobs=BillingJobs(db, settings.billing_job_interval_seconds),
             started_at=started_at,
         )
 
@@ -80,8 +97,11 @@ class Services:
         self.events.start()
         self.activity.start()
         self.catalog.start()
+        self.billing_jobs.start()
 
     async def stop(self) -> None:
+        await self.billing_jobs.stop()
+        await self.inference.stages.drain()
         await self.catalog.stop()
         await self.clients.close()
         await self.invalidation.stop()

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(30.0, ge=0, validation_alias=_alias("BREAKER_COOLDOWN_SECONDS"))
     catalog_refresh_seconds: float = Field(600.0, gt=0, validation_alias=_alias("CATALOG_REFRESH_SECONDS"))
 
+    credit_hold_ttl_seconds: float = Field(900.0, gt=0, validation_alias=_alias("CREDIT_HOLD_TTL_SECONDS"))
+    default_max_tokens: int = Field(4096, ge=1, validation_alias=_alias("DEFAULT_MAX_TOKENS"))
+    allow_unpriced_models: bool = Field(False, validation_alias=_alias("ALLOW_UNPRICED_MODELS"))
+    low_balance_threshold_usd: str = Field("1.00", validation_alias=_alias("LOW_BALANCE_THRESHOLD_USD"))
+    billing_job_interval_seconds: float = Field(30.0, gt=0, validation_alias=_alias("BILLING_JOB_INTERVAL_SECONDS"))
+
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

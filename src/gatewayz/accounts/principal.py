@@ -25,6 +25,8 @@ class Principal:
     max_requests: int | None
     revoked: bool
     active: bool
+    max_budget: int | None = None  # nano-dollars per budget period (billing enforces it)
+    budget_period: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -63,4 +65,6 @@ def principal_from_rows(key: ApiKey, user: User, matched_hash: str) -> Principal
         max_requests=key.max_requests,
         revoked=key.revoked_at is not None,
         active=user.is_active,
+        max_budget=key.max_budget,
+        budget_period=key.budget_period,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
@@ -13,6 +14,7 @@ from gatewayz.accounts.keys import SCOPES, normalize_domain_pattern, parse_netwo
 Scope = Literal["inference", "keys", "billing", "admin"]
 Role = Literal["admin", "user"]
 KeyEnvironment = Literal["live", "test", "staging", "dev"]
+BudgetPeriod = Literal["daily", "weekly", "monthly"]
 MAX_METADATA_BYTES = 8192
 MAX_LIST_ITEMS = 256
 
@@ -37,6 +39,8 @@ class KeyRules(_Strict):
     expires_at: datetime | None = None
     max_requests: int | None = Field(None, ge=1)
     metadata: dict[str, Any] | None = None
+    max_budget: Decimal | None = Field(None, ge=0, description="USD the key may spend per budget_period")
+    budget_period: BudgetPeriod | None = None
 
     @field_validator("ip_allowlist")
     @classmethod
@@ -100,6 +104,8 @@ class KeyOut(BaseModel):
     expires_at: datetime | None
     max_requests: int | None
     request_count: int
+    max_budget: str | None = Field(None, description="USD, exact decimal string")
+    budget_period: str | None = None
     metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime

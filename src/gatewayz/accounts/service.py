@@ -18,6 +18,7 @@ from gatewayz.accounts.cache import bump_auth_counter
 from gatewayz.accounts.keys import DEFAULT_SCOPES, SCOPES, display_prefix, generate_key, hash_key, last4
 from gatewayz.accounts.schemas import KeyCreate, KeyOut, KeyUpdate, UserOut
 from gatewayz.accounts.tables import ApiKey, User
+from gatewayz.billing.money import to_nanos, usd
 from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gatewayz.storage.types import utcnow
 
@@ -139,6 +140,8 @@ async def create_key(
         expires_at=expires_at,
         max_requests=spec.max_requests,
         request_count=0,
+        max_budget=to_nanos(spec.max_budget) if spec.max_budget is not None else None,
+        budget_period=spec.budget_period,
         key_metadata=spec.metadata,
     )
     session.add(row)
@@ -178,6 +181,8 @@ async def update_key(session: AsyncSession, user: User, key: ApiKey, spec: KeyUp
         raise InvalidRequest("name cannot be null.", param="name")
     if "metadata" in changes:
         changes["key_metadata"] = changes.pop("metadata")
+    if changes.get("max_budget") is not None:
+        changes["max_budget"] = to_nanos(changes["max_budget"])
     for list_field in ("ip_allowlist", "allowed_referers", "allowed_models"):
         if list_field in changes and not changes[list_field]:
             changes[list_field] = None
@@ -234,6 +239,8 @@ def key_out(key: ApiKey) -> KeyOut:
         expires_at=key.expires_at,
         max_requests=key.max_requests,
         request_count=key.request_count,
+        max_budget=usd(key.max_budget) if key.max_budget is not None else None,
+        budget_period=key.budget_period,
         metadata=key.key_metadata,
         created_at=key.created_at,
         updated_at=key.updated_at,

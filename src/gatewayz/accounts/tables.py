@@ -59,3 +59,5 @@ class ApiKey(Base):
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     previous_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     previous_key_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    max_budget: Mapped[int | None] = mapped_column(BigInteger)  # nano-dollars per budget period
+    budget_period: Mapped[str | None] = mapped_column(String(16))  # daily | weekly | monthly | None

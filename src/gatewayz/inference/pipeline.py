@@ -35,7 +35,8 @@ class InferenceCall:
     body: JSON
     stream: bool
     started: float = field(default_factory=time.monotonic)
-    route: Route | None = None
+    routes: list[Route] = field(default_factory=list)  # candidates, resolved before the stages run
+    route: Route | None = None  # the one that answered
     usage: JSON | None = None  # OpenAI-shaped usage from the provider, when it sent one
     status: int = 0  # 200, the error status, or 499 (client went away)
     error_code: str | None = None

@@ -23,7 +23,7 @@ from gatewayz.inference.relay import CLIENT_CLOSED, relay
 from gatewayz.inference.sandbox import sandbox_chat, sandbox_embeddings, sandbox_model_list
 from gatewayz.middleware import new_request_id
 from gatewayz.providers.catalog import Catalog
-from gatewayz.providers.router import Route, Router
+from gatewayz.providers.router import Router
 
 JSON = dict[str, Any]
 UsageDecorator = Callable[[InferenceCall, JSON], None]
@@ -74,16 +74,14 @@ class InferenceService:
             body=body,
             stream=endpoint == "chat" and body.get("stream") is True,
         )
+        if not principal.is_sandbox:
+            call.routes = await self.router.routes(
+                model, preference=body.get("provider"), fallbacks=body.get("models")
+            )
+            if not call.routes:
+                raise final_error(model, None)
         await self.stages.admit(call)
         return call
-
-    async def _routes(self, call: InferenceCall) -> list[Route]:
-        routes = await self.router.routes(
-            call.model, preference=call.body.get("provider"), fallbacks=call.body.get("models")
-        )
-        if not routes:
-            raise final_error(call.model, None)
-        return routes
 
     async def _complete(
         self, request: Request, call: InferenceCall, work: Callable[[], Awaitable[Any]]
@@ -120,10 +118,11 @@ class InferenceService:
                                                                             self.decorate_usage))
 
         async def work() -> Any:
-            routes = await self._routes(call)
             if not call.stream:
-                return await self.dispatcher.complete(routes, call.model, call.body)
-            opened = await self.dispatcher.open_stream(routes, call.model, call.body, parse.include_usage(call.body))
+                return await self.dispatcher.complete(call.routes, call.model, call.body)
+            opened = await self.dispatcher.open_stream(
+                call.routes, call.model, call.body, parse.include_usage(call.body)
+            )
             call.route = opened.route
 
             async def cleanup() -> None:
@@ -143,7 +142,7 @@ class InferenceService:
             return await self._complete(request, call, lambda: sandbox_embeddings(call))
 
         async def work() -> Any:
-            return await self.dispatcher.embed(await self._routes(call), call.model, call.body)
+            return await self.dispatcher.embed(call.routes, call.model, call.body)
 
         return await self._complete(request, call, work)
 

@@ -1,0 +1,1 @@
+"""Billing: pricing, the credit ledger (holds, settlement, grants, refunds), usage, idempotency."""

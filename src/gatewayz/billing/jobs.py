@@ -1,0 +1,51 @@
+"""Background billing work: release holds left by dead processes, expire credit grants.
+
+Both are safe to run in every process at once: each change is guarded by a conditional UPDATE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from gatewayz.billing import ledger
+from gatewayz.storage.db import Database
+from gatewayz.storage.types import utcnow
+
+log = structlog.get_logger("gatewayz.billing.jobs")
+
+
+class BillingJobs:
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db = db
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> tuple[int, int]:
+        now = utcnow()
+        async with self.db.transaction() as session:
+            released = await ledger.sweep_expired_holds(session, now)
+        async with self.db.transaction() as session:
+            expired = await ledger.expire_due_grants(session, now)
+        if released or expired:
+            log.info("billing_jobs", released_holds=released, expired_grants=expired)
+        return released, expired
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="billing-jobs")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.run_once()
+            except Exception as exc:
+                log.warning("billing_jobs_failed", error=str(exc))

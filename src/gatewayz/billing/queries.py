@@ -1,0 +1,127 @@
+"""Reads behind the billing endpoints: balances, the ledger, usage totals, forecasts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatewayz.billing.money import usd
+from gatewayz.billing.schemas import BalanceOut, Forecast, TransactionOut, UsageGroup, UsageSummary
+from gatewayz.billing.tables import CreditAccount, CreditTransaction, UsageRecord
+from gatewayz.storage.types import utcnow
+
+GROUPS = ("day", "model", "provider", "key")
+
+
+async def balance(session: AsyncSession, user_id: int, default_threshold: int) -> BalanceOut:
+    account = await session.get(CreditAccount, user_id)
+    total, held = (account.balance, account.held) if account else (0, 0)
+    threshold = account.low_balance_threshold if account and account.low_balance_threshold is not None else None
+    week_ago = utcnow() - timedelta(days=7)
+    burned = (
+        await session.execute(
+            select(func.coalesce(func.sum(UsageRecord.cost), 0)).where(
+                UsageRecord.user_id == user_id, UsageRecord.created_at >= week_ago
+            )
+        )
+    ).scalar_one()
+    daily = int(burned) // 7
+    return BalanceOut(
+        balance=usd(total),
+        held=usd(held),
+        available=usd(total - held),
+        low_balance_threshold=usd(threshold if threshold is not None else default_threshold),
+        forecast=Forecast(daily_burn=usd(daily), days_remaining=round((total - held) / daily, 2) if daily else None),
+    )
+
+
+def transaction_out(row: CreditTransaction) -> TransactionOut:
+    return TransactionOut(
+        id=row.id,
+        type=row.type,
+        amount=usd(row.amount),
+        balance_before=usd(row.balance_before),
+        balance_after=usd(row.balance_after),
+        reference=row.reference,
+        actor=row.actor,
+        reason=row.reason,
+        created_at=row.created_at,
+    )
+
+
+async def transactions(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    type_: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    before_id: int | None,
+) -> tuple[list[TransactionOut], bool]:
+    query = select(CreditTransaction).where(CreditTransaction.user_id == user_id)
+    if type_:
+        query = query.where(CreditTransaction.type == type_)
+    if since:
+        query = query.where(CreditTransaction.created_at >= since)
+    if until:
+        query = query.where(CreditTransaction.created_at < until)
+    if before_id:
+        query = query.where(CreditTransaction.id < before_id)
+    rows = (await session.execute(query.order_by(CreditTransaction.id.desc()).limit(limit + 1))).scalars().all()
+    return [transaction_out(r) for r in rows[:limit]], len(rows) > limit
+
+
+def _group_column(group_by: str) -> Any:
+    if group_by == "day":
+        return cast(UsageRecord.created_at, Date)
+    return {"model": UsageRecord.model, "provider": UsageRecord.provider, "key": UsageRecord.key_id}[group_by]
+
+
+async def usage_summary(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    group_by: str,
+    since: datetime | None,
+    until: datetime | None,
+    key_id: int | None = None,
+) -> UsageSummary:
+    filters = [UsageRecord.user_id == user_id]
+    if key_id is not None:
+        filters.append(UsageRecord.key_id == key_id)
+    if since:
+        filters.append(UsageRecord.created_at >= since)
+    if until:
+        filters.append(UsageRecord.created_at < until)
+    sums = (
+        func.count(UsageRecord.id),
+        func.coalesce(func.sum(UsageRecord.prompt_tokens), 0),
+        func.coalesce(func.sum(UsageRecord.completion_tokens), 0),
+        func.coalesce(func.sum(UsageRecord.cached_tokens), 0),
+        func.coalesce(func.sum(UsageRecord.cost), 0),
+    )
+    column = _group_column(group_by)
+    rows = (await session.execute(select(column, *sums).where(*filters).group_by(column).order_by(column))).all()
+    total = (await session.execute(select(*sums).where(*filters))).one()
+
+    def group(key: Any, values: Any) -> UsageGroup:
+        return UsageGroup(
+            key=str(key),
+            requests=int(values[0]),
+            prompt_tokens=int(values[1]),
+            completion_tokens=int(values[2]),
+            cached_tokens=int(values[3]),
+            cost=usd(int(values[4])),
+        )
+
+    return UsageSummary(
+        group_by=group_by,
+        since=since,
+        until=until,
+        total=group("total", total),
+        groups=[group(r[0], r[1:]) for r in rows],
+    )

@@ -1,0 +1,167 @@
+"""`/user/balance`, `/user/credit-transactions`, `/user/usage`, key usage (scope `billing`),
+and the admin side: `/admin/credits`, `/admin/refunds`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+
+from gatewayz.accounts import service as accounts
+from gatewayz.accounts.dependencies import require_admin, require_scope
+from gatewayz.accounts.principal import Principal
+from gatewayz.billing import ledger, queries
+from gatewayz.billing.money import to_nanos, usd
+from gatewayz.billing.schemas import (
+    AdjustmentOut,
+    BalanceOut,
+    BalanceSettings,
+    BillingEventOut,
+    CreditChange,
+    RefundOut,
+    RefundRequest,
+    TransactionList,
+    TransactionType,
+    UsageSummary,
+)
+from gatewayz.billing.tables import BillingEvent, CreditAccount
+from gatewayz.errors import InvalidRequest
+from gatewayz.services import services
+
+router = APIRouter(tags=["Billing"])
+billing_scope = require_scope("billing")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+@router.get("/user/balance", response_model=BalanceOut)
+async def get_balance(request: Request, principal: Principal = Depends(billing_scope)) -> BalanceOut:
+    """Balance, money held by in-flight requests, and a forecast from the trailing 7-day burn."""
+    svc = services(request)
+    async with svc.db.session() as session:
+        return await queries.balance(session, principal.user_id, to_nanos(svc.settings.low_balance_threshold_usd))
+
+
+@router.patch("/user/balance", response_model=BalanceOut)
+async def update_balance_settings(
+    body: BalanceSettings, request: Request, principal: Principal = Depends(billing_scope)
+) -> BalanceOut:
+    """Set the low-balance threshold (a `low_balance` event is recorded when the balance crosses it)."""
+    svc = services(request)
+    threshold = to_nanos(body.low_balance_threshold) if body.low_balance_threshold is not None else None
+    async with svc.db.transaction() as session:
+        await ledger.ensure_account(session, principal.user_id)
+        account = await session.get(CreditAccount, principal.user_id)
+        assert account is not None
+        account.low_balance_threshold = threshold
+    async with svc.db.session() as session:
+        return await queries.balance(session, principal.user_id, to_nanos(svc.settings.low_balance_threshold_usd))
+
+
+@router.get("/user/credit-transactions", response_model=TransactionList)
+async def list_transactions(
+    request: Request,
+    type: TransactionType | None = Query(None),
+    since: datetime | None = Query(None),
+    until: datetime | None = Query(None),
+    limit: int = Query(50, ge=1, le=500),
+    before_id: int | None = Query(None, ge=1, description="cursor: next_before_id of the previous page"),
+    principal: Principal = Depends(billing_scope),
+) -> TransactionList:
+    async with services(request).db.session() as session:
+        rows, more = await queries.transactions(
+            session,
+            principal.user_id,
+            type_=type,
+            since=_utc(since),
+            until=_utc(until),
+            limit=limit,
+            before_id=before_id,
+        )
+    return TransactionList(data=rows, has_more=more, next_before_id=rows[-1].id if more and rows else None)
+
+
+@router.get("/user/usage", response_model=UsageSummary)
+async def usage(
+    request: Request,
+    group_by: str = Query("day", pattern="^(day|model|provider|key)$"),
+    since: datetime | None = Query(None),
+    until: datetime | None = Query(None),
+    principal: Principal = Depends(billing_scope),
+) -> UsageSummary:
+    async with services(request).db.session() as session:
+        return await queries.usage_summary(
+            session, user_id=principal.user_id, group_by=group_by, since=_utc(since), until=_utc(until)
+        )
+
+
+@router.get("/user/api-keys/{key_id}/usage", response_model=UsageSummary)
+async def key_usage(
+    key_id: int,
+    request: Request,
+    group_by: str = Query("day", pattern="^(day|model|provider)$"),
+    since: datetime | None = Query(None),
+    until: datetime | None = Query(None),
+    principal: Principal = Depends(billing_scope),
+) -> UsageSummary:
+    async with services(request).db.session() as session:
+        await accounts.get_own_key(session, principal.user_id, key_id)
+        return await queries.usage_summary(
+            session, user_id=principal.user_id, key_id=key_id, group_by=group_by, since=_utc(since), until=_utc(until)
+        )
+
+
+@router.get("/user/billing-events", response_model=list[BillingEventOut])
+async def billing_events(
+    request: Request, limit: int = Query(50, ge=1, le=500), principal: Principal = Depends(billing_scope)
+) -> list[BillingEventOut]:
+    query = (
+        select(BillingEvent)
+        .where(BillingEvent.user_id == principal.user_id)
+        .order_by(BillingEvent.id.desc())
+        .limit(limit)
+    )
+    async with services(request).db.session() as session:
+        rows = (await session.execute(query)).scalars().all()
+    return [BillingEventOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/admin/credits", response_model=AdjustmentOut, status_code=201)
+async def adjust_credits(
+    body: CreditChange, request: Request, admin: Principal = Depends(require_admin)
+) -> AdjustmentOut:
+    """Grant (positive) or deduct (negative) credits; grants may expire. Audited in the ledger."""
+    svc = services(request)
+    amount = to_nanos(body.amount)
+    if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
+        raise InvalidRequest("expires_at must be in the future.", param="expires_at")
+    async with svc.db.transaction() as session:
+        await accounts.get_user(session, body.user_id)
+        entry = await ledger.adjust(
+            session,
+            user_id=body.user_id,
+            amount=amount,
+            type_="admin_grant" if amount > 0 else "admin_deduct",
+            reason=body.reason,
+            actor=f"user:{admin.user_id}",
+            expires_at=body.expires_at,
+        )
+        account = await session.get(CreditAccount, body.user_id)
+        assert account is not None
+        await session.refresh(account)
+        balance = account.balance
+    return AdjustmentOut(transaction_id=entry, user_id=body.user_id, amount=usd(amount), balance=usd(balance))
+
+
+@router.post("/admin/refunds", response_model=RefundOut, status_code=201)
+async def refund(body: RefundRequest, request: Request, admin: Principal = Depends(require_admin)) -> RefundOut:
+    """Refund a usage charge, or part of it; never more than was charged."""
+    amount = to_nanos(body.amount) if body.amount is not None else None
+    async with services(request).db.transaction() as session:
+        refunded, entry = await ledger.refund(
+            session, request_id=body.request_id, amount=amount, reason=body.reason, actor=f"user:{admin.user_id}"
+        )
+    return RefundOut(transaction_id=entry, request_id=body.request_id, refunded=usd(refunded))

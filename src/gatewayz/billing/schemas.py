@@ -1,0 +1,116 @@
+"""Request and response bodies of the billing API. Money is an exact decimal string of USD."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TransactionType = Literal[
+    "purchase", "usage", "refund", "admin_grant", "admin_deduct", "trial", "coupon", "referral", "expiry", "adjustment"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreditChange(_Strict):
+    user_id: int
+    amount: Decimal = Field(description="USD; negative to deduct")
+    reason: str = Field(min_length=1, max_length=500)
+    expires_at: datetime | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _nonzero(cls, value: Decimal) -> Decimal:
+        if value == 0 or not value.is_finite():
+            raise ValueError("amount must be a non-zero number")
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class RefundRequest(_Strict):
+    request_id: str = Field(min_length=1, max_length=128)
+    amount: Decimal | None = Field(None, gt=0, description="USD; omitted = the whole remaining charge")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class BalanceSettings(_Strict):
+    low_balance_threshold: Decimal | None = Field(None, ge=0)
+
+
+class Forecast(BaseModel):
+    daily_burn: str
+    days_remaining: float | None
+
+
+class BalanceOut(BaseModel):
+    currency: Literal["USD"] = "USD"
+    balance: str
+    held: str
+    available: str
+    low_balance_threshold: str | None
+    forecast: Forecast
+
+
+class TransactionOut(BaseModel):
+    id: int
+    type: str
+    amount: str
+    balance_before: str
+    balance_after: str
+    reference: str | None
+    actor: str | None
+    reason: str | None
+    created_at: datetime
+
+
+class TransactionList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[TransactionOut]
+    has_more: bool
+    next_before_id: int | None
+
+
+class UsageGroup(BaseModel):
+    key: str
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost: str
+
+
+class UsageSummary(BaseModel):
+    group_by: str
+    since: datetime | None
+    until: datetime | None
+    total: UsageGroup
+    groups: list[UsageGroup]
+
+
+class AdjustmentOut(BaseModel):
+    transaction_id: int
+    user_id: int
+    amount: str
+    balance: str
+
+
+class RefundOut(BaseModel):
+    transaction_id: int
+    request_id: str
+    refunded: str
+
+
+class BillingEventOut(BaseModel):
+    id: int
+    type: str
+    data: dict[str, object] | None
+    created_at: datetime

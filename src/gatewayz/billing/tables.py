@@ -1,0 +1,153 @@
+"""The credit ledger and what hangs off it. All money columns are integer nano-dollars."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gatewayz.storage.types import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+
+
+class CreditAccount(Base):
+    """A user's money. `balance` is the ledger's sum; `held` is reserved by in-flight requests;
+    `expiring` is what is left of grants that expire (consumed first, see ledger.expire_grants)."""
+
+    __tablename__ = "credit_accounts"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    balance: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    held: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    expiring: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    low_balance_threshold: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CreditTransaction(Base):
+    """Append-only: one row per change of a balance, written in the change's own transaction."""
+
+    __tablename__ = "credit_transactions"
+    __table_args__ = (
+        Index("ix_credit_transactions_user_created", "user_id", "created_at"),
+        Index("ix_credit_transactions_reference", "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    balance_before: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    balance_after: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reference: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CreditHold(Base):
+    """Money reserved for one in-flight request; a sweeper releases holds whose process died."""
+
+    __tablename__ = "credit_holds"
+    __table_args__ = (Index("ix_credit_holds_status_expires", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    key_id: Mapped[int | None] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    key_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="held")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class KeySpend(Base):
+    """Spend of one key in one budget period (the period starts at `period_start`)."""
+
+    __tablename__ = "key_spend"
+    __table_args__ = (UniqueConstraint("key_id", "period_start", name="uq_key_spend_period"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    key_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    spent: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    held: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class CreditGrant(Base):
+    """Credits that expire: the expiry job writes an `expiry` entry for what is left of them."""
+
+    __tablename__ = "credit_grants"
+    __table_args__ = (Index("ix_credit_grants_pending", "expired", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expired: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class UsageRecord(Base):
+    """One settled request: who, what, how much, how fast."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_user_created", "user_id", "created_at"),
+        Index("ix_usage_records_key_created", "key_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    key_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    endpoint: Mapped[str] = mapped_column(String(32), nullable=False)
+    provider: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(256), nullable=False)
+    upstream_model: Mapped[str | None] = mapped_column(String(256))
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    cost: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    uncollected: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    estimated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    stream: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    status: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    latency_ms: Mapped[int | None] = mapped_column(BigInteger)
+    ttft_ms: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The first answer to an Idempotency-Key, replayed to retries for 24 hours."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # running | done
+    status_code: Mapped[int | None] = mapped_column(BigInteger)
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSONType)
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class BillingEvent(Base):
+    """Things to tell the user about (low balance, ...); email comes in a later issue."""
+
+    __tablename__ = "billing_events"
+    __table_args__ = (Index("ix_billing_events_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    data: Mapped[dict[str, object] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,171 @@
+"""Shared limits through Redis when it is there, this process's own limits when it is not.
+
+If a Redis call fails the limiter switches to the in-process counters at once (the request is
+served, never a 5xx), logs a warning, reports `degraded` in /health/ready, and probes Redis in the
+background; when Redis answers again, limits are shared again. While degraded each process
+enforces the limits on its own, so N replicas may admit up to N times a limit: the price of
+staying up. Counts taken locally are not copied into Redis on recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gatewayz.limits.redis_limiter import RedisLimiter
+from gatewayz.limits.windows import Check, Correction, LocalLimiter, Outcome, bucket_of, now_ms
+
+log = structlog.get_logger("gatewayz.limits")
+REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+
+@dataclass(slots=True)
+class Ticket:
+    """What an admitted request holds, to give back at finish."""
+
+    backend: str  # "redis" | "local"
+    lease: str
+    checks: list[Check]
+    costs: list[int]
+    buckets: list[int]  # admission bucket per check (token corrections go back there)
+    outcomes: list[Outcome]
+    allowed: bool
+
+    @property
+    def retry_ms(self) -> int:
+        return max((o.retry_ms for o in self.outcomes), default=0)
+
+
+class Limiter:
+    def __init__(
+        self, redis: Redis | None, *, probe_seconds: float = 1.0, clock: Callable[[], int] = now_ms
+    ) -> None:
+        self.local = LocalLimiter()
+        self.remote = RedisLimiter(redis) if redis is not None else None
+        self.redis = redis
+        self.probe_seconds = probe_seconds
+        self.clock = clock
+        self.degraded_since: float | None = None
+        self.last_error: str | None = None
+        self._lease_prefix = secrets.token_hex(4)
+        self._lease_ids = itertools.count(1)
+        self._probe: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.remote is not None:
+            self._tasks.append(asyncio.create_task(self._load_scripts(), name="rate-limit-load"))
+
+    async def stop(self) -> None:
+        for task in [*self._tasks, *([self._probe] if self._probe else [])]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._probe = None
+
+    async def _load_scripts(self) -> None:
+        assert self.remote is not None
+        try:
+            await self.remote.load()
+        except REDIS_FAILURES as exc:
+            self.degrade(exc)
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        return "redis" if self.remote is not None and self.degraded_since is None else "local"
+
+    def health(self) -> dict[str, Any]:
+        """The `rate_limits` check of /health/ready (never fails readiness: we degrade instead)."""
+        if self.remote is None:
+            return {"status": "local", "backend": "local"}
+        if self.degraded_since is None:
+            return {"status": "ok", "backend": "redis"}
+        return {
+            "status": "degraded",
+            "backend": "local",
+            "degraded_seconds": round(time.monotonic() - self.degraded_since, 3),
+            "error": self.last_error,
+        }
+
+    def degrade(self, exc: BaseException) -> None:
+        """Use local counters from now on, and start probing Redis."""
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        if self.remote is None or self.degraded_since is not None:
+            return
+        self.degraded_since = time.monotonic()
+        log.warning("rate_limit_redis_unavailable", backend="local", error=self.last_error)
+        with contextlib.suppress(RuntimeError):  # no running loop: the next admission degrades again
+            self._probe = asyncio.get_running_loop().create_task(self._probe_loop(), name="rate-limit-probe")
+
+    async def _probe_loop(self) -> None:
+        assert self.redis is not None and self.remote is not None
+        while True:
+            await asyncio.sleep(self.probe_seconds)
+            try:
+                await self.redis.ping()
+                await self.remote.load()
+            except REDIS_FAILURES as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                continue
+            down = time.monotonic() - (self.degraded_since or time.monotonic())
+            self.degraded_since, self._probe = None, None
+            log.warning("rate_limit_redis_restored", backend="redis", degraded_seconds=round(down, 3))
+            return
+
+    # -- operations ------------------------------------------------------------------------------
+
+    def new_lease(self) -> str:
+        return f"{self._lease_prefix}:{next(self._lease_ids)}"
+
+    async def admit(self, checks: list[Check], tokens: int, *, peek: bool = False) -> Ticket:
+        now = self.clock()
+        costs = [check.cost(tokens) for check in checks]
+        lease = self.new_lease()
+        backend = self.backend
+        if backend == "redis":
+            assert self.remote is not None
+            try:
+                allowed, outcomes = await self.remote.admit(checks, costs, lease, now, peek=peek)
+            except REDIS_FAILURES as exc:
+                self.degrade(exc)
+                backend = "local"
+        if backend == "local":
+            allowed, outcomes = self.local.admit(checks, costs, lease, now, peek=peek)
+        buckets = [bucket_of(now, c) if c.bucket_ms else 0 for c in checks]
+        return Ticket(backend, lease, checks, costs, buckets, outcomes, allowed)
+
+    async def finish(self, ticket: Ticket, actual_tokens: int | None) -> None:
+        """Release in-flight leases; replace token reservations with `actual_tokens` (if known)."""
+        releases = [c for c in ticket.checks if c.kind == "concurrent"]
+        corrections: list[Correction] = []
+        if actual_tokens is not None:
+            for check, cost, bucket in zip(ticket.checks, ticket.costs, ticket.buckets, strict=True):
+                if check.kind == "tokens" and actual_tokens != cost:
+                    corrections.append(Correction(check, bucket, actual_tokens - cost))
+        if not releases and not corrections:
+            return
+        now = self.clock()
+        if ticket.backend == "redis":
+            if self.remote is None or self.degraded_since is not None:
+                return  # the lease expires on its own; the correction is lost with the outage
+            try:
+                await self.remote.finish(releases, corrections, ticket.lease, now)
+            except REDIS_FAILURES as exc:
+                self.degrade(exc)
+            return
+        self.local.finish(releases, corrections, ticket.lease, now)

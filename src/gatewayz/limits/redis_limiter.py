@@ -1,0 +1,202 @@
+"""The windows algorithm of `windows.py`, as two Lua scripts: one round trip per admission.
+
+Every window that applies to a request (user, key, model, endpoint, global; requests, tokens,
+in-flight) is checked and, only if all pass, consumed inside one EVALSHA, so concurrent requests
+in any number of gateway processes can never both take the last unit. Finishing a request
+(release its in-flight lease, correct its token reservation) is a second script call, made only
+when the request holds a lease or a token reservation.
+
+The time comes from the caller (so tests can inject it and both implementations see the same
+clock); gateway replicas are expected to run NTP, and a skew well under one bucket width (100 ms
+at the finest) does not matter. All keys of one request go to one script call, so this does not
+support Redis Cluster (keys in different slots); a single Redis, or Sentinel, does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from gatewayz.limits.windows import CONCURRENCY_RETRY_MS, Check, Correction, Outcome
+
+KEY_GRACE_MS = 60_000  # keys outlive what they remember by this much (clock skew, slow tests)
+
+_COMMON = """
+local function roll(key, cur, n)
+  local st = redis.call('HMGET', key, 't', 'o', 'n')
+  local oldest = tonumber(st[2])
+  if not oldest then return nil end
+  local total, newest = tonumber(st[1]) or 0, tonumber(st[3]) or oldest
+  local low = cur - n
+  if oldest < low then
+    if newest < low then
+      redis.call('DEL', key)
+      return nil
+    end
+    local fields = {}
+    for b = oldest, low - 1 do fields[#fields + 1] = tostring(b) end
+    local values = redis.call('HMGET', key, unpack(fields))
+    for i = 1, #values do
+      if values[i] then total = total - tonumber(values[i]) end
+    end
+    redis.call('HDEL', key, unpack(fields))
+    oldest = low
+    redis.call('HSET', key, 't', total, 'o', oldest)
+  end
+  return {total, oldest, newest}
+end
+
+local function add(key, st, cur, amount, ttl)
+  if st then
+    st[1] = st[1] + amount
+    if cur > st[3] then st[3] = cur end
+    if cur < st[2] then st[2] = cur end
+  else
+    st = {amount, cur, cur}
+  end
+  redis.call('HINCRBY', key, tostring(cur), amount)
+  redis.call('HSET', key, 't', st[1], 'o', st[2], 'n', st[3])
+  redis.call('PEXPIRE', key, ttl)
+  return st
+end
+"""
+
+ADMIT_LUA = (
+    _COMMON
+    + """
+-- KEYS: one counter per check.
+-- ARGV: mode ('admit' | 'peek'), now_ms, lease, then per check: kind, limit, window_ms, bucket_ms, cost
+local peek = ARGV[1] == 'peek'
+local now, lease = tonumber(ARGV[2]), ARGV[3]
+local count = #KEYS
+local checks, allowed = {}, true
+for i = 1, count do
+  local a = 3 + (i - 1) * 5
+  local c = {kind = ARGV[a + 1], limit = tonumber(ARGV[a + 2]), win = tonumber(ARGV[a + 3]),
+             bw = tonumber(ARGV[a + 4]), cost = tonumber(ARGV[a + 5]), key = KEYS[i]}
+  if c.kind == 'concurrent' then
+    redis.call('ZREMRANGEBYSCORE', c.key, '-inf', now)
+    c.used = redis.call('ZCARD', c.key)
+  else
+    c.n = c.win / c.bw
+    c.cur = math.floor(now / c.bw)
+    c.st = roll(c.key, c.cur, c.n)
+    c.used = c.st and c.st[1] or 0
+  end
+  if c.used + c.cost > c.limit then allowed = false end
+  checks[i] = c
+end
+local out = {allowed and 1 or 0}
+for i = 1, count do
+  local c = checks[i]
+  local failed = (not allowed) and (not peek) and c.used + c.cost > c.limit
+  local reset, retry = 0, 0
+  if c.kind == 'concurrent' then
+    if allowed and not peek then
+      redis.call('ZADD', c.key, now + c.win, lease)
+      redis.call('PEXPIRE', c.key, c.win + KEY_GRACE_MS)
+      c.used = c.used + 1
+    end
+    if failed then retry = CONCURRENCY_RETRY_MS end
+  else
+    if allowed and not peek and c.cost > 0 then
+      c.st = add(c.key, c.st, c.cur, c.cost, c.win + c.bw + KEY_GRACE_MS)
+      c.used = c.used + c.cost
+    end
+    if failed and c.st then
+      local need, last = c.used + c.cost - c.limit, math.max(c.st[3], c.cur)
+      local fields = {}
+      for b = c.st[2], last do fields[#fields + 1] = tostring(b) end
+      local values = redis.call('HMGET', c.key, unpack(fields))
+      local freed = 0
+      retry = (c.n + 1) * c.bw
+      for j = 1, #values do
+        if values[j] then freed = freed + tonumber(values[j]) end
+        if freed >= need then
+          retry = (c.st[2] + j - 1 + c.n + 1) * c.bw - now
+          break
+        end
+      end
+    end
+    if c.st and c.st[1] > 0 then reset = (c.st[3] + c.n + 1) * c.bw - now end
+  end
+  out[#out + 1] = c.used
+  out[#out + 1] = reset
+  out[#out + 1] = retry
+end
+return out
+"""
+).replace("KEY_GRACE_MS", str(KEY_GRACE_MS)).replace("CONCURRENCY_RETRY_MS", str(CONCURRENCY_RETRY_MS))
+
+FINISH_LUA = (
+    _COMMON
+    + """
+-- KEYS: the counters to fix. ARGV: now_ms, lease, then per key: op ('release' | 'tokens'),
+-- window_ms, bucket_ms, admitted_bucket, delta
+local now, lease = tonumber(ARGV[1]), ARGV[2]
+for i = 1, #KEYS do
+  local a = 2 + (i - 1) * 5
+  local key, op = KEYS[i], ARGV[a + 1]
+  if op == 'release' then
+    redis.call('ZREM', key, lease)
+  else
+    local win, bw = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+    local admitted, delta = ARGV[a + 4], tonumber(ARGV[a + 5])
+    local n, cur = win / bw, math.floor(now / bw)
+    local st = roll(key, cur, n)
+    if delta > 0 then
+      add(key, st, cur, delta, win + bw + KEY_GRACE_MS)
+    elseif delta < 0 and st then
+      local held = tonumber(redis.call('HGET', key, admitted)) or 0
+      local take = math.min(-delta, held)
+      if take > 0 then
+        if held == take then
+          redis.call('HDEL', key, admitted)
+        else
+          redis.call('HINCRBY', key, admitted, -take)
+        end
+        redis.call('HSET', key, 't', st[1] - take)
+      end
+    end
+  end
+end
+return 1
+"""
+).replace("KEY_GRACE_MS", str(KEY_GRACE_MS))
+
+
+class RedisLimiter:
+    """Same interface and results as `LocalLimiter`, shared by every process using this Redis."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._admit = redis.register_script(ADMIT_LUA)
+        self._finish = redis.register_script(FINISH_LUA)
+
+    async def load(self) -> None:
+        """Load the scripts up front; after a Redis restart EVALSHA's NOSCRIPT reloads them."""
+        self._admit.sha = await self.redis.script_load(ADMIT_LUA)
+        self._finish.sha = await self.redis.script_load(FINISH_LUA)
+
+    async def admit(
+        self, checks: list[Check], costs: list[int], lease: str, now: int, *, peek: bool = False
+    ) -> tuple[bool, list[Outcome]]:
+        args: list[Any] = ["peek" if peek else "admit", now, lease]
+        for check, cost in zip(checks, costs, strict=True):
+            args += (check.kind, check.limit, check.window_ms, check.bucket_ms, cost)
+        reply = await self._admit(keys=[c.key for c in checks], args=args)
+        outcomes = [Outcome(int(reply[i]), int(reply[i + 1]), int(reply[i + 2])) for i in range(1, len(reply), 3)]
+        return bool(reply[0]), outcomes
+
+    async def finish(self, releases: list[Check], corrections: list[Correction], lease: str, now: int) -> None:
+        keys: list[str] = []
+        args: list[Any] = [now, lease]
+        for check in releases:
+            keys.append(check.key)
+            args += ("release", 0, 0, 0, 0)
+        for fix in corrections:
+            keys.append(fix.check.key)
+            args += ("tokens", fix.check.window_ms, fix.check.bucket_ms, fix.admitted_bucket, fix.delta)
+        if keys:
+            await self._finish(keys=keys, args=args)
