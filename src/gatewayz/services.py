@@ -13,12 +13,15 @@ from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.cache import AuthInvalidation, KeyCache
 from gatewayz.accounts.service import Invalidation
 from gatewayz.audit.security_events import SecurityEventWriter
+from gatewayz.billing.idempotency import IdempotencyStage
 from gatewayz.billing.jobs import BillingJobs
 from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
 from gatewayz.inference.pipeline import Stages
 from gatewayz.inference.service import InferenceService
+from gatewayz.limits.limiter import Limiter
+from gatewayz.limits.stage import build_rate_limit_stage
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.registry import ProviderSpec, load_providers
@@ -28,9 +31,13 @@ from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
 
 
-def pipeline_stages(settings: Settings, db: Database, catalog: Catalog) -> Stages:
+def pipeline_stages(settings: Settings, db: Database, catalog: Catalog, limits: Limiter) -> Stages:
     """The stages around every provider call, in admission order (finish runs in reverse)."""
-    return Stages([BillingStage(settings, db, catalog)])
+    return Stages([
+        build_rate_limit_stage(settings, limits),
+        IdempotencyStage(db, settings.credit_hold_ttl_seconds),
+        BillingStage(settings, db, catalog),
+    ])
 
 
 @dataclass
@@ -48,6 +55,7 @@ class Services:
     clients: UpstreamClients
     catalog: Catalog
     breakers: Breakers
+    limits: Limiter
     inference: InferenceService
     billing_jobs: BillingJobs
     started_at: float
@@ -66,6 +74,7 @@ class Services:
             settings.retry_max_retries, settings.retry_base_delay_seconds, settings.retry_max_delay_seconds
         )
         router = Router(providers, catalog, breakers)
+        limits = Limiter(redis, probe_seconds=settings.rate_limit_probe_seconds)
         return cls(
             settings=settings,
             db=db,
@@ -80,12 +89,13 @@ class Services:
             clients=clients,
             catalog=catalog,
             breakers=breakers,
+            limits=limits,
             inference=InferenceService(
                 auth,
                 router,
                 Dispatcher(clients, breakers, policy),
                 catalog,
-                stages=pipeline_stages(settings, db, catalog),
+                stages=pipeline_stages(settings, db, catalog, limits),
                 decorate_usage=decorate_usage,
             ),
             billing_jobs=BillingJobs(db, settings.billing_job_interval_seconds),
@@ -97,11 +107,13 @@ class Services:
         self.events.start()
         self.activity.start()
         self.catalog.start()
+        self.limits.start()
         self.billing_jobs.start()
 
     async def stop(self) -> None:
         await self.billing_jobs.stop()
         await self.inference.stages.drain()
+        await self.limits.stop()
         await self.catalog.stop()
         await self.clients.close()
         await self.invalidation.stop()

@@ -34,6 +34,7 @@ class InferenceCall:
     model: str  # as requested
     body: JSON
     stream: bool
+    idempotency_key: str | None = None
     started: float = field(default_factory=time.monotonic)
     routes: list[Route] = field(default_factory=list)  # candidates, resolved before the stages run
     route: Route | None = None  # the one that answered
@@ -53,6 +54,22 @@ class InferenceCall:
     @property
     def upstream_model(self) -> str:
         return self.route.upstream_model if self.route else self.model
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status_code: int
+    content_type: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class AnswerFromStore(Exception):
+    """Raised by a stage's admit to answer the request with a stored response (idempotent replay)."""
+
+    def __init__(self, response: StoredResponse) -> None:
+        super().__init__("answer from store")
+        self.response = response
 
 
 class Stage(Protocol):
@@ -99,6 +116,16 @@ class Stages:
                 await stage.finish(call)
             except Exception:
                 log.exception("stage_finish_failed", stage=type(stage).__name__, request_id=call.request_id)
+
+    async def record_response(self, call: InferenceCall, response: StoredResponse) -> None:
+        """Hand the final response to stages that keep it (the idempotency stage)."""
+        for stage in call.state.get("admitted", []):
+            record = getattr(stage, "record_response", None)
+            if record is not None:
+                try:
+                    await record(call, response)
+                except Exception:
+                    log.exception("record_response_failed", request_id=call.request_id)
 
     async def drain(self) -> None:
         """At shutdown: let in-flight finishes complete."""

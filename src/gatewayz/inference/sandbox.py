@@ -75,7 +75,7 @@ async def sandbox_chat(
             call.status = 499
         await finish(call)
 
-    return EventStreamResponse(events(), _headers(model), cleanup)
+    return EventStreamResponse(events(), {**call.headers, **_headers(model)}, cleanup)
 
 
 async def sandbox_embeddings(call: InferenceCall) -> tuple[None, JSON]:

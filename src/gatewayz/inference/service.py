@@ -5,7 +5,7 @@ Each stage is a plain function call on the hot path; only provider and storage I
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -18,7 +18,7 @@ from gatewayz.inference import request as parse
 from gatewayz.inference.asgi import ClientDisconnected, EventStreamResponse, until_disconnect
 from gatewayz.inference.dispatch import Dispatcher
 from gatewayz.inference.failures import NoRoute, final_error
-from gatewayz.inference.pipeline import InferenceCall, Stages
+from gatewayz.inference.pipeline import AnswerFromStore, InferenceCall, Stages, StoredResponse
 from gatewayz.inference.relay import CLIENT_CLOSED, relay
 from gatewayz.inference.sandbox import sandbox_chat, sandbox_embeddings, sandbox_model_list
 from gatewayz.middleware import new_request_id
@@ -26,6 +26,7 @@ from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.router import Router
 
 JSON = dict[str, Any]
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 UsageDecorator = Callable[[InferenceCall, JSON], None]
 
 
@@ -39,6 +40,11 @@ def json_response(payload: Any, headers: dict[str, str]) -> Response:
 
 def no_decoration(call: InferenceCall, usage: JSON) -> None:
     return None
+
+
+def replay(stored: StoredResponse) -> Response:
+    headers = {**stored.headers, "idempotent-replayed": "true"}
+    return Response(stored.body, status_code=stored.status_code, media_type=stored.content_type, headers=headers)
 
 
 class InferenceService:
@@ -73,6 +79,7 @@ class InferenceService:
             model=model,
             body=body,
             stream=endpoint == "chat" and body.get("stream") is True,
+            idempotency_key=request.headers.get("idempotency-key"),
         )
         if not principal.is_sandbox:
             call.routes = await self.router.routes(
@@ -103,16 +110,37 @@ class InferenceService:
             await self.stages.finish(call)
             raise
         if isinstance(outcome, EventStreamResponse):
+            if "idempotency" in call.state:
+                outcome.stream = self._recording(call, outcome.stream, {**call.headers, **route_headers(call)})
             return outcome
         call.route, result = outcome
         call.status, call.usage = 200, result.get("usage")
         await self.stages.finish(call)
         if isinstance(call.usage, dict):
             self.decorate_usage(call, call.usage)
-        return json_response(result, {**call.headers, **route_headers(call)})
+        headers = {**call.headers, **route_headers(call)}
+        body = orjson.dumps(result)
+        if "idempotency" in call.state:
+            await self.stages.record_response(call, StoredResponse(200, "application/json", headers, body))
+        return Response(body, media_type="application/json", headers=headers)
+
+    async def _recording(
+        self, call: InferenceCall, stream: AsyncIterator[bytes], headers: dict[str, str]
+    ) -> AsyncIterator[bytes]:
+        """Pass a stream through, keeping a copy for idempotent replays when it completes."""
+        parts: list[bytes] = []
+        async for part in stream:
+            parts.append(part)
+            yield part
+        if call.status == 200:
+            stored = StoredResponse(200, SSE_CONTENT_TYPE, headers, b"".join(parts))
+            await self.stages.record_response(call, stored)
 
     async def chat(self, request: Request) -> Response | EventStreamResponse:
-        call = await self._begin(request, "chat", parse.check_chat)
+        try:
+            call = await self._begin(request, "chat", parse.check_chat)
+        except AnswerFromStore as stored:
+            return replay(stored.response)
         if call.principal.is_sandbox:
             return await self._complete(request, call, lambda: sandbox_chat(call, self.stages.finish,
                                                                             self.decorate_usage))
@@ -137,7 +165,10 @@ class InferenceService:
         return await self._complete(request, call, work)
 
     async def embeddings(self, request: Request) -> Response | EventStreamResponse:
-        call = await self._begin(request, "embeddings", parse.check_embeddings)
+        try:
+            call = await self._begin(request, "embeddings", parse.check_embeddings)
+        except AnswerFromStore as stored:
+            return replay(stored.response)
         if call.principal.is_sandbox:
             return await self._complete(request, call, lambda: sandbox_embeddings(call))
 
