@@ -118,6 +118,7 @@ def providers_config(a: FakeProvider, b: FakeProvider) -> dict[str, dict[str, An
             "base_url": b.openai_base_url,
             "api_key": UPSTREAM_KEY_B,
             "models_path": "/models",
+            "pricing": {"gpt-4o-mini": {"prompt": 1.0, "completion": 2.0}},
         },
         "fakeanthropic": {
             "protocol": "anthropic",
@@ -142,6 +143,13 @@ def providers_config(a: FakeProvider, b: FakeProvider) -> dict[str, dict[str, An
             "pricing": {"slow-model": {"prompt": 1.0, "completion": 2.0}},
             "first_byte_timeout": 1.0,
             "max_retries": 0,
+        },
+        "fakepriced": {
+            "protocol": "openai",
+            "base_url": b.openai_base_url,
+            "api_key": UPSTREAM_KEY_B,
+            "models": ["priced-model"],
+            "pricing": {"priced-model": {"prompt": 0, "completion": 1000}},  # $0.001 per completion token
         },
         "groq": {
             "base_url": b.openai_base_url,
@@ -168,6 +176,7 @@ def gateway(base_env: dict[str, str], upstream_a: FakeProvider, upstream_b: Fake
         retry_base_delay_seconds=0.01,
         retry_max_delay_seconds=0.05,
         breaker_threshold=10_000,  # breaker behaviour has its own tests; keep it out of the others
+        billing_job_interval_seconds=0.3,
     )
 
     async def prepare() -> None:

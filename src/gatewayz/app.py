@@ -15,6 +15,7 @@ from gatewayz.billing.routes import router as billing_router
 from gatewayz.errors import install_error_handlers
 from gatewayz.health.routes import router as health_router
 from gatewayz.inference.routes import router as inference_router
+from gatewayz.limits.routes import router as limits_router
 from gatewayz.logconfig import configure_logging
 from gatewayz.middleware import RequestIdMiddleware
 from gatewayz.services import Services
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(keys_router)
     app.include_router(admin_router)
     app.include_router(billing_router)
+    app.include_router(limits_router)
     app.add_middleware(RequestIdMiddleware)
     return app
 

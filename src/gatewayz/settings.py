@@ -23,6 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from gatewayz.limits.config import RateLimits
+
 Environment = Literal["live", "test", "staging", "dev"]
 ENVIRONMENTS: tuple[str, ...] = ("live", "test", "staging", "dev")
 
@@ -72,6 +74,14 @@ class Settings(BaseSettings):
     allow_unpriced_models: bool = Field(False, validation_alias=_alias("ALLOW_UNPRICED_MODELS"))
     low_balance_threshold_usd: str = Field("1.00", validation_alias=_alias("LOW_BALANCE_THRESHOLD_USD"))
     billing_job_interval_seconds: float = Field(30.0, gt=0, validation_alias=_alias("BILLING_JOB_INTERVAL_SECONDS"))
+
+    # Rate limits (see limits/): JSON objects like {"requests_per_minute": 60, "models": {...}}.
+    rate_limit_global: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_GLOBAL"))
+    rate_limit_user: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_USER"))
+    rate_limit_key: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_KEY"))
+    rate_limit_completion_estimate: int = Field(1024, ge=1, validation_alias=_alias("RATE_LIMIT_COMPLETION_ESTIMATE"))
+    rate_limit_lease_seconds: float = Field(600.0, gt=0, validation_alias=_alias("RATE_LIMIT_LEASE_SECONDS"))
+    rate_limit_probe_seconds: float = Field(1.0, gt=0, validation_alias=_alias("RATE_LIMIT_PROBE_SECONDS"))
 
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from gatewayz.accounts.keys import IPNetwork, model_allowed, parse_networks
 from gatewayz.accounts.tables import ApiKey, User
+from gatewayz.limits.config import RateLimits, parse_limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class Principal:
     active: bool
     max_budget: int | None = None  # nano-dollars per budget period (billing enforces it)
     budget_period: str | None = None
+    key_rate_limits: RateLimits | None = None  # set by the key's owner (can only tighten)
+    user_rate_limits: RateLimits | None = None  # set by an admin (overrides the defaults)
 
     @property
     def is_admin(self) -> bool:
@@ -67,4 +70,6 @@ def principal_from_rows(key: ApiKey, user: User, matched_hash: str) -> Principal
         active=user.is_active,
         max_budget=key.max_budget,
         budget_period=key.budget_period,
+        key_rate_limits=parse_limits(key.rate_limits),
+        user_rate_limits=parse_limits(user.rate_limits),
     )

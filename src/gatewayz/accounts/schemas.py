@@ -10,6 +10,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from gatewayz.accounts.keys import SCOPES, normalize_domain_pattern, parse_networks
+from gatewayz.limits.config import RateLimits
 
 Scope = Literal["inference", "keys", "billing", "admin"]
 Role = Literal["admin", "user"]
@@ -41,6 +42,7 @@ class KeyRules(_Strict):
     metadata: dict[str, Any] | None = None
     max_budget: Decimal | None = Field(None, ge=0, description="USD the key may spend per budget_period")
     budget_period: BudgetPeriod | None = None
+    rate_limits: RateLimits | None = Field(None, description="This key's own limits; they can only narrow the defaults")
 
     @field_validator("ip_allowlist")
     @classmethod
@@ -106,6 +108,7 @@ class KeyOut(BaseModel):
     request_count: int
     max_budget: str | None = Field(None, description="USD, exact decimal string")
     budget_period: str | None = None
+    rate_limits: dict[str, Any] | None = None
     metadata: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
@@ -144,6 +147,7 @@ class UserOut(BaseModel):
     name: str | None
     role: str
     is_active: bool
+    rate_limits: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
 

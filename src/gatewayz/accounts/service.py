@@ -20,6 +20,7 @@ from gatewayz.accounts.schemas import KeyCreate, KeyOut, KeyUpdate, UserOut
 from gatewayz.accounts.tables import ApiKey, User
 from gatewayz.billing.money import to_nanos, usd
 from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from gatewayz.limits.config import RateLimits, stored
 from gatewayz.storage.types import utcnow
 
 
@@ -90,6 +91,14 @@ async def update_user(
     return None
 
 
+async def set_user_rate_limits(session: AsyncSession, user: User, limits: RateLimits | None) -> Invalidation:
+    """Replace an admin-set user's limits; every process reloads the user's keys within a second."""
+    user.rate_limits = stored(limits)
+    user.updated_at = utcnow()
+    await session.flush()
+    return Invalidation(await bump_auth_counter(session), user_id=user.id)
+
+
 def user_out(user: User) -> UserOut:
     return UserOut.model_validate(user, from_attributes=True)
 
@@ -142,6 +151,7 @@ async def create_key(
         request_count=0,
         max_budget=to_nanos(spec.max_budget) if spec.max_budget is not None else None,
         budget_period=spec.budget_period,
+        rate_limits=stored(spec.rate_limits),
         key_metadata=spec.metadata,
     )
     session.add(row)
@@ -181,6 +191,8 @@ async def update_key(session: AsyncSession, user: User, key: ApiKey, spec: KeyUp
         raise InvalidRequest("name cannot be null.", param="name")
     if "metadata" in changes:
         changes["key_metadata"] = changes.pop("metadata")
+    if "rate_limits" in changes:
+        changes["rate_limits"] = stored(spec.rate_limits)
     if changes.get("max_budget") is not None:
         changes["max_budget"] = to_nanos(changes["max_budget"])
     for list_field in ("ip_allowlist", "allowed_referers", "allowed_models"):
@@ -241,6 +253,7 @@ def key_out(key: ApiKey) -> KeyOut:
         request_count=key.request_count,
         max_budget=usd(key.max_budget) if key.max_budget is not None else None,
         budget_period=key.budget_period,
+        rate_limits=key.rate_limits,
         metadata=key.key_metadata,
         created_at=key.created_at,
         updated_at=key.updated_at,

@@ -21,6 +21,7 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # set by an admin; see limits/config.py
 
 
 class ApiKey(Base):
@@ -59,5 +60,6 @@ class ApiKey(Base):
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     previous_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     previous_key_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # set by the owner; see limits/config.py
     max_budget: Mapped[int | None] = mapped_column(BigInteger)  # nano-dollars per budget period
     budget_period: Mapped[str | None] = mapped_column(String(16))  # daily | weekly | monthly | None

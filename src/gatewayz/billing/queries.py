@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatewayz.billing.money import usd
@@ -75,9 +75,11 @@ async def transactions(
     return [transaction_out(r) for r in rows[:limit]], len(rows) > limit
 
 
-def _group_column(group_by: str) -> Any:
-    if group_by == "day":
-        return cast(UsageRecord.created_at, Date)
+def _group_column(group_by: str, dialect: str) -> Any:
+    if group_by == "day":  # the UTC date, as YYYY-MM-DD, on both databases
+        if dialect == "postgresql":
+            return func.to_char(func.timezone("UTC", UsageRecord.created_at), "YYYY-MM-DD")
+        return func.substr(UsageRecord.created_at, 1, 10)
     return {"model": UsageRecord.model, "provider": UsageRecord.provider, "key": UsageRecord.key_id}[group_by]
 
 
@@ -104,7 +106,7 @@ async def usage_summary(
         func.coalesce(func.sum(UsageRecord.cached_tokens), 0),
         func.coalesce(func.sum(UsageRecord.cost), 0),
     )
-    column = _group_column(group_by)
+    column = _group_column(group_by, session.bind.dialect.name if session.bind is not None else "sqlite")
     rows = (await session.execute(select(column, *sums).where(*filters).group_by(column).order_by(column))).all()
     total = (await session.execute(select(*sums).where(*filters))).one()
 

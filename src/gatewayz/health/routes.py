@@ -44,12 +44,20 @@ async def _check(coro: Any) -> dict[str, Any]:
 
 @router.get("/health/ready")
 async def ready(request: Request) -> Response:
+    """503 only when the database is unreachable. Redis is optional: without it the gateway keeps
+    serving (rate limits per process, invalidation by polling), so it reports `degraded`, still 200,
+    rather than take every replica out of rotation when Redis goes down."""
     svc = services(request)
     checks: dict[str, Any] = {"database": await _check(svc.db.ping())}
     if svc.redis is not None:
         checks["redis"] = await _check(svc.redis.ping())
+        if checks["redis"]["status"] != "ok":
+            checks["redis"]["status"] = "degraded"
+            svc.limits.degrade(RuntimeError(checks["redis"].get("error", "redis unreachable")))
     else:
         checks["redis"] = {"status": "disabled"}
-    ok = all(c["status"] in ("ok", "disabled") for c in checks.values())
-    body = {"status": "ready" if ok else "unavailable", "checks": checks}
+    checks["rate_limits"] = svc.limits.health()
+    ok = checks["database"]["status"] == "ok"
+    degraded = any(c["status"] == "degraded" for c in checks.values())
+    body = {"status": ("degraded" if degraded else "ready") if ok else "unavailable", "checks": checks}
     return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json")

@@ -21,6 +21,7 @@ from gatewayz.inference.failures import NoRoute, final_error
 from gatewayz.inference.pipeline import AnswerFromStore, InferenceCall, Stages, StoredResponse
 from gatewayz.inference.relay import CLIENT_CLOSED, relay
 from gatewayz.inference.sandbox import sandbox_chat, sandbox_embeddings, sandbox_model_list
+from gatewayz.inference.sse import DONE
 from gatewayz.middleware import new_request_id
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.router import Router
@@ -131,10 +132,11 @@ class InferenceService:
         parts: list[bytes] = []
         async for part in stream:
             parts.append(part)
+            if part == DONE and call.status == 200:
+                # Stored before the client sees the end, so an immediate retry finds it.
+                stored = StoredResponse(200, SSE_CONTENT_TYPE, headers, b"".join(parts))
+                await self.stages.record_response(call, stored)
             yield part
-        if call.status == 200:
-            stored = StoredResponse(200, SSE_CONTENT_TYPE, headers, b"".join(parts))
-            await self.stages.record_response(call, stored)
 
     async def chat(self, request: Request) -> Response | EventStreamResponse:
         try:

@@ -97,7 +97,10 @@ def _merge_windows(a: Windows | None, b: Windows | None, override: bool) -> Wind
     return Windows(**{name: _pick(getattr(a, name), getattr(b, name), override) for name in LIMIT_FIELDS})
 
 
-def _merge_maps(a: dict[str, Windows] | None, b: dict[str, Windows] | None, override: bool) -> dict[str, Windows] | None:
+WindowsMap = dict[str, Windows]
+
+
+def _merge_maps(a: WindowsMap | None, b: WindowsMap | None, override: bool) -> WindowsMap | None:
     if not b:
         return a
     if not a:

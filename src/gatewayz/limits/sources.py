@@ -23,6 +23,7 @@ from gatewayz.limits.windows import Check
 
 Scope = Literal["global", "user", "key"]
 SCOPES: tuple[Scope, ...] = ("global", "user", "key")
+ENDPOINTS: tuple[str, ...] = ("chat", "embeddings")
 CACHE_SIZE = 10_000
 
 
@@ -126,30 +127,40 @@ class LimitPlanner:
             self._cache.popitem(last=False)
         return checks
 
-    def _build(self, principal: Principal, endpoint: str, model: str) -> list[Check]:
+    def overview(self, principal: Principal, model: str | None) -> list[Check]:
+        """Every window of the principal (both endpoints; model windows only for `model`)."""
+        seen: dict[str, Check] = {}
+        for endpoint in ENDPOINTS:
+            for check in self._build(principal, endpoint, model):
+                seen.setdefault(check.key, check)
+        return list(seen.values())
+
+    def _build(self, principal: Principal, endpoint: str, model: str | None) -> list[Check]:
         checks: list[Check] = []
         for scope, limits in self.resolve(principal).items():
             subject = _subject(scope, principal)
             who = scope if scope == "global" else f"{scope} {subject}"
             parts: list[tuple[str, str, Windows | None]] = [
                 ("", who, limits),
-                (f":e:{endpoint}", f"{who}, endpoint {endpoint}", (limits.endpoints or {}).get(endpoint)),  # type: ignore[call-overload]
-                (f":m:{model}", f"{who}, model {model}", limits.for_model(model)),
+                (f"endpoint:{endpoint}", f"{who}, endpoint {endpoint}", (limits.endpoints or {}).get(endpoint)),  # type: ignore[call-overload]
             ]
-            for suffix, label, windows in parts:
+            if model is not None:
+                parts.append((f"model:{model}", f"{who}, model {model}", limits.for_model(model)))
+            for dimension, label, windows in parts:
                 if windows is not None:
-                    checks.extend(self._windows_checks(f"{self.key_prefix}:{scope}:{subject}{suffix}", label, windows))
+                    base = f"{self.key_prefix}:{scope}:{subject}" + (f":{dimension}" if dimension else "")
+                    checks.extend(self._windows_checks(base, scope, dimension, label, windows))
         return checks
 
-    def _windows_checks(self, base: str, label: str, windows: Windows) -> list[Check]:
+    def _windows_checks(self, base: str, scope: str, dimension: str, label: str, windows: Windows) -> list[Check]:
         out: list[Check] = []
         for name, (kind, window) in WINDOW_FIELDS.items():
             limit = getattr(windows, name)
             if limit is not None:
                 length, bucket = WINDOWS[window]
                 out.append(Check(f"{base}:{kind}:{window}", kind, limit, length, bucket, window,
-                                 f"{kind} per {window} ({label})"))
+                                 f"{kind} per {window} ({label})", scope, dimension))
         if windows.concurrent_requests is not None:
             out.append(Check(f"{base}:concurrent", "concurrent", windows.concurrent_requests, self.lease_ms, 0,
-                             "concurrent", f"concurrent requests ({label})"))
+                             "concurrent", f"concurrent requests ({label})", scope, dimension))
         return out

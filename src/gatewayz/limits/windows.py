@@ -40,6 +40,8 @@ class Check:
     bucket_ms: int  # 0 for "concurrent"
     window: str  # "second" | "minute" | "hour" | "day" | "concurrent"
     label: str  # for people: "requests per minute (key 5, model gpt-4o)"
+    scope: str = ""  # "global" | "user" | "key"
+    dimension: str = ""  # "" (everything), "endpoint:chat", "model:gpt-4o"
 
     @property
     def buckets(self) -> int:

@@ -1,0 +1,161 @@
+"""The rate-limit stage: the first stage of the inference pipeline.
+
+Admission checks and consumes every applicable window in one step (one Redis round trip), with a
+token estimate; finish releases the in-flight slot and replaces the estimate by the real usage.
+Responses carry OpenAI's `x-ratelimit-*` headers for the tightest request and token windows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from gatewayz.errors import GatewayError
+from gatewayz.inference.pipeline import InferenceCall
+from gatewayz.limits.limiter import Limiter, Ticket
+from gatewayz.limits.sources import LimitPlanner, default_sources
+from gatewayz.limits.windows import Check, Outcome
+from gatewayz.settings import Settings
+from gatewayz.storage.redis_client import redis_key
+
+CHARS_PER_TOKEN = 4
+CLIENT_CLOSED = 499
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+def duration(ms: int) -> str:
+    """OpenAI's reset format (Go durations): `20ms`, `1.5s`, `6m0s`, `1h2m3s`."""
+    if ms < 1000:
+        return f"{max(ms, 0)}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    if hours:
+        return f"{hours}h{minutes}m{seconds}s"
+    if minutes:
+        return f"{minutes}m{seconds}s"
+    return f"{seconds}s"
+
+
+def _text_chars(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        total = 0
+        for part in value:
+            if isinstance(part, str):
+                total += len(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                total += len(part["text"])
+            elif isinstance(part, int):
+                total += CHARS_PER_TOKEN  # a pre-tokenised input: one token
+            elif isinstance(part, list):
+                total += CHARS_PER_TOKEN * len(part)
+        return total
+    return 0
+
+
+def estimate_tokens(call: InferenceCall, completion_cap: int) -> tuple[int, int]:
+    """(prompt estimate, total reservation): ~4 characters a token, plus the completion the
+    request may produce (`max_completion_tokens`/`max_tokens`, capped, times `n`)."""
+    body = call.body
+    if call.endpoint == "embeddings":
+        prompt = math.ceil(_text_chars(body.get("input")) / CHARS_PER_TOKEN)
+        return prompt, prompt
+    chars = 0
+    for message in body.get("messages") or ():
+        if isinstance(message, dict):
+            chars += _text_chars(message.get("content"))
+    prompt = math.ceil(chars / CHARS_PER_TOKEN)
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    completion = min(asked, completion_cap) if isinstance(asked, int) and asked > 0 else completion_cap
+    choices = body.get("n") if isinstance(body.get("n"), int) and body["n"] > 0 else 1
+    return prompt, prompt + completion * choices
+
+
+def actual_tokens(call: InferenceCall, prompt_estimate: int) -> int:
+    """What the request really used: the provider's usage, else an estimate of what was relayed;
+    a request that failed before producing anything used nothing."""
+    usage = call.usage
+    if isinstance(usage, dict):
+        total = usage.get("total_tokens")
+        if isinstance(total, int):
+            return total
+        parts = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
+        if all(isinstance(p, int) for p in parts):
+            return int(sum(parts))  # type: ignore[arg-type]
+    if call.generated_chars or call.status in (200, CLIENT_CLOSED):
+        return prompt_estimate + math.ceil(call.generated_chars / CHARS_PER_TOKEN)
+    return 0
+
+
+def _tightest(pairs: list[tuple[Check, Outcome]]) -> tuple[Check, Outcome] | None:
+    if not pairs:
+        return None
+    return min(pairs, key=lambda p: (max(p[0].limit - p[1].used, 0), -p[1].reset_ms))
+
+
+def ratelimit_headers(ticket: Ticket) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for kind in ("requests", "tokens"):
+        pair = _tightest([(c, o) for c, o in zip(ticket.checks, ticket.outcomes, strict=True) if c.kind == kind])
+        if pair is not None:
+            check, outcome = pair
+            headers[f"x-ratelimit-limit-{kind}"] = str(check.limit)
+            headers[f"x-ratelimit-remaining-{kind}"] = str(max(check.limit - outcome.used, 0))
+            headers[f"x-ratelimit-reset-{kind}"] = duration(outcome.reset_ms)
+    return headers
+
+
+def rejection(ticket: Ticket) -> RateLimited:
+    retry_ms = max(ticket.retry_ms, 1)
+    failed = [
+        (c, cost, o) for c, cost, o in zip(ticket.checks, ticket.costs, ticket.outcomes, strict=True) if o.retry_ms
+    ]
+    check, cost, outcome = max(failed, key=lambda f: f[2].retry_ms) if failed else (ticket.checks[0], 1, None)
+    used = outcome.used if outcome else check.limit
+    message = (
+        f"Rate limit reached for {check.label}: limit {check.limit}, used {used}, requested {cost}. "
+        f"Please try again in {duration(retry_ms)}."
+    )
+    return RateLimited(
+        message,
+        headers={"retry-after": str(math.ceil(retry_ms / 1000)), "retry-after-ms": str(retry_ms)},
+    )
+
+
+class RateLimitStage:
+    def __init__(self, planner: LimitPlanner, limiter: Limiter, completion_cap: int) -> None:
+        self.planner = planner
+        self.limiter = limiter
+        self.completion_cap = completion_cap
+
+    async def admit(self, call: InferenceCall) -> None:
+        checks = self.planner.checks(call.principal, call.endpoint, call.model)
+        if not checks:
+            return
+        prompt, reservation = estimate_tokens(call, self.completion_cap)
+        ticket = await self.limiter.admit(checks, reservation)
+        call.headers.update(ratelimit_headers(ticket))
+        if not ticket.allowed:
+            raise rejection(ticket)
+        call.state["rate_limit"] = (ticket, prompt)
+
+    async def finish(self, call: InferenceCall) -> None:
+        held = call.state.pop("rate_limit", None)
+        if held is None:
+            return
+        ticket, prompt = held
+        has_tokens = any(c.kind == "tokens" for c in ticket.checks)
+        await self.limiter.finish(ticket, actual_tokens(call, prompt) if has_tokens else None)
+
+
+def build_rate_limit_stage(settings: Settings, limiter: Limiter) -> RateLimitStage:
+    sources = default_sources(settings.rate_limit_global, settings.rate_limit_user, settings.rate_limit_key)
+    planner = LimitPlanner(sources, redis_key(settings, "rl"), int(settings.rate_limit_lease_seconds * 1000))
+    return RateLimitStage(planner, limiter, settings.rate_limit_completion_estimate)

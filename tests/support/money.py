@@ -1,0 +1,47 @@
+"""Money checks shared by the billing tests: every ledger sums to its balance, nothing negative."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.databases import run_sql
+
+
+def assert_ledgers_balance(database_url: str) -> None:
+    balances = {
+        int(u): (int(b), int(h))
+        for u, b, h in run_sql(database_url, "SELECT user_id, balance, held FROM credit_accounts")
+    }
+    sums = {
+        int(u): int(s)
+        for u, s in run_sql(database_url, "SELECT user_id, SUM(amount) FROM credit_transactions GROUP BY user_id")
+    }
+    for user_id, (balance, held) in balances.items():
+        assert balance == sums.get(user_id, 0), f"user {user_id}: ledger {sums.get(user_id, 0)} != balance {balance}"
+        assert balance >= 0 and held >= 0, f"user {user_id}: balance {balance}, held {held}"
+    for user_id in sums:
+        assert user_id in balances, f"user {user_id} has ledger rows but no account"
+    chained = run_sql(
+        database_url, "SELECT COUNT(*) FROM credit_transactions WHERE balance_after != balance_before + amount"
+    )
+    assert chained[0][0] == 0
+
+
+def nanos(amount: str) -> int:
+    whole, _, frac = amount.lstrip("-").partition(".")
+    value = int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
+    return -value if amount.startswith("-") else value
+
+
+def grant(admin: httpx.Client, user_id: int, amount: str, **extra: Any) -> dict[str, Any]:
+    response = admin.post("/admin/credits", json={"user_id": user_id, "amount": amount, "reason": "test", **extra})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def balance(client: httpx.Client) -> dict[str, Any]:
+    response = client.get("/user/balance")
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
