@@ -19,6 +19,7 @@ from gatewayz.settings import Settings
 from tests.fakeprovider import FakeProvider
 from tests.support.databases import REDIS_URL, backend, session_database
 from tests.support.identity import ADMIN_KEY, UPSTREAM_KEY_A, UPSTREAM_KEY_B, GwUser
+from tests.support.money import assert_ledgers_balance
 from tests.support.servers import ThreadedGateway
 
 
@@ -200,6 +201,14 @@ def admin(gateway: ThreadedGateway) -> Iterator[httpx.Client]:
         granted = client.post("/admin/credits", json={"user_id": me["id"], "amount": "100000", "reason": "tests"})
         assert granted.status_code == 201, granted.text
         yield client
+
+
+@pytest.fixture(autouse=True)
+def money_is_never_wrong(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that ran against the gateway: each ledger sums to its balance."""
+    yield
+    if "gateway" in request.fixturenames:
+        assert_ledgers_balance(request.getfixturevalue("database_url"))
 
 
 @pytest.fixture

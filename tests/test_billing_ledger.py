@@ -202,3 +202,40 @@ def test_openai_sdk_errors_for_402_are_typed(gateway: Any, user: GwUser) -> None
     with openai_client(gateway.url, user.key) as sdk, pytest.raises(openai.APIStatusError) as raised:
         sdk.chat.completions.create(**PRICED)
     assert raised.value.status_code == 402
+
+
+def test_holds_left_by_a_crashed_process_are_released(
+    admin: httpx.Client, user: GwUser, database_url: str, base_env: dict[str, str]
+) -> None:
+    import asyncio
+
+    from gatewayz.billing import ledger
+    from gatewayz.storage.db import Database
+    from tests.conftest import settings_from_env
+
+    grant(admin, user.id, "1")
+
+    async def crash_mid_request() -> None:
+        db = Database(settings_from_env(base_env))
+        try:
+            async with db.transaction() as session:  # a hold whose process never comes back to settle it
+                await ledger.place_hold(
+                    session,
+                    request_id="req_crashed",
+                    user_id=user.id,
+                    key_id=None,
+                    amount=400_000_000,
+                    budget=None,
+                    ttl=0.5,
+                )
+        finally:
+            await db.close()
+
+    asyncio.run(crash_mid_request())
+    assert balance(user.client)["available"] == "0.600000000"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and balance(user.client)["held"] != "0.000000000":
+        time.sleep(0.1)
+    assert balance(user.client)["available"] == "1.000000000"
+    status = run_sql(database_url, "SELECT status FROM credit_holds WHERE request_id = 'req_crashed'")
+    assert status == [("expired",)]

@@ -20,7 +20,7 @@ from gatewayz.crypto import SecretBox
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
 from gatewayz.inference.pipeline import Stages
 from gatewayz.inference.service import InferenceService
-from gatewayz.limits.limiter import Limiter
+from gatewayz.limits.limiter import Limiter, limiter_redis
 from gatewayz.limits.stage import build_rate_limit_stage
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.catalog import Catalog
@@ -74,7 +74,7 @@ class Services:
             settings.retry_max_retries, settings.retry_base_delay_seconds, settings.retry_max_delay_seconds
         )
         router = Router(providers, catalog, breakers)
-        limits = Limiter(redis, probe_seconds=settings.rate_limit_probe_seconds)
+        limits = Limiter(limiter_redis(settings), probe_seconds=settings.rate_limit_probe_seconds, owns_redis=True)
         return cls(
             settings=settings,
             db=db,

@@ -20,13 +20,31 @@ from typing import Any
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from gatewayz.limits.redis_limiter import RedisLimiter
 from gatewayz.limits.windows import Check, Correction, LocalLimiter, Outcome, bucket_of, now_ms
+from gatewayz.settings import Settings
 
 log = structlog.get_logger("gatewayz.limits")
 REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+
+def limiter_redis(settings: Settings) -> Redis | None:
+    """The limiter's own client: one immediate retry (a pooled connection that died with a Redis
+    restart), no backoff. The shared client's default of 10 retries with backoff would hold a
+    request for seconds when Redis is down; here the local fallback is the better answer."""
+    if not settings.redis_url:
+        return None
+    return Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        retry=Retry(NoBackoff(), 1),
+        decode_responses=False,
+    )
 
 
 @dataclass(slots=True)
@@ -48,11 +66,17 @@ class Ticket:
 
 class Limiter:
     def __init__(
-        self, redis: Redis | None, *, probe_seconds: float = 1.0, clock: Callable[[], int] = now_ms
+        self,
+        redis: Redis | None,
+        *,
+        probe_seconds: float = 1.0,
+        clock: Callable[[], int] = now_ms,
+        owns_redis: bool = False,
     ) -> None:
         self.local = LocalLimiter()
         self.remote = RedisLimiter(redis) if redis is not None else None
         self.redis = redis
+        self.owns_redis = owns_redis
         self.probe_seconds = probe_seconds
         self.clock = clock
         self.degraded_since: float | None = None
@@ -75,6 +99,9 @@ class Limiter:
                 await task
         self._tasks.clear()
         self._probe = None
+        if self.owns_redis and self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
 
     async def _load_scripts(self) -> None:
         assert self.remote is not None
