@@ -31,3 +31,11 @@ def test_migrated_schema_matches_the_tables(database_url: str, gateway: Any) -> 
     differences, revision = asyncio.run(diff())
     assert revision == head_revision()
     assert differences == []
+
+
+def test_the_fast_head_check_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    from gatewayz.storage.migrate import alembic_config
+
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
