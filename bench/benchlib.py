@@ -7,6 +7,7 @@ Every loop here is bounded by a count and a deadline; every address is 127.0.0.1
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import re
@@ -15,10 +16,12 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT_S = 10.0
@@ -120,6 +123,19 @@ def wait_http_ok(child: Child, url: str, timeout_s: float) -> float:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{child.name} not ready at {url} within {timeout_s}s:\n{child.log_tail()}")
+
+
+def http_json(url: str, token: str, payload: Any = None) -> tuple[int, Any]:
+    """A small GET (or POST of ``payload``) with a bearer token; returns (status, decoded JSON or None)."""
+    data = None if payload is None else json.dumps(payload).encode()
+    req = urllib.request.Request(url, data=data, headers={"Authorization": f"Bearer {token}"})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_S) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
 
 
 def wrk_path() -> str | None:
@@ -262,7 +278,11 @@ async def python_load(port: int, raw: bytes, connections: int, seconds: float) -
 
 
 def wrk_lua(body: bytes, token: str | None) -> str:
-    lines = ['wrk.method = "POST"', f"wrk.body = [==[{body.decode()}]==]", 'wrk.headers["Content-Type"] = "application/json"']
+    lines = [
+        'wrk.method = "POST"',
+        f"wrk.body = [==[{body.decode()}]==]",
+        'wrk.headers["Content-Type"] = "application/json"',
+    ]
     if token:
         lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
     return "\n".join(lines) + "\n"
@@ -270,14 +290,17 @@ def wrk_lua(body: bytes, token: str | None) -> str:
 
 def wrk_load(wrk: str, script: Path, url: str, connections: int, seconds: float, threads: int) -> dict[str, float]:
     """Run wrk once; returns rps, requests, errors (non-2xx + socket errors) and latency percentiles."""
-    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script), url]
+    duration = f"-d{max(1, round(seconds))}s"
+    timeout = f"--timeout={int(REQUEST_TIMEOUT_S)}s"
+    argv = [wrk, f"-t{threads}", f"-c{connections}", duration, timeout, "--latency", "-s", str(script), url]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
     res: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
     m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
     res["requests"] = float(m.group(1)) if m else 0.0
-    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    res["socket_errors"] = float(sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)))
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    res["errors"] = float(errors + (int(m.group(1)) if m else 0))
+    res["non_2xx"] = float(m.group(1)) if m else 0.0
+    res["errors"] = res["socket_errors"] + res["non_2xx"]
     for pct, value, unit in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M):
         res[f"p{pct}_ms"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
     return res

@@ -150,7 +150,7 @@ def test_idempotent_retry_is_charged_once(
     assert charges[0][0] == 1
     different = httpx.post(url, json={**PRICED, "max_tokens": 5}, headers=headers)
     assert different.status_code == 400 and different.json()["error"]["code"] == "idempotency_key_reused"
-    with openai_client(gateway.url, user.key) as sdk:  # the SDK sends its own Idempotency-Key header, too
+    with openai_client(gateway.url, user.key) as sdk:
         streamed = "".join(
             c.choices[0].delta.content or ""
             for c in sdk.chat.completions.create(**PRICED, stream=True, extra_headers={"Idempotency-Key": "stream-1"})
