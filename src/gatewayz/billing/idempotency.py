@@ -48,7 +48,7 @@ class IdempotencyStage:
         for _ in range(2):
             now = utcnow()
             try:
-                async with self.db.transaction() as session:
+                async with self.db.begin() as session:
                     row_id = (await session.execute(insert(IdempotencyRecord).values(
                         user_id=user_id, key=key, request_hash=digest, state="running", created_at=now,
                         expires_at=now + RETENTION,
@@ -57,7 +57,7 @@ class IdempotencyStage:
                 return
             except IntegrityError:
                 pass
-            async with self.db.transaction() as session:
+            async with self.db.transaction() as session:  # rare path: the ORM's objects are clearer
                 record = (await session.execute(select(IdempotencyRecord).where(
                     IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key))).scalar_one_or_none()
                 if record is None:
@@ -81,14 +81,14 @@ class IdempotencyStage:
     async def finish(self, call: InferenceCall) -> None:
         row_id = call.state.get("idempotency")
         if row_id is not None and call.status != 200:
-            async with self.db.transaction() as session:
+            async with self.db.begin() as session:
                 await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == row_id))
 
     async def record_response(self, call: InferenceCall, response: StoredResponse) -> None:
         row_id = call.state.get("idempotency")
         if row_id is None:
             return
-        async with self.db.transaction() as session:
+        async with self.db.begin() as session:
             await session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == row_id).values(
                 state="done", status_code=response.status_code, content_type=response.content_type,
                 headers=response.headers, body=response.body.decode(),

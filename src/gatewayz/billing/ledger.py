@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Table, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gatewayz.billing.tables import (
     BillingEvent,
@@ -76,13 +76,22 @@ def period_start(period: str | None, now: datetime) -> datetime:
     return LIFETIME
 
 
-async def _insert_ignore(session: AsyncSession, table: Table, values: dict[str, Any]) -> None:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+Executor = AsyncSession | AsyncConnection  # the hot path passes a Core connection (cheaper)
+
+
+def dialect_name(executor: Executor) -> str:
+    if isinstance(executor, AsyncConnection):
+        return executor.dialect.name
+    return executor.bind.dialect.name if executor.bind is not None else "sqlite"
+
+
+async def _insert_ignore(session: Executor, table: Table, values: dict[str, Any]) -> None:
+    dialect = dialect_name(session)
     statement = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(**values)
     await session.execute(statement.on_conflict_do_nothing())
 
 
-async def ensure_account(session: AsyncSession, user_id: int) -> None:
+async def ensure_account(session: Executor, user_id: int) -> None:
     await _insert_ignore(
         session,
         CreditAccount.__table__,
@@ -96,7 +105,7 @@ async def ensure_account(session: AsyncSession, user_id: int) -> None:
     )
 
 
-async def _lock_account(session: AsyncSession, user_id: int) -> tuple[int, int, int, int | None]:
+async def _lock_account(session: Executor, user_id: int) -> tuple[int, int, int, int | None]:
     """Take the account row's write lock; returns (balance, held, expiring, threshold)."""
     await ensure_account(session, user_id)
     row = (
@@ -113,7 +122,7 @@ async def _lock_account(session: AsyncSession, user_id: int) -> tuple[int, int, 
 
 
 async def _write_entry(
-    session: AsyncSession,
+    session: Executor,
     user_id: int,
     type_: str,
     amount: int,
@@ -146,7 +155,7 @@ def _consume_expiring(charged: int) -> Any:
 
 
 async def _low_balance_check(
-    session: AsyncSession, user_id: int, before: int, after: int, threshold: int | None
+    session: Executor, user_id: int, before: int, after: int, threshold: int | None
 ) -> None:
     if threshold is not None and before >= threshold > after:
         await session.execute(
@@ -163,7 +172,7 @@ async def _low_balance_check(
 
 
 async def place_hold(
-    session: AsyncSession,
+    session: Executor,
     *,
     request_id: str,
     user_id: int,
@@ -229,7 +238,7 @@ async def place_hold(
     return Hold(int(hold_id), amount, user_id, key_id, start)
 
 
-async def _close_hold(session: AsyncSession, hold: Hold, status: str) -> bool:
+async def _close_hold(session: Executor, hold: Hold, status: str) -> bool:
     """Mark the hold closed; False if someone (the sweeper) already did: then it holds nothing."""
     result = await session.execute(
         update(CreditHold).where(CreditHold.id == hold.id, CreditHold.status == "held").values(status=status)
@@ -237,7 +246,7 @@ async def _close_hold(session: AsyncSession, hold: Hold, status: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def release_hold(session: AsyncSession, hold: Hold, status: str = "released") -> bool:
+async def release_hold(session: Executor, hold: Hold, status: str = "released") -> bool:
     if not await _close_hold(session, hold, status):
         return False
     await session.execute(
@@ -262,7 +271,7 @@ class Settlement:
 
 
 async def settle(
-    session: AsyncSession, *, hold: Hold | None, user_id: int, cost: int, request_id: str, usage: dict[str, Any]
+    session: Executor, *, hold: Hold | None, user_id: int, cost: int, request_id: str, usage: dict[str, Any]
 ) -> Settlement:
     """Charge the actual cost, release the rest of the hold, write the ledger row and usage record.
 
@@ -330,7 +339,7 @@ async def settle(
     return Settlement(charged, int(after), cost - charged)
 
 
-async def record_free_usage(session: AsyncSession, *, request_id: str, user_id: int, usage: dict[str, Any]) -> None:
+async def record_free_usage(session: Executor, *, request_id: str, user_id: int, usage: dict[str, Any]) -> None:
     await session.execute(
         insert(UsageRecord).values(
             request_id=request_id, user_id=user_id, cost=0, uncollected=0, created_at=utcnow(), **usage
@@ -338,7 +347,7 @@ async def record_free_usage(session: AsyncSession, *, request_id: str, user_id: 
     )
 
 
-async def sweep_expired_holds(session: AsyncSession, now: datetime, limit: int = 500) -> int:
+async def sweep_expired_holds(session: Executor, now: datetime, limit: int = 500) -> int:
     rows = (
         (
             await session.execute(
@@ -359,7 +368,7 @@ async def sweep_expired_holds(session: AsyncSession, now: datetime, limit: int =
 
 
 async def adjust(
-    session: AsyncSession,
+    session: Executor,
     *,
     user_id: int,
     amount: int,
@@ -402,7 +411,7 @@ async def adjust(
 
 
 async def refund(
-    session: AsyncSession, *, request_id: str, amount: int | None, reason: str | None, actor: str | None
+    session: Executor, *, request_id: str, amount: int | None, reason: str | None, actor: str | None
 ) -> tuple[int, int]:
     """Refund all or part of a usage charge; returns (refunded, entry id). Never more than charged."""
     usage = (
@@ -436,7 +445,7 @@ async def refund(
     return amount, entry
 
 
-async def expire_due_grants(session: AsyncSession, now: datetime, limit: int = 200) -> int:
+async def expire_due_grants(session: Executor, now: datetime, limit: int = 200) -> int:
     """Write `expiry` entries for what is left of grants past their date.
 
     Spending consumes expiring grants first, earliest expiry first, tracked as one pool per

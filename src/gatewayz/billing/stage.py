@@ -78,7 +78,7 @@ class BillingStage:
             if principal.max_budget is not None
             else None
         )
-        async with self.db.transaction() as session:
+        async with self.db.begin() as session:
             hold = await ledger.place_hold(
                 session,
                 request_id=call.request_id,
@@ -124,7 +124,7 @@ class BillingStage:
     async def finish(self, call: InferenceCall) -> None:
         if call.principal.is_sandbox:
             usage = usage_tokens(call.usage)
-            async with self.db.transaction() as session:
+            async with self.db.begin() as session:
                 await ledger.record_free_usage(
                     session,
                     request_id=call.request_id,
@@ -143,7 +143,7 @@ class BillingStage:
             tokens = self._tokens(call, state)
             price = state["prices"].get((call.route.provider, call.route.upstream_model))
             cost = price.cost(tokens[0], tokens[1], tokens[2]) if price is not None else 0
-        async with self.db.transaction() as session:
+        async with self.db.begin() as session:
             result = await ledger.settle(
                 session,
                 hold=hold,
