@@ -17,20 +17,19 @@ from pathlib import Path
 import asyncpg
 
 from gatewayz.billing import ledger
+from gatewayz.billing.holds import HoldLedger
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
+from gatewayz.storage.fastsql import FastSQL
 from gatewayz.storage.migrate import migrate
 
 USAGE = {"key_id": 1, "endpoint": "chat", "model": "m", "status": 200}
 
 
-async def cycle(db: Database, user_id: int, n: int) -> None:
-    async with db.begin() as session:
-        hold = await ledger.place_hold(session, request_id=f"h{n}-{secrets.token_hex(4)}", user_id=user_id,
-                                       key_id=None, amount=1000, budget=None, ttl=60)
-    async with db.begin() as session:
-        await ledger.settle(session, hold=hold, user_id=user_id, cost=700, request_id=f"s{n}-{secrets.token_hex(4)}",
-                            usage=USAGE)
+async def cycle(holds: HoldLedger, user_id: int, n: int) -> None:
+    hold = await holds.place(request_id=f"h{n}-{secrets.token_hex(4)}", user_id=user_id, key_id=None, amount=1000,
+                             budget=None, ttl=60)
+    await holds.settle(hold=hold, user_id=user_id, cost=700, request_id=f"s{n}-{secrets.token_hex(4)}", usage=USAGE)
 
 
 async def measure(url: str, requests: int, concurrency: int) -> tuple[float, float]:
@@ -38,21 +37,25 @@ async def measure(url: str, requests: int, concurrency: int) -> tuple[float, flo
         settings = Settings(database_url=url, data_dir=Path(tmp), environment="dev")
         db = Database(settings)
         await migrate(db.engine, settings)
+        fast = FastSQL(settings)
+        await fast.open()
+        holds = HoldLedger(fast)
         async with db.transaction() as session:
             await ledger.adjust(session, user_id=1, amount=10**15, type_="admin_grant", reason="bench", actor="b")
         for n in range(50):  # warm-up
-            await cycle(db, 1, n)
+            await cycle(holds, 1, n)
         samples: list[float] = []
         started = time.perf_counter()
 
         async def worker(offset: int) -> None:
             for n in range(offset, requests, concurrency):
                 t = time.perf_counter()
-                await cycle(db, 1, n)
+                await cycle(holds, 1, n)
                 samples.append(time.perf_counter() - t)
 
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
+        await fast.close()
         await db.close()
     return statistics.median(samples) * 1000, requests / elapsed
 

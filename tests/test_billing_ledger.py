@@ -209,27 +209,20 @@ def test_holds_left_by_a_crashed_process_are_released(
 ) -> None:
     import asyncio
 
-    from gatewayz.billing import ledger
-    from gatewayz.storage.db import Database
+    from gatewayz.billing.holds import HoldLedger
+    from gatewayz.storage.fastsql import FastSQL
     from tests.conftest import settings_from_env
 
     grant(admin, user.id, "1")
 
     async def crash_mid_request() -> None:
-        db = Database(settings_from_env(base_env))
-        try:
-            async with db.transaction() as session:  # a hold whose process never comes back to settle it
-                await ledger.place_hold(
-                    session,
-                    request_id="req_crashed",
-                    user_id=user.id,
-                    key_id=None,
-                    amount=400_000_000,
-                    budget=None,
-                    ttl=0.5,
-                )
+        fast = FastSQL(settings_from_env(base_env))
+        await fast.open()
+        try:  # a hold whose process never comes back to settle it
+            await HoldLedger(fast).place(request_id="req_crashed", user_id=user.id, key_id=None,
+                                         amount=400_000_000, budget=None, ttl=0.5)
         finally:
-            await db.close()
+            await fast.close()
 
     asyncio.run(crash_mid_request())
     assert balance(user.client)["available"] == "0.600000000"

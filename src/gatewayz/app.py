@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         redis = create_redis(settings)
         svc = Services.build(settings, db, redis, started_at=time.monotonic())
         app.state.services = svc
-        svc.start()
+        await svc.open()
         try:
             yield
         finally:

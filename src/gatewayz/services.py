@@ -13,6 +13,7 @@ from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.cache import AuthInvalidation, KeyCache
 from gatewayz.accounts.service import Invalidation
 from gatewayz.audit.security_events import SecurityEventWriter
+from gatewayz.billing.holds import HoldLedger
 from gatewayz.billing.idempotency import IdempotencyStage
 from gatewayz.billing.jobs import BillingJobs
 from gatewayz.billing.stage import BillingStage, decorate_usage
@@ -29,14 +30,17 @@ from gatewayz.providers.router import Router
 from gatewayz.providers.upstream import UpstreamClients
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
+from gatewayz.storage.fastsql import FastSQL
 
 
-def pipeline_stages(settings: Settings, db: Database, catalog: Catalog, limits: Limiter) -> Stages:
+def pipeline_stages(
+    settings: Settings, db: Database, catalog: Catalog, limits: Limiter, holds: HoldLedger
+) -> Stages:
     """The stages around every provider call, in admission order (finish runs in reverse)."""
     return Stages([
         build_rate_limit_stage(settings, limits),
         IdempotencyStage(db, settings.credit_hold_ttl_seconds),
-        BillingStage(settings, db, catalog),
+        BillingStage(settings, holds, catalog),
     ])
 
 
@@ -58,6 +62,7 @@ class Services:
     limits: Limiter
     inference: InferenceService
     billing_jobs: BillingJobs
+    fast_sql: FastSQL
     started_at: float
 
     @classmethod
@@ -74,6 +79,8 @@ class Services:
             settings.retry_max_retries, settings.retry_base_delay_seconds, settings.retry_max_delay_seconds
         )
         router = Router(providers, catalog, breakers)
+        fast_sql = FastSQL(settings)
+        holds = HoldLedger(fast_sql)
         limits = Limiter(limiter_redis(settings), probe_seconds=settings.rate_limit_probe_seconds, owns_redis=True)
         return cls(
             settings=settings,
@@ -95,12 +102,18 @@ class Services:
                 router,
                 Dispatcher(clients, breakers, policy),
                 catalog,
-                stages=pipeline_stages(settings, db, catalog, limits),
+                stages=pipeline_stages(settings, db, catalog, limits, holds),
                 decorate_usage=decorate_usage,
             ),
-            billing_jobs=BillingJobs(db, settings.billing_job_interval_seconds),
+            billing_jobs=BillingJobs(db, holds, settings.billing_job_interval_seconds),
+            fast_sql=fast_sql,
             started_at=started_at,
         )
+
+    async def open(self) -> None:
+        """Connect what needs connecting, then start the background work."""
+        await self.fast_sql.open()
+        self.start()
 
     def start(self) -> None:
         self.invalidation.start()
@@ -119,6 +132,7 @@ class Services:
         await self.invalidation.stop()
         await self.events.stop()
         await self.activity.stop()
+        await self.fast_sql.close()
 
     async def publish(self, invalidation: Invalidation | None) -> None:
         if invalidation is not None:

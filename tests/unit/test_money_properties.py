@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from gatewayz.billing import ledger
+from gatewayz.billing.holds import Hold, HoldLedger, InsufficientCredits
 from gatewayz.billing.money import to_nanos, usd
 from gatewayz.billing.pricing import Price
 from gatewayz.billing.tables import CreditAccount, CreditHold, CreditTransaction
 from gatewayz.errors import InvalidRequest
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
+from gatewayz.storage.fastsql import FastSQL
 from gatewayz.storage.migrate import migrate
 from gatewayz.storage.types import utcnow
 
@@ -71,83 +73,69 @@ operation = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database, asyncio.AbstractEventLoop]]:
+def database(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Database, HoldLedger, asyncio.AbstractEventLoop]]:
     path: Path = tmp_path_factory.mktemp("ledger") / "ledger.db"
     db_settings = Settings(database_url=f"sqlite:///{path}", data_dir=path.parent, environment="dev")
     loop = asyncio.new_event_loop()
     db = Database(db_settings)
+    fast = FastSQL(db_settings)
     loop.run_until_complete(migrate(db.engine, db_settings))
-    yield db, loop
+    loop.run_until_complete(fast.open())
+    yield db, HoldLedger(fast), loop
+    loop.run_until_complete(fast.close())
     loop.run_until_complete(db.close())
     loop.close()
 
 
 user_ids = itertools.count(1_000_000)
+USAGE = {"key_id": 0, "endpoint": "chat", "model": "m", "status": 200}
 
 
-async def _run(db: Database, user_id: int, operations: list[tuple[str, int]]) -> None:
-    holds: list[ledger.Hold] = []
+async def _apply(db: Database, holds_ledger: HoldLedger, user_id: int, index: int, kind: str, amount: int,
+                 holds: list[Hold]) -> int:
+    """Run one operation; returns its effect on the expected balance."""
+    if kind in ("grant", "deduct"):
+        signed = amount if kind == "grant" else -amount
+        async with db.transaction() as session:
+            await ledger.adjust(session, user_id=user_id, amount=signed, type_=f"admin_{kind}", reason="p",
+                                actor="test")
+        return signed
+    if kind == "hold":
+        holds.append(await holds_ledger.place(request_id=f"r{index}", user_id=user_id, key_id=None, amount=amount,
+                                              budget=None, ttl=60))
+    elif kind == "settle" and holds:
+        result = await holds_ledger.settle(hold=holds.pop(0), user_id=user_id, cost=amount,
+                                           request_id=f"{user_id}-{index}", usage=USAGE)
+        assert result.charged + result.uncollected == amount
+        return -result.charged
+    elif kind == "release" and holds:
+        assert await holds_ledger.release(holds.pop(0))
+    elif kind == "sweep":
+        async with db.session() as session:
+            stale = await ledger.expired_holds(session, utcnow() + timedelta(minutes=5))
+        for hold in stale:
+            await holds_ledger.release(hold, "expired")
+        holds[:] = [h for h in holds if h.user_id != user_id]
+    return 0
+
+
+async def _run(db: Database, holds_ledger: HoldLedger, user_id: int, operations: list[tuple[str, int]]) -> None:
+    holds: list[Hold] = []
     expected_balance = 0
     for index, (kind, amount) in enumerate(operations):
-        async with db.transaction() as session:
-            try:
-                if kind == "grant":
-                    await ledger.adjust(
-                        session, user_id=user_id, amount=amount, type_="admin_grant", reason="p", actor="test"
-                    )
-                    expected_balance += amount
-                elif kind == "deduct":
-                    await ledger.adjust(
-                        session, user_id=user_id, amount=-amount, type_="admin_deduct", reason="p", actor="test"
-                    )
-                    expected_balance -= amount
-                elif kind == "hold":
-                    holds.append(
-                        await ledger.place_hold(
-                            session,
-                            request_id=f"r{index}",
-                            user_id=user_id,
-                            key_id=None,
-                            amount=amount,
-                            budget=None,
-                            ttl=60,
-                        )
-                    )
-                elif kind == "settle" and holds:
-                    result = await ledger.settle(
-                        session,
-                        hold=holds.pop(0),
-                        user_id=user_id,
-                        cost=amount,
-                        request_id=f"{user_id}-{index}",
-                        usage={"key_id": 0, "endpoint": "chat", "model": "m", "status": 200},
-                    )
-                    assert result.charged + result.uncollected == amount
-                    expected_balance -= result.charged
-                elif kind == "release" and holds:
-                    assert await ledger.release_hold(session, holds.pop(0))
-                elif kind == "sweep":
-                    await ledger.sweep_expired_holds(session, utcnow() + timedelta(minutes=5))
-                    holds.clear()
-            except (ledger.InsufficientCredits, InvalidRequest):
-                pass  # refused: nothing may have changed (the transaction rolled back)
+        try:
+            expected_balance += await _apply(db, holds_ledger, user_id, index, kind, amount, holds)
+        except (InsufficientCredits, InvalidRequest):
+            pass  # refused: nothing may have changed (the transaction rolled back)
         async with db.session() as session:
             account = await session.get(CreditAccount, user_id)
             balance, held = (account.balance, account.held) if account else (0, 0)
-            ledger_sum = (
-                await session.execute(
-                    select(func.coalesce(func.sum(CreditTransaction.amount), 0)).where(
-                        CreditTransaction.user_id == user_id
-                    )
-                )
-            ).scalar_one()
-            open_holds = (
-                await session.execute(
-                    select(func.coalesce(func.sum(CreditHold.amount), 0)).where(
-                        CreditHold.user_id == user_id, CreditHold.status == "held"
-                    )
-                )
-            ).scalar_one()
+            ledger_sum = (await session.execute(select(func.coalesce(func.sum(CreditTransaction.amount), 0))
+                                                .where(CreditTransaction.user_id == user_id))).scalar_one()
+            open_holds = (await session.execute(select(func.coalesce(func.sum(CreditHold.amount), 0)).where(
+                CreditHold.user_id == user_id, CreditHold.status == "held"))).scalar_one()
         assert balance == ledger_sum == expected_balance
         assert 0 <= held <= balance
         assert held == open_holds == sum(h.amount for h in holds)
@@ -156,7 +144,7 @@ async def _run(db: Database, user_id: int, operations: list[tuple[str, int]]) ->
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(operation, min_size=1, max_size=25))
 def test_hold_settle_sequences_keep_every_invariant(
-    database: tuple[Database, asyncio.AbstractEventLoop], operations: list[tuple[str, int]]
+    database: tuple[Database, HoldLedger, asyncio.AbstractEventLoop], operations: list[tuple[str, int]]
 ) -> None:
-    db, loop = database
-    loop.run_until_complete(_run(db, next(user_ids), operations))
+    db, holds_ledger, loop = database
+    loop.run_until_complete(_run(db, holds_ledger, next(user_ids), operations))

@@ -11,6 +11,7 @@ import contextlib
 import structlog
 
 from gatewayz.billing import ledger
+from gatewayz.billing.holds import HoldLedger
 from gatewayz.storage.db import Database
 from gatewayz.storage.types import utcnow
 
@@ -18,15 +19,19 @@ log = structlog.get_logger("gatewayz.billing.jobs")
 
 
 class BillingJobs:
-    def __init__(self, db: Database, interval: float) -> None:
+    def __init__(self, db: Database, holds: HoldLedger, interval: float) -> None:
         self.db = db
+        self.holds = holds
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> tuple[int, int]:
         now = utcnow()
-        async with self.db.transaction() as session:
-            released = await ledger.sweep_expired_holds(session, now)
+        async with self.db.session() as session:
+            stale = await ledger.expired_holds(session, now)
+        released = 0
+        for hold in stale:
+            released += await self.holds.release(hold, "expired")
         async with self.db.transaction() as session:
             expired = await ledger.expire_due_grants(session, now)
         if released or expired:

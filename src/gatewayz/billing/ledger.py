@@ -1,32 +1,29 @@
-"""The credit ledger: every balance change and its ledger row in one transaction.
+"""The credit ledger's less frequent changes: grants, deductions, refunds, expiry, crash recovery.
 
-Concurrency rules (why this cannot overspend):
-- a hold is ONE conditional UPDATE (`... WHERE balance - held >= :amount`): two requests can never
-  both reserve the same money, on SQLite or PostgreSQL, in one process or many;
-- every other change starts with an UPDATE of the account row, which takes its write lock before
-  anything is read, so read-then-write sequences cannot interleave.
+Every balance change writes its ledger row in the same transaction, and starts with an UPDATE of
+the account row, which takes its write lock before anything is read, so read-then-write sequences
+cannot interleave. The per-request hold and settlement live in holds.py (the lean SQL path).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gatewayz.billing.holds import Hold
 from gatewayz.billing.tables import (
     BillingEvent,
     CreditAccount,
     CreditGrant,
     CreditHold,
     CreditTransaction,
-    KeySpend,
     UsageRecord,
 )
-from gatewayz.errors import GatewayError, InvalidRequest, NotFound
+from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.storage.types import utcnow
 
 TRANSACTION_TYPES = (
@@ -41,39 +38,6 @@ TRANSACTION_TYPES = (
     "expiry",
     "adjustment",
 )
-LIFETIME = datetime(1970, 1, 1, tzinfo=utcnow().tzinfo)
-
-
-class InsufficientCredits(GatewayError):
-    status = 402
-    type = "insufficient_quota"
-    code = "insufficient_quota"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyBudget:
-    limit: int
-    period: str | None  # daily | weekly | monthly | None (lifetime)
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    id: int
-    amount: int
-    user_id: int
-    key_id: int | None
-    key_period_start: datetime | None
-
-
-def period_start(period: str | None, now: datetime) -> datetime:
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "daily":
-        return day
-    if period == "weekly":
-        return day - timedelta(days=day.weekday())
-    if period == "monthly":
-        return day.replace(day=1)
-    return LIFETIME
 
 
 Executor = AsyncSession | AsyncConnection  # the hot path passes a Core connection (cheaper)
@@ -168,200 +132,16 @@ async def _low_balance_check(
         )
 
 
-# -- holds -----------------------------------------------------------------------------------------
+# -- crash recovery ------------------------------------------------------------------------------
 
 
-async def place_hold(
-    session: Executor,
-    *,
-    request_id: str,
-    user_id: int,
-    key_id: int | None,
-    amount: int,
-    budget: KeyBudget | None,
-    ttl: float,
-) -> Hold:
-    """Reserve `amount`, atomically, or raise 402. Call inside a transaction."""
-    result = await session.execute(
-        update(CreditAccount)
-        .where(CreditAccount.user_id == user_id, CreditAccount.balance - CreditAccount.held >= amount)
-        .values(held=CreditAccount.held + amount)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        raise InsufficientCredits(
-            "You do not have enough credits for this request (the most it can cost is reserved up front). "
-            "Add credits or lower max_tokens."
-        )
-    start = None
-    if budget is not None and key_id is not None:
-        start = period_start(budget.period, utcnow())
-        await _insert_ignore(
-            session,
-            KeySpend.__table__,
-            {  # type: ignore[arg-type]
-                "key_id": key_id,
-                "period_start": start,
-                "spent": 0,
-                "held": 0,
-            },
-        )
-        result = await session.execute(
-            update(KeySpend)
-            .where(
-                KeySpend.key_id == key_id,
-                KeySpend.period_start == start,
-                KeySpend.spent + KeySpend.held + amount <= budget.limit,
-            )
-            .values(held=KeySpend.held + amount)
-        )
-        if not result.rowcount:  # type: ignore[attr-defined]
-            raise InsufficientCredits(
-                "This API key has reached its spending limit for the period.", code="key_budget_exceeded"
-            )
-    now = utcnow()
-    hold_id = (
-        await session.execute(
-            insert(CreditHold)
-            .values(
-                request_id=request_id,
-                user_id=user_id,
-                key_id=key_id,
-                amount=amount,
-                key_period_start=start,
-                status="held",
-                created_at=now,
-                expires_at=now + timedelta(seconds=ttl),
-            )
-            .returning(CreditHold.id)
-        )
-    ).scalar_one()
-    return Hold(int(hold_id), amount, user_id, key_id, start)
-
-
-async def _close_hold(session: Executor, hold: Hold, status: str) -> bool:
-    """Mark the hold closed; False if someone (the sweeper) already did: then it holds nothing."""
-    result = await session.execute(
-        update(CreditHold).where(CreditHold.id == hold.id, CreditHold.status == "held").values(status=status)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def release_hold(session: Executor, hold: Hold, status: str = "released") -> bool:
-    if not await _close_hold(session, hold, status):
-        return False
-    await session.execute(
-        update(CreditAccount)
-        .where(CreditAccount.user_id == hold.user_id)
-        .values(held=CreditAccount.held - hold.amount, updated_at=utcnow())
-    )
-    if hold.key_period_start is not None:
-        await session.execute(
-            update(KeySpend)
-            .where(KeySpend.key_id == hold.key_id, KeySpend.period_start == hold.key_period_start)
-            .values(held=KeySpend.held - hold.amount)
-        )
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class Settlement:
-    charged: int
-    balance: int
-    uncollected: int
-
-
-async def settle(
-    session: Executor, *, hold: Hold | None, user_id: int, cost: int, request_id: str, usage: dict[str, Any]
-) -> Settlement:
-    """Charge the actual cost, release the rest of the hold, write the ledger row and usage record.
-
-    The charge never takes the balance below what other requests hold (nor below zero): a cost
-    above its hold (a provider that ignored max_tokens) is collected as far as the balance goes
-    and the rest recorded as `uncollected` on the usage record.
-    """
-    release = hold.amount if hold is not None and await _close_hold(session, hold, "settled") else 0
-    charged = cost
-    if cost <= release:  # the usual case: one UPDATE
-        row = (
-            await session.execute(
-                update(CreditAccount)
-                .where(CreditAccount.user_id == user_id)
-                .values(
-                    held=CreditAccount.held - release,
-                    balance=CreditAccount.balance - cost,
-                    expiring=_consume_expiring(cost),
-                    updated_at=utcnow(),
-                )
-                .returning(CreditAccount.balance, CreditAccount.low_balance_threshold)
-            )
-        ).one()
-        after, threshold = int(row[0]), row[1]
-    else:
-        await ensure_account(session, user_id)
-        row = (
-            await session.execute(
-                update(CreditAccount)
-                .where(CreditAccount.user_id == user_id)
-                .values(held=CreditAccount.held - release, updated_at=utcnow())
-                .returning(CreditAccount.balance, CreditAccount.held, CreditAccount.low_balance_threshold)
-            )
-        ).one()
-        charged = max(0, min(cost, int(row[0]) - int(row[1])))
-        after = (
-            await session.execute(
-                update(CreditAccount)
-                .where(CreditAccount.user_id == user_id)
-                .values(balance=CreditAccount.balance - charged, expiring=_consume_expiring(charged))
-                .returning(CreditAccount.balance)
-            )
-        ).scalar_one()
-        threshold = row[2]
-    before = int(after) + charged
-    if charged:
-        await _write_entry(session, user_id, "usage", -charged, before, reference=request_id)
-        await _low_balance_check(session, user_id, before, int(after), threshold)
-    if hold is not None and hold.key_period_start is not None:
-        await session.execute(
-            update(KeySpend)
-            .where(KeySpend.key_id == hold.key_id, KeySpend.period_start == hold.key_period_start)
-            .values(held=KeySpend.held - release, spent=KeySpend.spent + charged)
-        )
-    await session.execute(
-        insert(UsageRecord).values(
-            request_id=request_id,
-            user_id=user_id,
-            cost=charged,
-            uncollected=cost - charged,
-            created_at=utcnow(),
-            **usage,
-        )
-    )
-    return Settlement(charged, int(after), cost - charged)
-
-
-async def record_free_usage(session: Executor, *, request_id: str, user_id: int, usage: dict[str, Any]) -> None:
-    await session.execute(
-        insert(UsageRecord).values(
-            request_id=request_id, user_id=user_id, cost=0, uncollected=0, created_at=utcnow(), **usage
-        )
-    )
-
-
-async def sweep_expired_holds(session: Executor, now: datetime, limit: int = 500) -> int:
-    rows = (
-        (
-            await session.execute(
-                select(CreditHold).where(CreditHold.status == "held", CreditHold.expires_at < now).limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    released = 0
-    for row in rows:
-        hold = Hold(row.id, row.amount, row.user_id, row.key_id, row.key_period_start)
-        released += await release_hold(session, hold, "expired")
-    return released
+async def expired_holds(session: Executor, now: datetime, limit: int = 500) -> list[Hold]:
+    """Holds whose process never came back to settle them (see holds.HoldLedger.release)."""
+    rows = (await session.execute(
+        select(CreditHold.id, CreditHold.amount, CreditHold.user_id, CreditHold.key_id, CreditHold.key_period_start)
+        .where(CreditHold.status == "held", CreditHold.expires_at < now).limit(limit)
+    )).all()
+    return [Hold(int(r[0]), int(r[1]), int(r[2]), r[3], r[4]) for r in rows]
 
 
 # -- grants, deductions, refunds, expiry -------------------------------------------------------------

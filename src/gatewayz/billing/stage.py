@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import structlog
 
-from gatewayz.billing import ledger
+from gatewayz.billing.holds import HoldLedger, KeyBudget
 from gatewayz.billing.money import usd, usd_float
 from gatewayz.billing.pricing import (
     CHARS_PER_TOKEN,
@@ -29,7 +29,6 @@ from gatewayz.errors import InvalidRequest
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.providers.catalog import Catalog
 from gatewayz.settings import Settings
-from gatewayz.storage.db import Database
 
 log = structlog.get_logger("gatewayz.billing")
 CLIENT_CLOSED = 499
@@ -40,9 +39,9 @@ def _json_size(value: Any) -> int:
 
 
 class BillingStage:
-    def __init__(self, settings: Settings, db: Database, catalog: Catalog) -> None:
+    def __init__(self, settings: Settings, holds: HoldLedger, catalog: Catalog) -> None:
         self.settings = settings
-        self.db = db
+        self.holds = holds
         self.catalog = catalog
 
     # -- admission -----------------------------------------------------------------------------
@@ -73,21 +72,15 @@ class BillingStage:
         if amount <= 0:
             return
         principal = call.principal
-        budget = (
-            ledger.KeyBudget(principal.max_budget, principal.budget_period)
-            if principal.max_budget is not None
-            else None
+        budget = KeyBudget(principal.max_budget, principal.budget_period) if principal.max_budget is not None else None
+        hold = await self.holds.place(
+            request_id=call.request_id,
+            user_id=principal.user_id,
+            key_id=principal.key_id,
+            amount=amount,
+            budget=budget,
+            ttl=self.settings.credit_hold_ttl_seconds,
         )
-        async with self.db.begin() as session:
-            hold = await ledger.place_hold(
-                session,
-                request_id=call.request_id,
-                user_id=principal.user_id,
-                key_id=principal.key_id,
-                amount=amount,
-                budget=budget,
-                ttl=self.settings.credit_hold_ttl_seconds,
-            )
         call.state["billing"]["hold"] = hold
 
     # -- finish --------------------------------------------------------------------------------
@@ -124,13 +117,9 @@ class BillingStage:
     async def finish(self, call: InferenceCall) -> None:
         if call.principal.is_sandbox:
             usage = usage_tokens(call.usage)
-            async with self.db.begin() as session:
-                await ledger.record_free_usage(
-                    session,
-                    request_id=call.request_id,
-                    user_id=call.principal.user_id,
-                    usage=self._usage_row(call, (*usage, False)),
-                )
+            await self.holds.record_free(
+                request_id=call.request_id, user_id=call.principal.user_id, usage=self._usage_row(call, (*usage, False))
+            )
             call.state["cost"] = 0
             return
         state = call.state.get("billing")
@@ -143,15 +132,13 @@ class BillingStage:
             tokens = self._tokens(call, state)
             price = state["prices"].get((call.route.provider, call.route.upstream_model))
             cost = price.cost(tokens[0], tokens[1], tokens[2]) if price is not None else 0
-        async with self.db.begin() as session:
-            result = await ledger.settle(
-                session,
-                hold=hold,
-                user_id=call.principal.user_id,
-                cost=cost,
-                request_id=call.request_id,
-                usage=self._usage_row(call, tokens),
-            )
+        result = await self.holds.settle(
+            hold=hold,
+            user_id=call.principal.user_id,
+            cost=cost,
+            request_id=call.request_id,
+            usage=self._usage_row(call, tokens),
+        )
         if result.uncollected:
             log.warning("charge_exceeded_balance", request_id=call.request_id, uncollected=result.uncollected)
         call.state["cost"] = result.charged

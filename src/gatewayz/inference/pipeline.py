@@ -96,6 +96,14 @@ class Stages:
             await self._finish(call, admitted)
             exc.headers = {**call.headers, **exc.headers}
             raise
+        except AnswerFromStore:
+            call.status = 200  # answered without a provider call: the stages before it finish now
+            await self._finish(call, admitted)
+            raise
+        except BaseException:
+            call.status = 500
+            await self._finish(call, admitted)
+            raise
         call.state["admitted"] = admitted
 
     async def finish(self, call: InferenceCall) -> None:

@@ -1,0 +1,262 @@
+"""Credit holds and settlement: the ledger statements every paid request runs, on the lean SQL path.
+
+Why this cannot overspend: a hold is ONE conditional UPDATE (`... WHERE balance - held >= :amount`),
+so two requests can never both reserve the same money, on SQLite or PostgreSQL, in one process or
+many. Settlement starts by updating the account row, which takes its lock before anything is read.
+Every balance change writes its ledger row in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from gatewayz.errors import GatewayError
+from gatewayz.storage.fastsql import FastSQL, Tx
+from gatewayz.storage.types import utcnow
+
+LIFETIME = datetime(1970, 1, 1, tzinfo=utcnow().tzinfo)
+
+
+class InsufficientCredits(GatewayError):
+    status = 402
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBudget:
+    limit: int
+    period: str | None  # daily | weekly | monthly | None (lifetime)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    id: int
+    amount: int
+    user_id: int
+    key_id: int | None
+    key_period_start: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    charged: int
+    balance: int
+    uncollected: int
+
+
+def period_start(period: str | None, now: datetime) -> datetime:
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "daily":
+        return day
+    if period == "weekly":
+        return day - timedelta(days=day.weekday())
+    if period == "monthly":
+        return day.replace(day=1)
+    return LIFETIME
+
+
+_HOLD = "UPDATE credit_accounts SET held = held + :amount WHERE user_id = :user_id AND balance - held >= :amount"
+_SPEND_ROW = (
+    "INSERT INTO key_spend (key_id, period_start, spent, held) VALUES (:key_id, :start, 0, 0) ON CONFLICT DO NOTHING"
+)
+_SPEND_HOLD = (
+    "UPDATE key_spend SET held = held + :amount WHERE key_id = :key_id AND period_start = :start "
+    "AND spent + held + :amount <= :limit"
+)
+_HOLD_ROW = (
+    "INSERT INTO credit_holds (request_id, user_id, key_id, amount, key_period_start, status, created_at, "
+    "expires_at) VALUES (:request_id, :user_id, :key_id, :amount, :start, 'held', :now, :expires) "
+    "RETURNING id"
+)
+_CLOSE_HOLD = "UPDATE credit_holds SET status = :status WHERE id = :id AND status = 'held'"
+_ACCOUNT_ROW = (
+    "INSERT INTO credit_accounts (user_id, balance, held, expiring, updated_at) "
+    "VALUES (:user_id, 0, 0, 0, :now) ON CONFLICT DO NOTHING"
+)
+_UNHOLD = (
+    "UPDATE credit_accounts SET held = held - :release, updated_at = :now WHERE user_id = :user_id "
+    "RETURNING balance, held, low_balance_threshold"
+)
+_CHARGE = (
+    "UPDATE credit_accounts SET balance = balance - :charged, "
+    "expiring = CASE WHEN expiring < :charged THEN 0 ELSE expiring - :charged END WHERE user_id = :user_id"
+)
+_ENTRY = (
+    "INSERT INTO credit_transactions (user_id, type, amount, balance_before, balance_after, reference, "
+    "created_at) VALUES (:user_id, 'usage', :amount, :before, :after, :reference, :now)"
+)
+_SPEND_SETTLE = (
+    "UPDATE key_spend SET held = held - :release, spent = spent + :charged "
+    "WHERE key_id = :key_id AND period_start = :start"
+)
+_SPEND_RELEASE = "UPDATE key_spend SET held = held - :release WHERE key_id = :key_id AND period_start = :start"
+_USAGE_COLUMNS = (
+    "request_id",
+    "user_id",
+    "key_id",
+    "endpoint",
+    "provider",
+    "model",
+    "upstream_model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost",
+    "uncollected",
+    "estimated",
+    "stream",
+    "status",
+    "latency_ms",
+    "ttft_ms",
+    "created_at",
+)
+_USAGE = (
+    f"INSERT INTO usage_records ({', '.join(_USAGE_COLUMNS)}) VALUES ({', '.join(':' + c for c in _USAGE_COLUMNS)})"
+)
+_LOW_BALANCE = {
+    "sqlite": (
+        "INSERT INTO billing_events (user_id, type, data, created_at) VALUES (:user_id, 'low_balance', :data, :now)"
+    ),
+    "postgresql": (
+        "INSERT INTO billing_events (user_id, type, data, created_at) "
+        "VALUES (:user_id, 'low_balance', CAST(:data AS JSONB), :now)"
+    ),
+}
+
+
+class HoldLedger:
+    def __init__(self, sql: FastSQL) -> None:
+        self.sql = sql
+
+    async def place(
+        self, *, request_id: str, user_id: int, key_id: int | None, amount: int, budget: KeyBudget | None, ttl: float
+    ) -> Hold:
+        """Reserve `amount` for one request, atomically, or raise 402."""
+        now = utcnow()
+        async with self.sql.transaction() as tx:
+            if not await tx.execute(_HOLD, {"amount": amount, "user_id": user_id}):
+                raise InsufficientCredits(
+                    "You do not have enough credits for this request (the most it can cost is reserved up "
+                    "front). Add credits or lower max_tokens."
+                )
+            start = None
+            if budget is not None and key_id is not None:
+                start = period_start(budget.period, now)
+                spend = {"key_id": key_id, "start": tx.ts(start), "amount": amount, "limit": budget.limit}
+                await tx.execute(_SPEND_ROW, spend)
+                if not await tx.execute(_SPEND_HOLD, spend):
+                    raise InsufficientCredits(
+                        "This API key has reached its spending limit for the period.", code="key_budget_exceeded"
+                    )
+            row = await tx.fetchrow(
+                _HOLD_ROW,
+                {
+                    "request_id": request_id,
+                    "user_id": user_id,
+                    "key_id": key_id,
+                    "amount": amount,
+                    "start": tx.ts(start),
+                    "now": tx.ts(now),
+                    "expires": tx.ts(now + timedelta(seconds=ttl)),
+                },
+            )
+        assert row is not None
+        return Hold(int(row[0]), amount, user_id, key_id, start)
+
+    async def release(self, hold: Hold, status: str = "released") -> bool:
+        """Give a hold's money back; False if it was already closed (settled, or swept)."""
+        async with self.sql.transaction() as tx:
+            if not await tx.execute(_CLOSE_HOLD, {"id": hold.id, "status": status}):
+                return False
+            await tx.execute(_UNHOLD, {"release": hold.amount, "user_id": hold.user_id, "now": tx.ts(utcnow())})
+            if hold.key_period_start is not None:
+                await tx.execute(
+                    _SPEND_RELEASE,
+                    {"release": hold.amount, "key_id": hold.key_id, "start": tx.ts(hold.key_period_start)},
+                )
+        return True
+
+    async def settle(
+        self, *, hold: Hold | None, user_id: int, cost: int, request_id: str, usage: dict[str, Any]
+    ) -> Settlement:
+        """Charge the actual cost, release the rest of the hold, write the ledger row and usage record.
+
+        The charge never takes the balance below what other requests hold (nor below zero): a
+        cost above its hold (a provider that ignored max_tokens) is collected as far as the balance
+        goes and the rest recorded as `uncollected` on the usage record.
+        """
+        now = utcnow()
+        async with self.sql.transaction() as tx:
+            release = 0
+            if hold is not None and await tx.execute(_CLOSE_HOLD, {"id": hold.id, "status": "settled"}):
+                release = hold.amount
+            account = await self._unhold(tx, user_id, release, now)
+            balance, held, threshold = int(account[0]), int(account[1]), account[2]
+            charged = max(0, min(cost, balance - held))
+            after = balance - charged
+            if charged:
+                await tx.execute(_CHARGE, {"charged": charged, "user_id": user_id})
+                await tx.execute(
+                    _ENTRY,
+                    {
+                        "user_id": user_id,
+                        "amount": -charged,
+                        "before": balance,
+                        "after": after,
+                        "reference": request_id,
+                        "now": tx.ts(now),
+                    },
+                )
+                if threshold is not None and balance >= threshold > after:
+                    data = json.dumps({"balance": after, "threshold": int(threshold)})
+                    await tx.execute(_LOW_BALANCE[tx.dialect], {"user_id": user_id, "data": data, "now": tx.ts(now)})
+            if hold is not None and hold.key_period_start is not None:
+                await tx.execute(
+                    _SPEND_SETTLE,
+                    {
+                        "release": release,
+                        "charged": charged,
+                        "key_id": hold.key_id,
+                        "start": tx.ts(hold.key_period_start),
+                    },
+                )
+            await self._usage(tx, request_id, user_id, charged, cost - charged, usage, now)
+        return Settlement(charged, after, cost - charged)
+
+    async def record_free(self, *, request_id: str, user_id: int, usage: dict[str, Any]) -> None:
+        async with self.sql.transaction() as tx:
+            await self._usage(tx, request_id, user_id, 0, 0, usage, utcnow())
+
+    @staticmethod
+    async def _unhold(tx: Tx, user_id: int, release: int, now: datetime) -> tuple[Any, ...]:
+        params = {"release": release, "user_id": user_id, "now": tx.ts(now)}
+        row = await tx.fetchrow(_UNHOLD, params)
+        if row is None:  # no account yet (a free request of a new user)
+            await tx.execute(_ACCOUNT_ROW, {"user_id": user_id, "now": tx.ts(now)})
+            row = await tx.fetchrow(_UNHOLD, params)
+        assert row is not None
+        return row
+
+    @staticmethod
+    async def _usage(
+        tx: Tx, request_id: str, user_id: int, cost: int, uncollected: int, usage: dict[str, Any], now: datetime
+    ) -> None:
+        row = {name: None for name in _USAGE_COLUMNS}
+        row.update(
+            {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "estimated": False, "stream": False}
+        )
+        row.update(usage)
+        row.update(
+            {
+                "request_id": request_id,
+                "user_id": user_id,
+                "cost": cost,
+                "uncollected": uncollected,
+                "created_at": tx.ts(now),
+            }
+        )
+        await tx.execute(_USAGE, row)
