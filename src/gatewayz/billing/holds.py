@@ -20,6 +20,12 @@ from gatewayz.storage.types import utcnow
 LIFETIME = datetime(1970, 1, 1, tzinfo=utcnow().tzinfo)
 
 
+INSUFFICIENT = (
+    "You do not have enough credits for this request (the most it can cost is reserved up front). "
+    "Add credits or lower max_tokens."
+)
+
+
 class InsufficientCredits(GatewayError):
     status = 402
     type = "insufficient_quota"
@@ -128,6 +134,28 @@ _LOW_BALANCE = {
 }
 
 
+# PostgreSQL runs the common cases as ONE statement (data-modifying CTEs): one round trip, and the
+# account row is locked only for the statement's own duration.
+_PG_HOLD = (
+    "WITH acct AS (UPDATE credit_accounts SET held = held + :amount "
+    "WHERE user_id = :user_id AND balance - held >= :amount RETURNING user_id) "
+    "INSERT INTO credit_holds (request_id, user_id, key_id, amount, key_period_start, status, created_at, "
+    "expires_at) SELECT :request_id, user_id, :key_id, :amount, NULL, 'held', :now, :expires FROM acct RETURNING id"
+)
+_PG_SETTLE = (
+    "WITH h AS (UPDATE credit_holds SET status = 'settled' WHERE id = :hold_id AND status = 'held' RETURNING amount), "
+    "a AS (UPDATE credit_accounts SET held = held - :release, balance = balance - :cost, "
+    "expiring = CASE WHEN expiring < :cost THEN 0 ELSE expiring - :cost END, updated_at = :created_at "
+    "WHERE user_id = :user_id AND EXISTS (SELECT 1 FROM h) RETURNING balance, low_balance_threshold), "
+    "e AS (INSERT INTO credit_transactions (user_id, type, amount, balance_before, balance_after, reference, "
+    "created_at) SELECT :user_id, 'usage', -CAST(:cost AS BIGINT), balance + :cost, balance, :request_id, "
+    "CAST(:created_at AS TIMESTAMPTZ) FROM a WHERE CAST(:cost AS BIGINT) > 0), "
+    f"u AS (INSERT INTO usage_records ({', '.join(_USAGE_COLUMNS)}) "
+    f"SELECT {', '.join(':' + c for c in _USAGE_COLUMNS)} FROM a) "
+    "SELECT balance, low_balance_threshold FROM a"
+)
+
+
 class HoldLedger:
     def __init__(self, sql: FastSQL) -> None:
         self.sql = sql
@@ -137,12 +165,24 @@ class HoldLedger:
     ) -> Hold:
         """Reserve `amount` for one request, atomically, or raise 402."""
         now = utcnow()
+        if self.sql.dialect == "postgresql" and budget is None:
+            row = await self.sql.fetchrow_once(
+                _PG_HOLD,
+                {
+                    "amount": amount,
+                    "user_id": user_id,
+                    "request_id": request_id,
+                    "key_id": key_id,
+                    "now": now,
+                    "expires": now + timedelta(seconds=ttl),
+                },
+            )
+            if row is None:
+                raise InsufficientCredits(INSUFFICIENT)
+            return Hold(int(row[0]), amount, user_id, key_id, None)
         async with self.sql.transaction() as tx:
             if not await tx.execute(_HOLD, {"amount": amount, "user_id": user_id}):
-                raise InsufficientCredits(
-                    "You do not have enough credits for this request (the most it can cost is reserved up "
-                    "front). Add credits or lower max_tokens."
-                )
+                raise InsufficientCredits(INSUFFICIENT)
             start = None
             if budget is not None and key_id is not None:
                 start = period_start(budget.period, now)
@@ -190,6 +230,15 @@ class HoldLedger:
         goes and the rest recorded as `uncollected` on the usage record.
         """
         now = utcnow()
+        if (
+            self.sql.dialect == "postgresql"
+            and hold is not None
+            and hold.key_period_start is None
+            and 0 <= cost <= hold.amount
+        ):
+            settled = await self._settle_in_one_statement(hold, user_id, cost, request_id, usage, now)
+            if settled is not None:
+                return settled
         async with self.sql.transaction() as tx:
             release = 0
             if hold is not None and await tx.execute(_CLOSE_HOLD, {"id": hold.id, "status": "settled"}):
@@ -227,6 +276,23 @@ class HoldLedger:
             await self._usage(tx, request_id, user_id, charged, cost - charged, usage, now)
         return Settlement(charged, after, cost - charged)
 
+    async def _settle_in_one_statement(
+        self, hold: Hold, user_id: int, cost: int, request_id: str, usage: dict[str, Any], now: datetime
+    ) -> Settlement | None:
+        """The common case on PostgreSQL; None when the hold was already closed (then: the general path)."""
+        params = self._usage_params(request_id, user_id, cost, 0, usage, now)
+        params.update({"hold_id": hold.id, "release": hold.amount})
+        row = await self.sql.fetchrow_once(_PG_SETTLE, params)
+        if row is None:
+            return None
+        after, threshold = int(row[0]), row[1]
+        if threshold is not None and after + cost >= threshold > after:
+            data = json.dumps({"balance": after, "threshold": int(threshold)})
+            await self.sql.fetchrow_once(
+                _LOW_BALANCE["postgresql"] + " RETURNING id", {"user_id": user_id, "data": data, "now": now}
+            )
+        return Settlement(cost, after, 0)
+
     async def record_free(self, *, request_id: str, user_id: int, usage: dict[str, Any]) -> None:
         async with self.sql.transaction() as tx:
             await self._usage(tx, request_id, user_id, 0, 0, usage, utcnow())
@@ -242,21 +308,16 @@ class HoldLedger:
         return row
 
     @staticmethod
-    async def _usage(
-        tx: Tx, request_id: str, user_id: int, cost: int, uncollected: int, usage: dict[str, Any], now: datetime
-    ) -> None:
-        row = {name: None for name in _USAGE_COLUMNS}
-        row.update(
-            {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "estimated": False, "stream": False}
-        )
+    def _usage_params(
+        request_id: str, user_id: int, cost: int, uncollected: int, usage: dict[str, Any], created_at: Any
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = dict.fromkeys(_USAGE_COLUMNS)
+        row.update(prompt_tokens=0, completion_tokens=0, cached_tokens=0, estimated=False, stream=False)
         row.update(usage)
-        row.update(
-            {
-                "request_id": request_id,
-                "user_id": user_id,
-                "cost": cost,
-                "uncollected": uncollected,
-                "created_at": tx.ts(now),
-            }
-        )
-        await tx.execute(_USAGE, row)
+        row.update(request_id=request_id, user_id=user_id, cost=cost, uncollected=uncollected, created_at=created_at)
+        return row
+
+    async def _usage(
+        self, tx: Tx, request_id: str, user_id: int, cost: int, uncollected: int, usage: dict[str, Any], now: datetime
+    ) -> None:
+        await tx.execute(_USAGE, self._usage_params(request_id, user_id, cost, uncollected, usage, tx.ts(now)))

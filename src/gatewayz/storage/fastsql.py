@@ -129,6 +129,14 @@ class FastSQL:
         if self._sqlite is not None:
             self._sqlite.close()
 
+    async def fetchrow_once(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """One statement, its own transaction: a single round trip on PostgreSQL."""
+        if self._pool is None:
+            async with self.transaction() as tx:
+                return await tx.fetchrow(sql, params)
+        async with self._pool.acquire() as con:
+            return await _PgTx(con).fetchrow(sql, params)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         if self._pool is not None:
