@@ -1,7 +1,7 @@
 """HTTP to the providers: one aiohttp session (connection pool) per provider, created on first use.
 
 aiohttp was chosen by measurement: as a proxy's upstream client it served ~14x the requests/s of
-httpx on this class of machine (see DESIGN.md and bench/).
+httpx on this class of machine (bench/upstream_clients.py; figures in bench/README.md).
 """
 
 from __future__ import annotations

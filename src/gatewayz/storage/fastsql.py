@@ -27,6 +27,7 @@ from gatewayz.settings import Settings
 
 _NAMED = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 LOCK_RETRY_SECONDS = 10.0
+CHECKPOINT_SECONDS = 1.0
 
 
 class Tx(Protocol):
@@ -109,6 +110,7 @@ class FastSQL:
         self._pool: asyncpg.Pool | None = None
         self._sqlite: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        self._checkpointer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         if self.dialect == "postgresql":
@@ -121,9 +123,30 @@ class FastSQL:
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA busy_timeout=0")
         con.execute("PRAGMA foreign_keys=ON")
+        # A checkpoint copies the WAL into the database file and fsyncs: milliseconds that must not
+        # run on the event loop. This connection never checkpoints; a thread does it periodically.
+        con.execute("PRAGMA wal_autocheckpoint=0")
         self._sqlite = con
+        self._checkpointer = asyncio.create_task(self._checkpoint_loop(str(path) if path else ":memory:"))
+
+    async def _checkpoint_loop(self, path: str) -> None:
+        def checkpoint() -> None:
+            con = sqlite3.connect(path, timeout=5)
+            try:
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                con.close()
+
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await asyncio.to_thread(checkpoint)
+            except sqlite3.Error:
+                continue
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
         if self._pool is not None:
             await self._pool.close()
         if self._sqlite is not None:
