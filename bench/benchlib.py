@@ -7,6 +7,7 @@ Every loop here is bounded by a count and a deadline; every address is 127.0.0.1
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -25,6 +26,15 @@ from typing import Any
 
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT_S = 10.0
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM (``timeout``, ``kill``) raise KeyboardInterrupt, so ``finally`` stops the servers."""
+
+    def _raise(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _raise)
 
 
 def free_port() -> int:
@@ -48,42 +58,31 @@ class Child:
             return ""
 
     def cpu_seconds(self) -> float:
-        """User+system CPU of this process and its descendants (Linux /proc), 0.0 elsewhere."""
-        stats: dict[int, tuple[int, float]] = {}
-        for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
-            if not entry.name.isdigit():
-                continue
+        """User+system CPU seconds of this process and its descendants (Linux /proc; 0.0 elsewhere)."""
+        parent: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                raw = (entry / "stat").read_text()
-            except OSError:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
                 continue
-            fields = raw[raw.rindex(")") + 2 :].split()
-            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
-        tree, total, grew = {self.proc.pid}, 0.0, True
-        for _ in range(16):  # bounded walk down the tree
-            if not grew:
-                break
-            grew = False
-            for pid, (ppid, _cpu) in stats.items():
-                if ppid in tree and pid not in tree:
-                    tree.add(pid)
-                    grew = True
-        for pid in tree:
-            total += stats.get(pid, (0, 0.0))[1]
-        return total
+            pid = int(stat.parent.name)
+            parent[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+        tree = {self.proc.pid}
+        for _ in range(16):  # bounded walk down the process tree
+            tree |= {pid for pid, ppid in parent.items() if ppid in tree}
+        return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        """SIGTERM the child's process group, SIGKILL it if it lingers past 10 s."""
-        if self.proc.poll() is None:
+        """SIGTERM the child's process group (its workers too), then SIGKILL whatever is left of it."""
+        for sig, grace_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, sig)  # the group we created with start_new_session
             except ProcessLookupError:
-                return
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=grace_s)
+        self.proc.poll()
 
 
 def spawn(name: str, argv: Sequence[str], log: Path, cwd: Path, env: dict[str, str] | None = None) -> Child:
@@ -294,7 +293,10 @@ def wrk_load(wrk: str, script: Path, url: str, connections: int, seconds: float,
     timeout = f"--timeout={int(REQUEST_TIMEOUT_S)}s"
     argv = [wrk, f"-t{threads}", f"-c{connections}", duration, timeout, "--latency", "-s", str(script), url]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=True).stdout
-    res: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if m is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    res: dict[str, float] = {"rps": float(m.group(1))}
     m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
     res["requests"] = float(m.group(1)) if m else 0.0
     res["socket_errors"] = float(sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)))
