@@ -21,7 +21,8 @@ from gatewayz.storage.db import Database
 from gatewayz.storage.migrate import migrate as run_migrations
 from gatewayz.storage.redis_client import create_redis
 
-app = typer.Typer(help="Gatewayz: a self-hostable AI gateway.", no_args_is_help=True)
+# Pretty (rich) tracebacks cost start-up time on every `gatewayz serve`; plain ones are fine here.
+app = typer.Typer(help="Gatewayz: a self-hostable AI gateway.", no_args_is_help=True, pretty_exceptions_enable=False)
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(users_app, name="users")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gatewayz.accounts.keys import SCOPES, normalize_domain_pattern, parse_networks
 from gatewayz.limits.config import RateLimits
@@ -128,11 +129,23 @@ class KeyList(BaseModel):
     data: list[KeyOut]
 
 
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+
+
 class UserCreate(_Strict):
-    email: EmailStr
+    email: str = Field(max_length=320)
     name: str | None = Field(None, max_length=200)
     role: Role = "user"
     key_name: str = Field("default", min_length=1, max_length=200)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        """A plausible address (local@domain.tld); deliverability is not the gateway's business."""
+        value = value.strip().lower()
+        if not _EMAIL.match(value):
+            raise ValueError("not a valid email address")
+        return value
 
 
 class UserUpdate(_Strict):
