@@ -136,13 +136,13 @@ def test_headers_report_the_tightest_window_and_rejections_say_when_to_retry() -
     rpm = window_check("a", "requests", 60)
     rpd = window_check("b", "requests", 1000, "day")
     tpm = window_check("c", "tokens", 5000)
-    ticket = Ticket("local", "l", [rpm, rpd, tpm], [1, 1, 400], [0, 0, 0],
+    ticket = Ticket("local", "l", [rpm, rpd, tpm], [1, 1, 400],
                     [Outcome(59, 60_000, 0), Outcome(995, 600_000, 0), Outcome(3000, 6_000, 0)], True)  # fmt: skip
     assert ratelimit_headers(ticket) == {
         "x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "1", "x-ratelimit-reset-requests": "1m0s",
         "x-ratelimit-limit-tokens": "5000", "x-ratelimit-remaining-tokens": "2000", "x-ratelimit-reset-tokens": "6s",
     }  # fmt: skip
-    refused = Ticket("local", "l", [rpm, tpm], [1, 400], [0, 0],
+    refused = Ticket("local", "l", [rpm, tpm], [1, 400],
                      [Outcome(60, 60_000, 1_234), Outcome(3000, 6_000, 0)], False)  # fmt: skip
     error = rejection(refused)
     assert error.status == 429 and error.type == "rate_limit_error" and error.code == "rate_limit_exceeded"

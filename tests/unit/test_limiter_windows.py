@@ -132,3 +132,14 @@ async def test_long_idle_windows_start_empty(backend: Backend) -> None:
     assert not (await backend.admit([day], T0 + 86_400_000))[0]  # within day + one 10 min bucket
     allowed, [outcome] = await backend.admit([day], T0 + 86_400_000 + 600_000)
     assert allowed and outcome.used == 1
+
+
+async def test_the_in_process_limiter_forgets_idle_windows() -> None:
+    async with backend_named("local") as b:
+        for i in range(50):
+            await b.admit([window_check(f"idle-{i}", "requests", 5, "second")], T0)
+        assert len(b.local) == 50
+        busy = [window_check("busy", "requests", 10**9)]
+        for i in range(5000):  # a while later, traffic on one key only
+            await b.admit(busy, T0 + 120_000 + i)
+        assert len(b.local) == 1
