@@ -6,8 +6,6 @@ Redis is on 127.0.0.1:6379 on every machine, and the outage test runs its own th
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,16 +17,24 @@ import pytest
 
 from tests.support.databases import REDIS_URL
 from tests.support.identity import ADMIN_KEY
-from tests.support.servers import GatewayProcess, free_port
+from tests.support.redis_server import ThrowawayRedis
+from tests.support.servers import GatewayProcess
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-def _key(url: str, **limits: Any) -> str:
+def _key(url: str, *warm: str, **limits: Any) -> str:
+    """A sandbox key with `limits`, already in the key cache of the `warm` processes: a burst of
+    cache misses would otherwise open a database connection each (and can exhaust PostgreSQL's
+    connection limit on a shared CI machine), which is not what these tests are about."""
     body = {"name": "shared", "environment": "test", "rate_limits": limits}
     response = httpx.post(f"{url}/user/api-keys", json=body, headers=ADMIN)
     assert response.status_code == 201, response.text
-    return str(response.json()["key"])
+    key = str(response.json()["key"])
+    for other in warm:
+        seen = httpx.get(f"{other}/user/rate-limits", headers={"Authorization": f"Bearer {key}"})  # consumes nothing
+        assert seen.status_code == 200, seen.text
+    return key
 
 
 async def _burst(urls: list[str], key: str, count: int) -> list[tuple[str, int]]:
@@ -76,7 +82,7 @@ def test_two_processes_share_one_limit_exactly(shared_pair: list[GatewayProcess]
     a, b = shared_pair
     for process in shared_pair:
         assert _ready(process.url).json()["checks"]["rate_limits"] == {"status": "ok", "backend": "redis"}
-    key = _key(a.url, requests_per_minute=60)
+    key = _key(a.url, a.url, b.url, requests_per_minute=60)
     results = asyncio.run(_burst([a.url, b.url], key, 200))
     assert Counter(status for _, status in results) == {200: 60, 429: 140}
     for process in shared_pair:  # 100 each: both processes enforced the one shared counter
@@ -85,32 +91,6 @@ def test_two_processes_share_one_limit_exactly(shared_pair: list[GatewayProcess]
     usage = httpx.get(f"{b.url}/user/rate-limits", headers={"Authorization": f"Bearer {key}"}).json()
     assert usage["backend"] == "redis"
     assert [u["used"] for u in usage["usage"] if u["kind"] == "requests"] == [60]
-
-
-class ThrowawayRedis:
-    """A private redis-server on a free port, so the test can kill and restart it."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server must be installed"
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                   "--dir", str(self.workdir)]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout != b"PONG\n":
-            assert time.monotonic() < deadline and self.process.poll() is None, "redis-server did not start"
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 def test_redis_outage_falls_back_to_local_limits_and_recovers(
@@ -124,11 +104,11 @@ def test_redis_outage_falls_back_to_local_limits_and_recovers(
     urls = [a.url, b.url]
     try:
         # Redis up: one counter for both processes.
-        assert _statuses(urls, _key(a.url, requests_per_minute=10), 30) == {200: 10, 429: 20}
+        assert _statuses(urls, _key(a.url, *urls, requests_per_minute=10), 30) == {200: 10, 429: 20}
 
         # Redis gone: every request is still answered, by each process's own limits.
         redis.kill()
-        key = _key(a.url, requests_per_minute=10)
+        key = _key(a.url, *urls, requests_per_minute=10)
         assert _statuses([a.url], key, 15) == {200: 10, 429: 5}
         assert _statuses([b.url], key, 15) == {200: 10, 429: 5}  # B counts on its own while degraded
         ready = _ready(a.url)
@@ -143,9 +123,28 @@ def test_redis_outage_falls_back_to_local_limits_and_recovers(
         while any(_ready(url).json()["checks"]["rate_limits"]["status"] != "ok" for url in urls):
             assert time.monotonic() < deadline, "the gateways did not go back to Redis"
             time.sleep(0.1)
-        assert _statuses(urls, _key(b.url, requests_per_minute=10), 30) == {200: 10, 429: 20}
+        assert _statuses(urls, _key(b.url, *urls, requests_per_minute=10), 30) == {200: 10, 429: 20}
         assert "rate_limit_redis_restored" in a.output()
     finally:
         for process in processes:
             process.stop()
         redis.kill()
+
+
+def test_an_admin_change_reaches_the_other_process_within_a_second(shared_pair: list[GatewayProcess]) -> None:
+    a, b = shared_pair
+    email = f"limits-{time.monotonic_ns()}@example.com"
+    created = httpx.post(f"{a.url}/admin/users", json={"email": email}, headers=ADMIN).json()
+    own = {"Authorization": f"Bearer {created['api_key']['key']}"}
+    key = httpx.post(f"{a.url}/user/api-keys", json={"environment": "test"}, headers=own).json()["key"]
+    body = {"model": "sandbox/chat", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=b.url, headers=headers) as client:
+        assert client.post("/v1/chat/completions", json=body).status_code == 200  # B has the key cached
+        changed = httpx.put(f"{a.url}/admin/users/{created['user']['id']}/rate-limits",
+                            json={"requests_per_minute": 1}, headers=ADMIN)  # fmt: skip
+        assert changed.status_code == 200
+        started = time.monotonic()
+        while client.post("/v1/chat/completions", json=body).status_code != 429:
+            assert time.monotonic() - started < 1.0, "B still ignores the new limit after a second"
+            time.sleep(0.02)

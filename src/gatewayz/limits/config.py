@@ -37,7 +37,7 @@ WINDOWS: dict[str, tuple[int, int]] = {
 
 # field name -> (kind, window name); "concurrent_requests" has no window.
 WINDOW_FIELDS: dict[str, tuple[Kind, str]] = {
-    f"{kind}_per_{window}": (kind, window)  # type: ignore[misc]
+    f"{kind}_per_{window}": (kind, window)
     for kind in ("requests", "tokens")
     for window in WINDOWS
 }

@@ -25,7 +25,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from gatewayz.limits.redis_limiter import RedisLimiter
-from gatewayz.limits.windows import Check, Correction, LocalLimiter, Outcome, bucket_of, now_ms
+from gatewayz.limits.windows import Check, Correction, LocalLimiter, Outcome, now_ms
 from gatewayz.settings import Settings
 
 log = structlog.get_logger("gatewayz.limits")
@@ -55,9 +55,9 @@ class Ticket:
     lease: str
     checks: list[Check]
     costs: list[int]
-    buckets: list[int]  # admission bucket per check (token corrections go back there)
     outcomes: list[Outcome]
     allowed: bool
+    admitted_at: int = 0  # ms: its bucket is where a token refund goes back
 
     @property
     def retry_ms(self) -> int:
@@ -93,6 +93,8 @@ class Limiter:
             self._tasks.append(asyncio.create_task(self._load_scripts(), name="rate-limit-load"))
 
     async def stop(self) -> None:
+        if self.remote is not None:
+            await self.remote.drain()  # finishes queued by the last requests
         for task in [*self._tasks, *([self._probe] if self._probe else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -173,26 +175,33 @@ class Limiter:
                 backend = "local"
         if backend == "local":
             allowed, outcomes = self.local.admit(checks, costs, lease, now, peek=peek)
-        buckets = [bucket_of(now, c) if c.bucket_ms else 0 for c in checks]
-        return Ticket(backend, lease, checks, costs, buckets, outcomes, allowed)
+        return Ticket(backend, lease, checks, costs, outcomes, allowed, now)
 
     async def finish(self, ticket: Ticket, actual_tokens: int | None) -> None:
         """Release in-flight leases; replace token reservations with `actual_tokens` (if known)."""
         releases = [c for c in ticket.checks if c.kind == "concurrent"]
         corrections: list[Correction] = []
         if actual_tokens is not None:
-            for check, cost, bucket in zip(ticket.checks, ticket.costs, ticket.buckets, strict=True):
+            for check, cost in zip(ticket.checks, ticket.costs, strict=True):
                 if check.kind == "tokens" and actual_tokens != cost:
-                    corrections.append(Correction(check, bucket, actual_tokens - cost))
+                    corrections.append(Correction(check, ticket.admitted_at // check.bucket_ms, actual_tokens - cost))
         if not releases and not corrections:
             return
         now = self.clock()
         if ticket.backend == "redis":
             if self.remote is None or self.degraded_since is not None:
                 return  # the lease expires on its own; the correction is lost with the outage
-            try:
-                await self.remote.finish(releases, corrections, ticket.lease, now)
-            except REDIS_FAILURES as exc:
-                self.degrade(exc)
+            future = self.remote.finish_later(releases, corrections, ticket.lease, now)
+            if future is not None:
+                future.add_done_callback(self._finished)
             return
         self.local.finish(releases, corrections, ticket.lease, now)
+
+    def _finished(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            return
+        error = future.exception() or future.result()
+        if isinstance(error, REDIS_FAILURES):
+            self.degrade(error)
+        elif isinstance(error, Exception):
+            log.error("rate_limit_finish_failed", error=f"{type(error).__name__}: {error}"[:300])

@@ -14,9 +14,13 @@ support Redis Cluster (keys in different slots); a single Redis, or Sentinel, do
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from gatewayz.limits.windows import CONCURRENCY_RETRY_MS, Check, Correction, Outcome
 
@@ -166,18 +170,118 @@ return 1
 ).replace("KEY_GRACE_MS", str(KEY_GRACE_MS))
 
 
+class Script:
+    """A Lua script called by SHA; reloaded if Redis forgot it (a restart, SCRIPT FLUSH)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+
+class EvalBatcher:
+    """Sends the script calls of concurrent requests together: one pipeline per round trip.
+
+    Each request is still one atomic EVALSHA, and still one round trip; what is shared is the
+    client's per-command cost (in redis-py most of the time of a round trip is Python, not the
+    network): bench/limits.py measured 1.8x more one-window admissions per second with 64 requests
+    in flight. An idle process sends its single call directly, as if there were no batching.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._pending: list[tuple[Script, list[str], list[Any], asyncio.Future[Any]]] = []
+        self._flushing = False
+        self._task: asyncio.Future[None] | None = None
+
+    def submit(self, script: Script, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
+        """Queue a call; calls go out in submission order (so a release precedes any later
+        admission from this process)."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((script, keys, args, future))
+        if not self._flushing:
+            self._flushing = True
+            self._task = asyncio.ensure_future(self._flush())
+        return future
+
+    async def call(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """Submit and wait; when nothing is in flight, send at once from the caller's own task
+        (no hand-off to the flusher: the idle latency of a plain EVALSHA)."""
+        if self._flushing:
+            return await self.submit(script, keys, args)
+        self._flushing = True
+        try:
+            return await self._evalsha(script, keys, args)
+        finally:
+            if self._pending:  # what queued up meanwhile goes out as one pipeline
+                self._task = asyncio.ensure_future(self._flush())
+            else:
+                self._flushing = False
+
+    async def drain(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._send(batch)
+                except BaseException as exc:
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    continue
+                for (*_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._flushing = False
+
+    async def _send(self, batch: list[tuple[Script, list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
+        if len(batch) == 1:
+            script, keys, args, _ = batch[0]
+            return [await self._evalsha(script, keys, args)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for script, keys, args, _ in batch:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+        for index, result in enumerate(results):  # other errors are raised by the caller's task
+            if isinstance(result, NoScriptError):
+                script, keys, args, _ = batch[index]
+                results[index] = await self._evalsha(script, keys, args)
+        return list(results)
+
+    async def _evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            script.sha = await self.redis.script_load(script.source)
+            return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
+
+
 class RedisLimiter:
     """Same interface and results as `LocalLimiter`, shared by every process using this Redis."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._admit = redis.register_script(ADMIT_LUA)
-        self._finish = redis.register_script(FINISH_LUA)
+        self._admit = Script(ADMIT_LUA)
+        self._finish = Script(FINISH_LUA)
+        self._batcher = EvalBatcher(redis)
 
     async def load(self) -> None:
-        """Load the scripts up front; after a Redis restart EVALSHA's NOSCRIPT reloads them."""
-        self._admit.sha = await self.redis.script_load(ADMIT_LUA)
-        self._finish.sha = await self.redis.script_load(FINISH_LUA)
+        """Load the scripts once, up front (EVALSHA after that; NOSCRIPT reloads them)."""
+        for script in (self._admit, self._finish):
+            script.sha = await self.redis.script_load(script.source)
+
+    async def _call(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        result = await self._batcher.call(script, keys, args)
+        if isinstance(result, Exception):  # one command of a pipeline failed (e.g. a script error)
+            raise result
+        return result
 
     async def admit(
         self, checks: list[Check], costs: list[int], lease: str, now: int, *, peek: bool = False
@@ -185,11 +289,22 @@ class RedisLimiter:
         args: list[Any] = ["peek" if peek else "admit", now, lease]
         for check, cost in zip(checks, costs, strict=True):
             args += (check.kind, check.limit, check.window_ms, check.bucket_ms, cost)
-        reply = await self._admit(keys=[c.key for c in checks], args=args)
+        reply = await self._call(self._admit, [c.key for c in checks], args)
         outcomes = [Outcome(int(reply[i]), int(reply[i + 1]), int(reply[i + 2])) for i in range(1, len(reply), 3)]
         return bool(reply[0]), outcomes
 
     async def finish(self, releases: list[Check], corrections: list[Correction], lease: str, now: int) -> None:
+        future = self.finish_later(releases, corrections, lease, now)
+        if future is not None:
+            result = await future
+            if isinstance(result, Exception):
+                raise result
+
+    def finish_later(
+        self, releases: list[Check], corrections: list[Correction], lease: str, now: int
+    ) -> asyncio.Future[Any] | None:
+        """Queue the finish without waiting for it: the response need not wait for a round trip,
+        and it still reaches Redis before any later admission sent by this process."""
         keys: list[str] = []
         args: list[Any] = [now, lease]
         for check in releases:
@@ -198,5 +313,7 @@ class RedisLimiter:
         for fix in corrections:
             keys.append(fix.check.key)
             args += ("tokens", fix.check.window_ms, fix.check.bucket_ms, fix.admitted_bucket, fix.delta)
-        if keys:
-            await self._finish(keys=keys, args=args)
+        return self._batcher.submit(self._finish, keys, args) if keys else None
+
+    async def drain(self) -> None:
+        await self._batcher.drain()

@@ -28,9 +28,16 @@ CACHE_SIZE = 10_000
 
 
 class LimitSource(Protocol):
-    name: str
-    scope: Scope
-    override: bool  # True: replaces earlier values; False: can only make them tighter
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def scope(self) -> Scope: ...
+
+    @property
+    def override(self) -> bool:
+        """True: replaces what earlier sources said; False: can only make it tighter."""
+        ...
 
     def limits(self, principal: Principal) -> RateLimits | None: ...
 

@@ -14,7 +14,6 @@ from gatewayz.errors import GatewayError
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.limits.limiter import Limiter, Ticket
 from gatewayz.limits.sources import LimitPlanner, default_sources
-from gatewayz.limits.windows import Check, Outcome
 from gatewayz.settings import Settings
 from gatewayz.storage.redis_client import redis_key
 
@@ -74,7 +73,8 @@ def estimate_tokens(call: InferenceCall, completion_cap: int) -> tuple[int, int]
     prompt = math.ceil(chars / CHARS_PER_TOKEN)
     asked = body.get("max_completion_tokens") or body.get("max_tokens")
     completion = min(asked, completion_cap) if isinstance(asked, int) and asked > 0 else completion_cap
-    choices = body.get("n") if isinstance(body.get("n"), int) and body["n"] > 0 else 1
+    n = body.get("n")
+    choices = n if isinstance(n, int) and n > 0 else 1
     return prompt, prompt + completion * choices
 
 
@@ -94,21 +94,22 @@ def actual_tokens(call: InferenceCall, prompt_estimate: int) -> int:
     return 0
 
 
-def _tightest(pairs: list[tuple[Check, Outcome]]) -> tuple[Check, Outcome] | None:
-    if not pairs:
-        return None
-    return min(pairs, key=lambda p: (max(p[0].limit - p[1].used, 0), -p[1].reset_ms))
-
-
 def ratelimit_headers(ticket: Ticket) -> dict[str, str]:
+    """For requests and for tokens, the window with the least remaining (on a tie, the one that
+    stays exhausted longer): what a client pacing itself needs to know."""
+    tightest: dict[str, tuple[int, int, int]] = {}  # kind -> (remaining, reset_ms, limit)
+    for check, outcome in zip(ticket.checks, ticket.outcomes, strict=True):
+        if check.kind == "concurrent":
+            continue
+        remaining = max(check.limit - outcome.used, 0)
+        best = tightest.get(check.kind)
+        if best is None or remaining < best[0] or (remaining == best[0] and outcome.reset_ms > best[1]):
+            tightest[check.kind] = (remaining, outcome.reset_ms, check.limit)
     headers: dict[str, str] = {}
-    for kind in ("requests", "tokens"):
-        pair = _tightest([(c, o) for c, o in zip(ticket.checks, ticket.outcomes, strict=True) if c.kind == kind])
-        if pair is not None:
-            check, outcome = pair
-            headers[f"x-ratelimit-limit-{kind}"] = str(check.limit)
-            headers[f"x-ratelimit-remaining-{kind}"] = str(max(check.limit - outcome.used, 0))
-            headers[f"x-ratelimit-reset-{kind}"] = duration(outcome.reset_ms)
+    for kind, (remaining, reset_ms, limit) in tightest.items():
+        headers[f"x-ratelimit-limit-{kind}"] = str(limit)
+        headers[f"x-ratelimit-remaining-{kind}"] = str(remaining)
+        headers[f"x-ratelimit-reset-{kind}"] = duration(reset_ms)
     return headers
 
 

@@ -21,12 +21,14 @@ correction at finish: a refund goes back into the admission bucket, an overrun i
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gatewayz.limits.config import Kind
 
 CONCURRENCY_RETRY_MS = 500  # when the only answer is "when someone finishes": a short hint
 SWEEP_EVERY_OPS = 4096
+SWEEP_EVERY_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +44,10 @@ class Check:
     label: str  # for people: "requests per minute (key 5, model gpt-4o)"
     scope: str = ""  # "global" | "user" | "key"
     dimension: str = ""  # "" (everything), "endpoint:chat", "model:gpt-4o"
+    buckets: int = field(init=False)  # N = window / bucket width (precomputed: hot path)
 
-    @property
-    def buckets(self) -> int:
-        return self.window_ms // self.bucket_ms if self.bucket_ms else 0
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "buckets", self.window_ms // self.bucket_ms if self.bucket_ms else 0)
 
     def cost(self, tokens: int) -> int:
         """A token reservation larger than the whole limit is capped at the limit, so a big request
@@ -54,8 +56,7 @@ class Check:
         return min(max(tokens, 0), self.limit) if self.kind == "tokens" else 1
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):  # a tuple: built for every window of every request
     used: int  # counted in the window (including this request if it was admitted)
     reset_ms: int  # until the window is empty again (0: already empty)
     retry_ms: int  # when rejected: until this request would fit (0 otherwise)
@@ -68,10 +69,6 @@ class Correction:
     check: Check
     admitted_bucket: int
     delta: int
-
-
-def bucket_of(now_ms: int, check: Check) -> int:
-    return now_ms // check.bucket_ms
 
 
 def now_ms() -> int:
@@ -97,6 +94,7 @@ class LocalLimiter:
         self._windows: dict[str, _Window] = {}
         self._leases: dict[str, dict[str, int]] = {}
         self._ops = 0
+        self._swept_at = 0
 
     # -- windows ---------------------------------------------------------------------------------
 
@@ -218,8 +216,9 @@ class LocalLimiter:
     def _maybe_sweep(self, now: int) -> None:
         """Forget windows nobody touched for longer than they remember (bounded memory)."""
         self._ops += 1
-        if self._ops % SWEEP_EVERY_OPS:
+        if self._ops % SWEEP_EVERY_OPS or now - self._swept_at < SWEEP_EVERY_MS:
             return
+        self._swept_at = now
         for key, window in list(self._windows.items()):
             if window.newest < now // window.bucket_ms - window.n:
                 del self._windows[key]
