@@ -133,3 +133,34 @@ def test_failed_authentications_are_security_events_without_the_key(
     assert fake_key not in dump and ip_key not in dump
     filtered = admin.get("/admin/security-events", params={"reason": "ip_not_allowed"}).json()["data"]
     assert filtered and all(e["reason"] == "ip_not_allowed" for e in filtered)
+
+
+def test_a_burst_with_a_cold_key_makes_one_database_lookup(gateway: Any, user: GwUser) -> None:
+    import asyncio
+
+    key = _key(user, name="cold")
+    calls = 0
+    auth = gateway.services.auth
+    original = auth._load
+
+    async def counting(key_hash: str) -> Any:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)  # a slow database: the burst arrives while the lookup is in flight
+        return await original(key_hash)
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient() as client:
+            responses = await asyncio.gather(*(
+                client.get(f"{gateway.url}/user/api-keys", headers={"Authorization": f"Bearer {key}"})
+                for _ in range(20)
+            ))
+        return [r.status_code for r in responses]
+
+    auth._load = counting
+    try:
+        statuses = asyncio.run(burst())
+    finally:
+        auth._load = original
+    assert statuses == [200] * 20
+    assert calls == 1

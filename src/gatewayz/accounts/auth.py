@@ -6,6 +6,7 @@ expiry/IP/referer/scope. Only a cache miss touches the database.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from urllib.parse import urlsplit
@@ -49,6 +50,7 @@ class Authenticator:
         self.events = events
         self.activity = activity
         self.secret = settings.key_hash_secret_bytes
+        self._loading: dict[str, asyncio.Future[Principal | None]] = {}
         self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
 
     # -- client facts ----------------------------------------------------------------------------
@@ -89,8 +91,23 @@ class Authenticator:
         entry = self.cache.get(key_hash)
         if entry is not None:
             return entry.principal
+        # A burst of requests with a key not cached yet makes ONE database lookup, not one each
+        # (a cold cache must not exhaust the connection pool).
+        pending = self._loading.get(key_hash)
+        if pending is not None:
+            return await asyncio.shield(pending)
         epoch = self.cache.epoch
-        principal = await self._load(key_hash)
+        future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
+        self._loading[key_hash] = future
+        try:
+            principal = await self._load(key_hash)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            self._loading.pop(key_hash, None)
+        future.set_result(principal)
         self.cache.put(key_hash, principal, epoch)
         return principal
 
