@@ -106,16 +106,21 @@ class Dispatcher:
                 return result
         raise final_error(model, last)
 
+    async def _json_object(self, route: Route, call: UpstreamCall) -> JSON:
+        """One non-streaming exchange whose answer must be a JSON object."""
+        response = await self.clients.request(route.spec, call)
+        if response.status >= 400:
+            raise status_failure(route, response)
+        data = response.json()
+        if not isinstance(data, dict):
+            raise UpstreamFailure(route.provider, "protocol", "answered with a body that is not JSON")
+        return data
+
     async def complete(self, routes: list[Route], model: str, body: JSON) -> tuple[Route, JSON]:
         """Non-streaming chat completion: (route that answered, OpenAI-shaped result)."""
 
         async def attempt(route: Route, call: UpstreamCall) -> tuple[Route, JSON]:
-            response = await self.clients.request(route.spec, call)
-            if response.status >= 400:
-                raise status_failure(route, response)
-            data = response.json()
-            if not isinstance(data, dict):
-                raise UpstreamFailure(route.provider, "protocol", "answered with a body that is not JSON")
+            data = await self._json_object(route, call)
             return route, route.adapter.chat_result(data, model=route.upstream_model)
 
         return await self._attempts(  # type: ignore[no-any-return]
@@ -124,13 +129,7 @@ class Dispatcher:
 
     async def embed(self, routes: list[Route], model: str, body: JSON) -> tuple[Route, JSON]:
         async def attempt(route: Route, call: UpstreamCall) -> tuple[Route, JSON]:
-            response = await self.clients.request(route.spec, call)
-            if response.status >= 400:
-                raise status_failure(route, response)
-            data = response.json()
-            if not isinstance(data, dict):
-                raise UpstreamFailure(route.provider, "protocol", "answered with a body that is not JSON")
-            return route, data
+            return route, await self._json_object(route, call)
 
         def build(route: Route) -> UpstreamCall:
             if not route.adapter.supports_embeddings:

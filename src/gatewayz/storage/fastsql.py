@@ -178,29 +178,25 @@ class FastSQL:
 
     @staticmethod
     async def _begin_immediate(con: sqlite3.Connection) -> None:
-        delay, waited = 0.0005, 0.0
-        while True:
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _locked(exc) or waited > LOCK_RETRY_SECONDS:
-                    raise
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 0.05)
+        await _without_waiting(con, "BEGIN IMMEDIATE", rollback=False)
 
     @staticmethod
     async def _commit(con: sqlite3.Connection) -> None:
-        delay, waited = 0.0005, 0.0
-        while True:
-            try:
-                con.execute("COMMIT")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _locked(exc) or waited > LOCK_RETRY_SECONDS:
+        await _without_waiting(con, "COMMIT", rollback=True)
+
+
+async def _without_waiting(con: sqlite3.Connection, statement: str, *, rollback: bool) -> None:
+    """Run `statement`; while another connection holds the lock, sleep on the loop and retry."""
+    delay, waited = 0.0005, 0.0
+    while True:
+        try:
+            con.execute(statement)
+            return
+        except sqlite3.OperationalError as exc:
+            if not _locked(exc) or waited > LOCK_RETRY_SECONDS:
+                if rollback:
                     con.execute("ROLLBACK")
-                    raise
-            await asyncio.sleep(delay)
-            waited += delay
-            delay = min(delay * 2, 0.05)
+                raise
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.05)
