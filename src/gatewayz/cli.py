@@ -7,9 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
 from gatewayz.accounts import service
 from gatewayz.accounts.bootstrap import ensure_admin
@@ -27,7 +24,18 @@ users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
-console = Console()
+
+
+class _LazyConsole:
+    """rich, imported when something is printed: `serve` should not pay for it at start-up."""
+
+    def print(self, *objects: Any) -> None:
+        from rich.console import Console
+
+        Console().print(*objects)
+
+
+console = _LazyConsole()
 T = TypeVar("T")
 
 
@@ -56,6 +64,8 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
 
 
 def _print_key(title: str, key: str) -> None:
+    from rich.panel import Panel
+
     console.print(Panel(f"[bold]{key}[/bold]\n\nStore it now: it is not shown again.", title=title))
 
 
@@ -139,6 +149,8 @@ def users_list() -> None:
             users, _ = await service.list_users(session, limit=1000, offset=0)
             return users
 
+    from rich.table import Table
+
     table = Table("id", "email", "name", "role", "active", "created")
     for user in _run(settings, work):
         table.add_row(
@@ -195,6 +207,8 @@ def keys_list(
         async with db.session() as session:
             owner = await service.find_user(session, user)
             return await service.list_keys(session, owner.id, include_revoked=include_revoked)
+
+    from rich.table import Table
 
     table = Table("id", "name", "key", "env", "scopes", "created", "last used", "revoked")
     for key in _run(settings, work):

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gatewayz.billing.holds import Hold
@@ -50,6 +49,8 @@ def dialect_name(executor: Executor) -> str:
 
 
 async def _insert_ignore(session: Executor, table: Table, values: dict[str, Any]) -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = dialect_name(session)
     statement = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(**values)
     await session.execute(statement.on_conflict_do_nothing())

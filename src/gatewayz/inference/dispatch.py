@@ -13,17 +13,25 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
+
+if TYPE_CHECKING:
+    import aiohttp
 
 from gatewayz.inference.failures import CLIENT_FAULT_STATUSES, client_fault, final_error
 from gatewayz.inference.sse import read_events
 from gatewayz.providers.adapters import JSON, StreamTranslator, UpstreamCall
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.router import Route
-from gatewayz.providers.upstream import UpstreamClients, UpstreamFailure, UpstreamResponse, parse_retry_after
+from gatewayz.providers.upstream import (
+    UpstreamClients,
+    UpstreamFailure,
+    UpstreamResponse,
+    parse_retry_after,
+    transport_errors,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +163,7 @@ class Dispatcher:
             except UpstreamFailure:
                 response.close()
                 raise
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except transport_errors() as exc:
                 response.close()
                 raise self.clients._failure(route.spec, exc) from exc
             except BaseException:

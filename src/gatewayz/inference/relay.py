@@ -12,14 +12,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import structlog
 
 from gatewayz.inference.dispatch import OpenStream, decode_event
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.inference.sse import DONE, encode
 from gatewayz.providers.protocols.errors import UpstreamStreamError
-from gatewayz.providers.upstream import UpstreamFailure
+from gatewayz.providers.upstream import UpstreamFailure, transport_errors
 
 log = structlog.get_logger("gatewayz.inference.relay")
 CLIENT_CLOSED = 499
@@ -104,7 +103,7 @@ async def relay(
         message = exc.message if isinstance(exc, UpstreamStreamError | UpstreamFailure) else str(exc)
         yield error_event(f"Upstream provider {route.provider} failed mid-stream: {message}", "server_error",
                           "upstream_error")
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+    except transport_errors() as exc:
         log.warning("stream_broken", provider=route.provider, error=str(exc))
         timed_out = isinstance(exc, TimeoutError)
         call.usage, call.status = translator.usage, 504 if timed_out else 502

@@ -19,11 +19,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Protocol
-
-import asyncpg
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gatewayz.settings import Settings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 _NAMED = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 LOCK_RETRY_SECONDS = 10.0
@@ -114,6 +115,8 @@ class FastSQL:
 
     async def open(self) -> None:
         if self.dialect == "postgresql":
+            import asyncpg
+
             dsn = self.settings.sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
             self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self.settings.db_pool_size)
             return
