@@ -17,7 +17,7 @@ from tests.support.servers import GatewayProcess
 KEY = re.compile(r"gw_live_[A-Za-z0-9_-]{43}")
 # The issue asks for < 2 s on a laptop; CI machines are shared and noisy, so the test allows
 # some slack and the README quotes the measured figure.
-READY_LIMIT_SECONDS = 6.0
+READY_LIMIT_SECONDS = 4.0
 
 
 @pytest.fixture
