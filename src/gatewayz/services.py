@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 from gatewayz.accounts.activity import KeyActivity
 from gatewayz.accounts.auth import Authenticator

@@ -14,12 +14,15 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 import structlog
-from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 from gatewayz.accounts.principal import Principal
 from gatewayz.settings import Settings

@@ -16,20 +16,25 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from gatewayz.limits.redis_limiter import RedisLimiter
 from gatewayz.limits.windows import Check, Correction, LocalLimiter, Outcome, now_ms
 from gatewayz.settings import Settings
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 log = structlog.get_logger("gatewayz.limits")
-REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
+
+
+def redis_failures() -> tuple[type[BaseException], ...]:
+    """What a failing Redis raises. redis is imported on first use: without REDIS_URL it never is."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError, asyncio.TimeoutError)
 
 
 def limiter_redis(settings: Settings) -> Redis | None:
@@ -38,6 +43,10 @@ def limiter_redis(settings: Settings) -> Redis | None:
     request for seconds when Redis is down; here the local fallback is the better answer."""
     if not settings.redis_url:
         return None
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     return Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=1.0,
@@ -109,7 +118,7 @@ class Limiter:
         assert self.remote is not None
         try:
             await self.remote.load()
-        except REDIS_FAILURES as exc:
+        except redis_failures() as exc:
             self.degrade(exc)
 
     # -- state -----------------------------------------------------------------------------------
@@ -148,7 +157,7 @@ class Limiter:
             try:
                 await self.redis.ping()
                 await self.remote.load()
-            except REDIS_FAILURES as exc:
+            except redis_failures() as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 continue
             down = time.monotonic() - (self.degraded_since or time.monotonic())
@@ -170,7 +179,7 @@ class Limiter:
             assert self.remote is not None
             try:
                 allowed, outcomes = await self.remote.admit(checks, costs, lease, now, peek=peek)
-            except REDIS_FAILURES as exc:
+            except redis_failures() as exc:
                 self.degrade(exc)
                 backend = "local"
         if backend == "local":
@@ -201,7 +210,7 @@ class Limiter:
         if future.cancelled():
             return
         error = future.exception() or future.result()
-        if isinstance(error, REDIS_FAILURES):
+        if isinstance(error, redis_failures()):
             self.degrade(error)
         elif isinstance(error, Exception):
             log.error("rate_limit_finish_failed", error=f"{type(error).__name__}: {error}"[:300])

@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 from gatewayz.limits.windows import CONCURRENCY_RETRY_MS, Check, Correction, Outcome
 
@@ -250,7 +250,7 @@ class EvalBatcher:
                 pipe.evalsha(script.sha, len(keys), *keys, *args)
             results = await pipe.execute(raise_on_error=False)
         for index, result in enumerate(results):  # other errors are raised by the caller's task
-            if isinstance(result, NoScriptError):
+            if isinstance(result, _no_script_error()):
                 script, keys, args, _ = batch[index]
                 results[index] = await self._evalsha(script, keys, args)
         return list(results)
@@ -258,9 +258,15 @@ class EvalBatcher:
     async def _evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         try:
             return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
-        except NoScriptError:
+        except _no_script_error():
             script.sha = await self.redis.script_load(script.source)
             return await self.redis.evalsha(script.sha, len(keys), *keys, *args)
+
+
+def _no_script_error() -> type[Exception]:
+    from redis.exceptions import NoScriptError  # imported on first use: redis is optional
+
+    return NoScriptError
 
 
 class RedisLimiter:

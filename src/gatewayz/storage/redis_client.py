@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from gatewayz.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 def create_redis(settings: Settings) -> Redis | None:
     if not settings.redis_url:
         return None
+    from redis.asyncio import Redis
+
     return Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=1.0,
