@@ -50,12 +50,13 @@ def _new_funded_user(admin_url: str) -> tuple[int, str]:
     return created["user"]["id"], created["api_key"]["key"]
 
 
-def _check(outcome: Counter[int], admin_url: str, key: str, database_url: str) -> None:
+def _check(outcome: Counter[int], admin_url: str, key: str, database_url: str) -> Counter[int]:
     assert set(outcome) <= {200, 402}, outcome
     assert outcome[200] == AFFORDABLE, outcome
     state = httpx.get(f"{admin_url}/user/balance", headers={"Authorization": f"Bearer {key}"}).json()
     assert nanos(state["balance"]) == 0 and nanos(state["held"]) == 0
     assert_ledgers_balance(database_url)
+    return outcome
 
 
 def test_two_hundred_requests_against_a_balance_for_twenty(
@@ -63,7 +64,8 @@ def test_two_hundred_requests_against_a_balance_for_twenty(
 ) -> None:
     fake_b.set(reply=" ".join(["word"] * 50))
     _, key = _new_funded_user(gateway.url)
-    _check(asyncio.run(_fire([gateway.url], key)), gateway.url, key, database_url)
+    outcome = _check(asyncio.run(_fire([gateway.url], key)), gateway.url, key, database_url)
+    assert outcome[200] == AFFORDABLE and outcome[402] == REQUESTS - AFFORDABLE
 
 
 @pytest.fixture
@@ -94,4 +96,5 @@ def test_two_processes_sharing_postgres_never_overspend(
     fake_b.set(reply=" ".join(["word"] * 50))
     urls = [p.url for p in two_processes]
     _, key = _new_funded_user(urls[0])
-    _check(asyncio.run(_fire(urls, key)), urls[0], key, database_url)
+    outcome = _check(asyncio.run(_fire(urls, key)), urls[0], key, database_url)
+    assert outcome[200] == AFFORDABLE and outcome[402] == REQUESTS - AFFORDABLE

@@ -25,7 +25,8 @@ def test_unknown_route_is_404(anon: httpx.Client) -> None:
 
 
 def test_wrong_method_is_405(anon: httpx.Client) -> None:
-    _assert_shape(anon.delete("/health"), 405, "invalid_request_error")
+    error = _assert_shape(anon.delete("/health"), 405, "invalid_request_error")
+    assert "not allowed" in str(error["message"]).lower()
 
 
 def test_malformed_json_is_400(user: GwUser) -> None:
@@ -44,7 +45,8 @@ def test_validation_error_names_nested_param(user: GwUser) -> None:
 def test_wrong_types_are_400_not_500(user: GwUser) -> None:
     for body in ([1, 2], "string", {"name": 5}, {"scopes": "inference"}, {"expires_at": "tomorrow"}):
         response = user.client.post("/user/api-keys", json=body)
-        _assert_shape(response, 400, "invalid_request_error")
+        error = _assert_shape(response, 400, "invalid_request_error")
+        assert response.status_code != 500 and error["message"], body
 
 
 def test_path_parameter_validation_is_400(user: GwUser) -> None:

@@ -93,21 +93,27 @@ user_ids = itertools.count(1_000_000)
 USAGE = {"key_id": 0, "endpoint": "chat", "model": "m", "status": 200}
 
 
-async def _apply(db: Database, holds_ledger: HoldLedger, user_id: int, index: int, kind: str, amount: int,
-                 holds: list[Hold]) -> int:
+async def _apply(
+    db: Database, holds_ledger: HoldLedger, user_id: int, index: int, kind: str, amount: int, holds: list[Hold]
+) -> int:
     """Run one operation; returns its effect on the expected balance."""
     if kind in ("grant", "deduct"):
         signed = amount if kind == "grant" else -amount
         async with db.transaction() as session:
-            await ledger.adjust(session, user_id=user_id, amount=signed, type_=f"admin_{kind}", reason="p",
-                                actor="test")
+            await ledger.adjust(
+                session, user_id=user_id, amount=signed, type_=f"admin_{kind}", reason="p", actor="test"
+            )
         return signed
     if kind == "hold":
-        holds.append(await holds_ledger.place(request_id=f"r{index}", user_id=user_id, key_id=None, amount=amount,
-                                              budget=None, ttl=60))
+        holds.append(
+            await holds_ledger.place(
+                request_id=f"r{index}", user_id=user_id, key_id=None, amount=amount, budget=None, ttl=60
+            )
+        )
     elif kind == "settle" and holds:
-        result = await holds_ledger.settle(hold=holds.pop(0), user_id=user_id, cost=amount,
-                                           request_id=f"{user_id}-{index}", usage=USAGE)
+        result = await holds_ledger.settle(
+            hold=holds.pop(0), user_id=user_id, cost=amount, request_id=f"{user_id}-{index}", usage=USAGE
+        )
         assert result.charged + result.uncollected == amount
         return -result.charged
     elif kind == "release" and holds:
@@ -121,7 +127,8 @@ async def _apply(db: Database, holds_ledger: HoldLedger, user_id: int, index: in
     return 0
 
 
-async def _run(db: Database, holds_ledger: HoldLedger, user_id: int, operations: list[tuple[str, int]]) -> None:
+async def _run(db: Database, holds_ledger: HoldLedger, user_id: int, operations: list[tuple[str, int]]) -> int:
+    """Apply the operations, checking every invariant after each; returns how many were checked."""
     holds: list[Hold] = []
     expected_balance = 0
     for index, (kind, amount) in enumerate(operations):
@@ -132,13 +139,24 @@ async def _run(db: Database, holds_ledger: HoldLedger, user_id: int, operations:
         async with db.session() as session:
             account = await session.get(CreditAccount, user_id)
             balance, held = (account.balance, account.held) if account else (0, 0)
-            ledger_sum = (await session.execute(select(func.coalesce(func.sum(CreditTransaction.amount), 0))
-                                                .where(CreditTransaction.user_id == user_id))).scalar_one()
-            open_holds = (await session.execute(select(func.coalesce(func.sum(CreditHold.amount), 0)).where(
-                CreditHold.user_id == user_id, CreditHold.status == "held"))).scalar_one()
+            ledger_sum = (
+                await session.execute(
+                    select(func.coalesce(func.sum(CreditTransaction.amount), 0)).where(
+                        CreditTransaction.user_id == user_id
+                    )
+                )
+            ).scalar_one()
+            open_holds = (
+                await session.execute(
+                    select(func.coalesce(func.sum(CreditHold.amount), 0)).where(
+                        CreditHold.user_id == user_id, CreditHold.status == "held"
+                    )
+                )
+            ).scalar_one()
         assert balance == ledger_sum == expected_balance
         assert 0 <= held <= balance
         assert held == open_holds == sum(h.amount for h in holds)
+    return len(operations)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -147,4 +165,4 @@ def test_hold_settle_sequences_keep_every_invariant(
     database: tuple[Database, HoldLedger, asyncio.AbstractEventLoop], operations: list[tuple[str, int]]
 ) -> None:
     db, holds_ledger, loop = database
-    loop.run_until_complete(_run(db, holds_ledger, next(user_ids), operations))
+    assert loop.run_until_complete(_run(db, holds_ledger, next(user_ids), operations)) == len(operations)
