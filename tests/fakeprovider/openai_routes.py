@@ -81,9 +81,9 @@ def last_user_text(body: Any) -> str:
 PROTOCOL = Protocol("openai", error_body, check_auth, last_user_text, stream_error)
 
 
-def _usage(reply: Reply) -> dict[str, Any]:
+def _usage(reply: Reply, override: dict[str, Any] | None = None) -> dict[str, Any]:
     """OpenAI usage object with the detail sub-objects clients commonly read."""
-    return {
+    usage = {
         "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens,
         "total_tokens": reply.prompt_tokens + reply.completion_tokens,
@@ -91,6 +91,7 @@ def _usage(reply: Reply) -> dict[str, Any]:
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
     }
+    return {**usage, **override} if override else usage
 
 
 def _finish(reply: Reply) -> str:
@@ -98,7 +99,7 @@ def _finish(reply: Reply) -> str:
     return "tool_calls" if reply.tool_calls else ("length" if reply.truncated else "stop")
 
 
-def _render_chat(model: Any, reply: Reply, omit_usage: bool) -> bytes:
+def _render_chat(model: Any, reply: Reply, omit_usage: bool, usage_override: dict[str, Any] | None = None) -> bytes:
     """Serialise a ``chat.completion`` object."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
     if reply.tool_calls:
@@ -117,7 +118,7 @@ def _render_chat(model: Any, reply: Reply, omit_usage: bool) -> bytes:
         "system_fingerprint": "fp_fake",
     }
     if not omit_usage:
-        out["usage"] = _usage(reply)
+        out["usage"] = _usage(reply, usage_override)
     return orjson.dumps(out)
 
 
@@ -138,12 +139,13 @@ async def chat_completions(ctx: Ctx) -> web.StreamResponse:
     reply = plan_reply(ctx.scenario, ctx.user_text, _prompt_words(body) - ctx.directive_words,
                        max_tokens if isinstance(max_tokens, int) else None)
     omit_usage = ctx.scenario.omit_usage
-    if body.get("stream"):
+    override = ctx.scenario.usage_override
+    if body.get("stream") and not ctx.scenario.ignore_stream:
         opts = body.get("stream_options")
         include_usage = isinstance(opts, dict) and bool(opts.get("include_usage")) and not omit_usage
-        return await _stream_chat(ctx, model, reply, include_usage)
-    if reply.tool_calls:
-        return await ctx.send_json(_render_chat(model, reply, omit_usage))
+        return await _stream_chat(ctx, model, reply, include_usage, override)
+    if reply.tool_calls or override is not None:
+        return await ctx.send_json(_render_chat(model, reply, omit_usage, override))
     key = (model, reply.text, reply.truncated, reply.prompt_tokens, reply.completion_tokens, omit_usage)
     payload = _chat_cache.get(key)
     if payload is None:
@@ -153,7 +155,9 @@ async def chat_completions(ctx: Ctx) -> web.StreamResponse:
     return await ctx.send_json(payload)
 
 
-async def _stream_chat(ctx: Ctx, model: Any, reply: Reply, include_usage: bool) -> web.StreamResponse:
+async def _stream_chat(
+    ctx: Ctx, model: Any, reply: Reply, include_usage: bool, usage_override: dict[str, Any] | None = None
+) -> web.StreamResponse:
     """SSE chat stream: role chunk, content deltas, tool-call deltas, finish, usage, [DONE]."""
     base = {"id": f"chatcmpl-fake{time.monotonic_ns()}", "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model, "service_tier": "default",
@@ -179,7 +183,8 @@ async def _stream_chat(ctx: Ctx, model: Any, reply: Reply, include_usage: bool) 
             await stream.send(chunk({"tool_calls": [{"index": i, "function": {"arguments": frag}}]}))
     await stream.send(chunk({}, _finish(reply)))
     if include_usage:
-        await stream.send(b"data: " + orjson.dumps({**base, "choices": [], "usage": _usage(reply)}) + b"\n\n")
+        usage = _usage(reply, usage_override)
+        await stream.send(b"data: " + orjson.dumps({**base, "choices": [], "usage": usage}) + b"\n\n")
     await stream.send(_DONE)
     return await stream.finish()
 

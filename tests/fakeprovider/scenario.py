@@ -66,6 +66,10 @@ class Scenario:
     """Close the socket without sending any response at all."""
     omit_usage: bool = False
     """Leave token usage out of responses (tests the gateway's fallback accounting)."""
+    usage_override: dict[str, Any] | None = None
+    """OpenAI protocol: fields merged over the usage object, e.g. ``{"prompt_tokens": "abc"}``."""
+    ignore_stream: bool = False
+    """OpenAI protocol: answer ``stream: true`` with one plain JSON completion (as some local servers do)."""
     tool_calls: list[dict[str, Any]] | None = None
     """Tool calls to return: ``[{"name": ..., "arguments": {...} or "json", "id"?: ...}]``."""
     reply: str | None = None

@@ -82,6 +82,7 @@ class InferenceService:
             stream=endpoint == "chat" and body.get("stream") is True,
             idempotency_key=request.headers.get("idempotency-key"),
         )
+        request.scope["gatewayz.call"] = call  # the access log reads provider and cost from it
         if not principal.is_sandbox:
             call.routes = await self.router.routes(
                 model, preference=body.get("provider"), fallbacks=body.get("models")
