@@ -38,7 +38,11 @@ def test_every_response_has_a_request_id(anon: httpx.Client) -> None:
     first = anon.get("/health").headers["x-request-id"]
     second = anon.get("/health").headers["x-request-id"]
     assert first and second and first != second
+    # the caller's id is a correlation field only: echoed apart, never the gateway's own id
     echoed = anon.get("/health", headers={"x-request-id": "client-chosen-123"})
-    assert echoed.headers["x-request-id"] == "client-chosen-123"
+    assert echoed.headers["x-request-id"] != "client-chosen-123"
+    assert echoed.headers["x-request-id"].startswith("req_")
+    assert echoed.headers["x-client-request-id"] == "client-chosen-123"
     unsafe = anon.get("/health", headers={"x-request-id": "bad id with spaces"})
     assert unsafe.headers["x-request-id"] != "bad id with spaces"
+    assert "x-client-request-id" not in unsafe.headers

@@ -15,7 +15,10 @@ def new_request_id() -> str:
 
 
 class RequestIdMiddleware:
-    """Every response carries `x-request-id`: the caller's, when it sent a sane one, or ours."""
+    """Every request gets the gateway's own id (`x-request-id` on the response): it keys holds,
+    usage records and the ledger, so a caller can never choose or collide with it. A caller's own
+    `x-client-request-id` (or `x-request-id`), when sane, is kept as a correlation field only:
+    echoed as `x-client-request-id` and stored on the usage record."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -24,21 +27,22 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
+        client_id = None
         for name, value in scope["headers"]:
-            if name == b"x-request-id":
+            if name == b"x-client-request-id" or (name == b"x-request-id" and client_id is None):
                 candidate = value.decode("latin-1")
                 if _SAFE_ID.match(candidate):
-                    request_id = candidate
-                break
-        if request_id is None:
-            request_id = new_request_id()
+                    client_id = candidate
+        request_id = new_request_id()
         scope["gatewayz.request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        headers = [(b"x-request-id", request_id.encode())]
+        if client_id is not None:
+            scope["gatewayz.client_request_id"] = client_id
+            headers.append((b"x-client-request-id", client_id.encode()))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), *headers]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
