@@ -127,8 +127,13 @@ class Authenticator:
 
     # -- the checks ------------------------------------------------------------------------------
 
-    async def authenticate(self, conn: HTTPConnection, scope: str) -> Principal:
-        """Authenticate the caller and require `scope`; every refusal becomes a security event."""
+    async def identify(self, conn: HTTPConnection) -> Principal:
+        """Who is calling: a missing, unknown, revoked or expired key (or a deactivated owner) is a
+        401 and a security event. No side effects (no request cap consumed): the HTTP edge calls it
+        before reading a request body, then `authenticate` repeats it as a cache hit."""
+        return (await self._identify(conn))[2]
+
+    async def _identify(self, conn: HTTPConnection) -> tuple[str, str | None, Principal]:
         key = extract_key(conn)
         ip = self.client_ip(conn)
         if key is None:
@@ -175,6 +180,11 @@ class Authenticator:
                 AuthenticationFailed("This API key has expired.", code="expired_api_key"),
                 "expired",
             )
+        return key, ip, principal
+
+    async def authenticate(self, conn: HTTPConnection, scope: str) -> Principal:
+        """Authenticate the caller and require `scope`; every refusal becomes a security event."""
+        key, ip, principal = await self._identify(conn)
         if principal.ip_networks is not None and not ip_allowed(principal.ip_networks, ip):
             self.refuse(
                 conn,
