@@ -202,12 +202,12 @@ def test_endpoint_and_model_limits(http: httpx.Client, admin: httpx.Client) -> N
         models={"sandbox/*": {"requests_per_minute": 1}},
     )
     headers = {"Authorization": f"Bearer {key}"}
-    embed = {"model": "any/embedding", "input": "hello"}
+    embed = {"model": "sandbox/embed", "input": "hello"}
     assert http.post("/v1/embeddings", json=embed, headers=headers).status_code == 200
     assert http.post("/v1/embeddings", json=embed, headers=headers).status_code == 429
     assert chat(http, key).status_code == 200  # the chat endpoint is not limited
     assert chat(http, key).status_code == 429  # but sandbox/chat is, once a minute
-    other = http.post("/v1/chat/completions", json={"model": "sandbox/other", "messages": HI}, headers=headers)
+    other = http.post("/v1/chat/completions", json={"model": "sandbox/chat-mini", "messages": HI}, headers=headers)
     assert other.status_code == 200  # each model matching the glob has its own counter
     body = my_limits(http, key, model="sandbox/chat")
     assert usage_of(body, "key", "requests", "minute", "model:sandbox/chat")["used"] == 1

@@ -34,14 +34,16 @@ def test_chat_is_simulated_without_any_upstream(
     sandbox: openai.OpenAI, fake_a: FakeProvider, fake_b: FakeProvider
 ) -> None:
     raw = sandbox.chat.completions.with_raw_response.create(
-        model="openai/gpt-4o", messages=[{"role": "user", "content": "Say hi"}]
+        model="sandbox/chat-large", messages=[{"role": "user", "content": "Say hi"}]
     )
     completion = raw.parse()
     assert raw.headers["x-gatewayz-provider"] == "sandbox"
-    assert completion.model == "openai/gpt-4o"
+    assert completion.model == "sandbox/chat-large"
     assert completion.choices[0].message.content
     assert completion.usage is not None and completion.usage.total_tokens > 0
-    again = sandbox.chat.completions.create(model="openai/gpt-4o", messages=[{"role": "user", "content": "Say hi"}])
+    again = sandbox.chat.completions.create(
+        model="sandbox/chat-large", messages=[{"role": "user", "content": "Say hi"}]
+    )
     assert again.choices[0].message.content == completion.choices[0].message.content  # deterministic
     assert fake_a.requests == [] and fake_b.requests == []
 

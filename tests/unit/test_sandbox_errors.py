@@ -119,9 +119,9 @@ def test_requested_delay_ms() -> None:
          "tool_choice"),
         ({**user("hi"), "tools": [{"type": "function", "function": {"name": "bad name!"}}]},
          "tools[0].function.name"),
-        ({**user("hi"), "response_format": {"type": "yaml"}}, "response_format"),
+        ({**user("hi"), "response_format": {"type": "yaml"}}, "response_format.type"),
         ({**user("hi"), "response_format": {"type": "json_schema", "json_schema": {"schema": {}}}},
-         "response_format"),
+         "response_format.json_schema.name"),
     ],
 )  # fmt: skip
 def test_invalid_chat_requests_are_400(body: dict[str, Any], param: str) -> None:

@@ -44,11 +44,11 @@ def client() -> Iterator[openai.OpenAI]:
 
 def test_sdk_round_trip_chat_stream_and_embeddings(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="openai/gpt-4o", messages=[{"role": "user", "content": "Hello sandbox"}]
+        model="sandbox/chat", messages=[{"role": "user", "content": "Hello sandbox"}]
     )
-    assert completion.model == "openai/gpt-4o" and "Hello sandbox" in (completion.choices[0].message.content or "")
+    assert completion.model == "sandbox/chat" and "Hello sandbox" in (completion.choices[0].message.content or "")
     streamed = client.chat.completions.create(
-        model="openai/gpt-4o",
+        model="sandbox/chat",
         messages=[{"role": "user", "content": "Hello sandbox"}],
         stream=True,
         stream_options={"include_usage": True},

@@ -4,7 +4,9 @@ Keys of the ``test`` environment (``gw_test_...``) are served here with no upstr
 charge, so the quick start and client integration tests work on a machine without provider keys.
 Responses follow OpenAI's wire shapes exactly (validated against the official SDK types in the unit
 tests). Everything is pure: no I/O, no clock, no global randomness; the same request yields the same
-bytes except ``id``/``created``, which the caller passes in. Developers can request failures and
+bytes except ``id``/``created``, which the caller passes in. Only the sandbox's own model ids are
+served (see ``sandbox_models``) and requests are validated as OpenAI validates them (``sandbox_validate``),
+so code that works here keeps working with a live key. Developers can request failures and
 latency with markers in the last user message: ``[[sandbox:error=429]]``, ``[[sandbox:delay_ms=250]]``.
 """
 
@@ -13,11 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from gatewayz.providers.sandbox_chat import ChatPlan, ChoicePlan, last_user_text, plan_chat
+from gatewayz.providers.sandbox_checks import CHAT_MODELS, EMBEDDING_MODELS, SANDBOX_MODELS
 from gatewayz.providers.sandbox_common import MAX_DELAY_MS, SandboxError, find_delay_marker, tokenize
 from gatewayz.providers.sandbox_embed import DEFAULT_DIMENSIONS, embeddings_delay_ms, simulate_embeddings_impl
 
 __all__ = [
+    "CHAT_MODELS",
     "DEFAULT_DIMENSIONS",
+    "EMBEDDING_MODELS",
     "MAX_DELAY_MS",
     "SANDBOX_PROVIDER",
     "SandboxError",
@@ -30,13 +35,16 @@ __all__ = [
 
 SANDBOX_PROVIDER = "sandbox"
 
-_SANDBOX_MODELS = ("sandbox/chat", "sandbox/chat-mini", "sandbox/chat-large", "sandbox/embed")
 _SERVICE_TIER = "default"
 
 
 def sandbox_models() -> list[str]:
-    """Model ids advertised in sandbox mode; any other requested id is accepted too (and echoed back)."""
-    return list(_SANDBOX_MODELS)
+    """The only model ids test keys can use: chat on the ``sandbox/chat*`` ids, embeddings on ``sandbox/embed``.
+
+    Any other id is a 404 ``model_not_found``, and a model on the wrong endpoint a 400, as a live
+    provider would answer, so code tested here does not first fail when it switches to a live key.
+    """
+    return list(SANDBOX_MODELS)
 
 
 def requested_delay_ms(body: Any) -> int:
@@ -153,7 +161,7 @@ def simulate_chat_stream(body: dict[str, Any], *, response_id: str, created: int
     ``"usage": null`` and a last chunk with empty ``choices`` carries the usage. Errors are raised
     before any chunk exists, so the caller can still answer with a plain HTTP error.
     """
-    plan = plan_chat(body)
+    plan = plan_chat(body, streamed=True)
     options = body.get("stream_options") or {}
     include_usage = options.get("include_usage") is True
     base: dict[str, Any] = {

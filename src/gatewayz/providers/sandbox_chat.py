@@ -38,10 +38,14 @@ _MIDDLES = (
     "The Gatewayz sandbox generated it locally: no upstream request was made and no credits were used.",
     "It is a deterministic stand-in for a real completion, produced without contacting any provider.",
 )
+# Closers must hold for whoever reads them: the reader has a test key, and ``sandbox/...`` ids do not
+# exist for live keys, so they say what changes with a live key instead of naming this model.
 _CLOSERS = (
-    "Use a live key to get a real answer from {model}.",
-    "Switch to a live key to route this request to {model}.",
-    "With a live key, the same request would be served by {model}.",
+    "It is a simulated answer for a test (gw_test_) key; a live key reaches a real provider "
+    "when you name a provider model id (as listed by GET /v1/models).",
+    "Test keys only reach this simulator: with a live key, replace {model} with a provider model id "
+    "to get a real completion.",
+    "With a live key and a provider model id instead of {model}, the same request would be served by a real provider.",
 )
 _ALTERNATIVES = (
     "the", "a", "this", "that", "it", "and", "to", "of", "in", "is", "reply", "answer", "sandbox",
@@ -114,10 +118,17 @@ def _tools_to_call(body: dict[str, Any]) -> list[dict[str, Any]]:
     choice = body.get("tool_choice")
     if not functions or choice == "none":
         return []
-    if isinstance(choice, dict):
+    if isinstance(choice, dict) and choice["type"] == "function":
         return [f for f in functions if f["name"] == choice["function"]["name"]][:1]
+    if isinstance(choice, dict) and choice["type"] == "custom":
+        return []  # the simulator only calls function tools; a forced custom tool gets a text answer
+    if isinstance(choice, dict):  # allowed_tools: call among the listed functions only
+        allowed = choice["allowed_tools"]
+        names = {(t.get("function") or t).get("name") for t in allowed["tools"] if t.get("type") == "function"}
+        functions = [f for f in functions if f["name"] in names]
+        choice = allowed["mode"]
     last_role = body["messages"][-1].get("role")
-    if choice != "required" and last_role != "user":
+    if not functions or (choice != "required" and last_role != "user"):
         return []
     parallel = body.get("parallel_tool_calls") is not False
     return functions[:2] if parallel and len(functions) >= 2 else functions[:1]
@@ -228,9 +239,9 @@ def _plan_tool_calls(index: int, functions: list[dict[str, Any]], budget: float,
     return ChoicePlan(index, None, [], calls, "length" if truncated else "tool_calls", used)
 
 
-def plan_chat(body: Any) -> ChatPlan:
+def plan_chat(body: Any, *, streamed: bool | None = None) -> ChatPlan:
     """Validate the request, honour error markers, then compute every choice deterministically."""
-    validate_chat(body)
+    validate_chat(body, streamed=streamed)
     status = find_error_marker(last_user_text(body["messages"]))
     if status is not None:
         raise error_for_status(status)

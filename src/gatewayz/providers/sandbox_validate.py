@@ -1,214 +1,340 @@
-"""Request validation for the sandbox, rejecting input the way OpenAI would (400 + ``param``).
+"""Request validation for the sandbox, rejecting input the way OpenAI would (400 + ``param`` + ``code``).
 
-The sandbox is where developers first wire up their client, so it should fail loudly on malformed
-requests instead of cheerfully answering them and letting the bug surface against a paid provider.
+The sandbox is where developers first wire up their client, so it must fail loudly on requests a real
+provider refuses (an unknown model, ``temperature: 5``, a tool result without its tool call) instead
+of cheerfully answering them and letting the bug surface against a paid provider. Ranges and types
+are OpenAI's documented ones; the wording comes from ``sandbox_checks``.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from gatewayz.providers.sandbox_common import content_text, invalid
+from gatewayz.providers.sandbox_checks import (
+    bad_value,
+    check_bool,
+    check_integer,
+    check_length,
+    check_number,
+    check_string,
+    fail,
+    is_int,
+    is_number,
+    missing,
+    require_model,
+    wrong_type,
+)
+from gatewayz.providers.sandbox_common import SandboxError, approx_tokens
+from gatewayz.providers.sandbox_validate_tools import check_response_format, check_tool_choice, check_tools
 
-_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+_PART_TYPES = ("text", "image_url", "input_audio", "refusal", "file")
+# Which content parts each role may carry (Chat Completions API reference).
+_PARTS_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "system": ("text",),
+    "developer": ("text",),
+    "user": ("text", "image_url", "input_audio", "file"),
+    "assistant": ("text", "refusal"),
+    "tool": ("text",),
+    "function": ("text",),
+}
+_CONTENT_TYPES = "one of a string or array of objects"
+_STOP_TYPES = "one of a string or array of strings"
+_EMBED_INPUT_TYPES = "one of a string, array of strings, array of integers, or array of arrays of integers"
 _MAX_N = 128
+_MAX_STOP = 4
 _MAX_EMBED_INPUTS = 2048
+_MAX_EMBED_INPUT_TOKENS = 8192
+_MAX_EMBED_REQUEST_TOKENS = 300_000
 MAX_DIMENSIONS = 4096
 
 
-def _is_int(value: Any) -> bool:
-    """JSON integers only; ``bool`` is an ``int`` subclass in Python but not on the wire."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_int(body: dict[str, Any], key: str, low: int, high: int | None = None) -> None:
-    """Reject a present, non-null field that is not an integer in [low, high]."""
-    value = body.get(key)
-    if value is None:
+def _check_part(part: dict[str, Any], kind: str, param: str) -> None:
+    """The payload each content part type requires."""
+    field = {"text": "text", "refusal": "refusal"}.get(kind)
+    if field is not None:
+        if part.get(field) is None:
+            raise missing(f"{param}.{field}")
+        if not isinstance(part[field], str):
+            raise wrong_type(f"{param}.{field}", "a string", part[field])
         return
-    if not _is_int(value) or value < low or (high is not None and value > high):
-        upper = f" and at most {high}" if high is not None else ""
-        raise invalid(f"'{key}' must be an integer of at least {low}{upper}, got {value!r}.", key)
+    payload = part.get(kind)
+    if payload is None:
+        raise missing(f"{param}.{kind}")
+    if not isinstance(payload, dict):
+        raise wrong_type(f"{param}.{kind}", "an object", payload)
+    if kind == "image_url":
+        check_string(payload, "url", f"{param}.image_url.url")
+        if payload.get("url") is None:
+            raise missing(f"{param}.image_url.url")
+        if payload.get("detail") is not None and payload["detail"] not in ("auto", "low", "high"):
+            raise bad_value(f"{param}.image_url.detail", payload["detail"], ("auto", "low", "high"))
+    elif kind == "input_audio":
+        check_string(payload, "data", f"{param}.input_audio.data")
+        if payload.get("data") is None:
+            raise missing(f"{param}.input_audio.data")
+        if payload.get("format") not in ("wav", "mp3"):
+            raise bad_value(f"{param}.input_audio.format", payload.get("format"), ("wav", "mp3"))
 
 
-def _check_content(content: Any, param: str, *, required: bool) -> None:
-    """Message content is a string or a non-empty list of typed parts (text parts need text)."""
-    if content is None:
+def _check_content(message: dict[str, Any], role: str, param: str, *, required: bool) -> None:
+    """Message content is a string or a non-empty list of the parts the role allows."""
+    where = f"{param}.content"
+    if "content" not in message:
         if required:
-            raise invalid(f"Missing required parameter: '{param}'.", param)
+            raise missing(where)
+        return
+    content = message["content"]
+    if content is None and not required:
         return
     if isinstance(content, str):
         return
-    if not isinstance(content, list) or not content:
-        raise invalid(f"Invalid '{param}': expected a string or a non-empty array of content parts.", param)
+    if not isinstance(content, list):
+        raise wrong_type(where, _CONTENT_TYPES, content)
+    check_length(where, content, 1)
+    allowed = _PARTS_BY_ROLE[role]
     for j, part in enumerate(content):
-        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-            raise invalid(f"Invalid '{param}[{j}]': each content part needs a 'type'.", f"{param}[{j}].type")
-        if part["type"] == "text" and not isinstance(part.get("text"), str):
-            raise invalid(f"Missing required parameter: '{param}[{j}].text'.", f"{param}[{j}].text")
+        here = f"{where}[{j}]"
+        if not isinstance(part, dict):
+            raise wrong_type(here, "an object", part)
+        kind = part.get("type")
+        if kind is None:
+            raise missing(f"{here}.type")
+        if kind not in _PART_TYPES:
+            raise bad_value(f"{here}.type", kind, _PART_TYPES)
+        if kind not in allowed:
+            if kind == "image_url":
+                raise fail(
+                    f"Invalid '{param}'. Image URLs are only allowed for messages with role 'user', but this "
+                    f"message with role '{role}' contains an image URL.",
+                    param,
+                    "invalid_value",
+                )
+            raise bad_value(f"{here}.type", kind, allowed)
+        _check_part(part, kind, here)
 
 
-def _check_message(message: Any, i: int) -> None:
-    """Validate one chat message according to its role's requirements."""
+def _check_tool_calls(message: dict[str, Any], param: str) -> list[str]:
+    """An assistant message's ``tool_calls``; returns their ids (each must be answered by a tool message)."""
+    calls = message.get("tool_calls")
+    if calls is None:
+        return []
+    if not isinstance(calls, list):
+        raise wrong_type(f"{param}.tool_calls", "an array", calls)
+    ids: list[str] = []
+    for k, call in enumerate(calls):
+        here = f"{param}.tool_calls[{k}]"
+        if not isinstance(call, dict):
+            raise wrong_type(here, "an object", call)
+        for key in ("id", "type"):
+            check_string(call, key, f"{here}.{key}")
+            if call.get(key) is None:
+                raise missing(f"{here}.{key}")
+        if call["type"] not in ("function", "custom"):
+            raise bad_value(f"{here}.type", call["type"], ("function", "custom"))
+        payload = call.get(call["type"])
+        if payload is None:
+            raise missing(f"{here}.{call['type']}")
+        if not isinstance(payload, dict):
+            raise wrong_type(f"{here}.{call['type']}", "an object", payload)
+        for key in ("name", "arguments") if call["type"] == "function" else ("name", "input"):
+            check_string(payload, key, f"{here}.{call['type']}.{key}")
+            if payload.get(key) is None:
+                raise missing(f"{here}.{call['type']}.{key}")
+        ids.append(call["id"])
+    return ids
+
+
+def _check_message(message: Any, i: int) -> list[str]:
+    """Validate one chat message for its role; returns the ids of the tool calls it makes."""
     param = f"messages[{i}]"
     if not isinstance(message, dict):
-        raise invalid(f"Invalid '{param}': expected an object.", param)
+        raise wrong_type(param, "an object", message)
     role = message.get("role")
     if role is None:
-        raise invalid(f"Missing required parameter: '{param}.role'.", f"{param}.role")
+        raise missing(f"{param}.role")
     if role not in _ROLES:
-        raise invalid(f"Invalid value: {role!r}. Supported values are: {', '.join(sorted(_ROLES))}.", f"{param}.role")
-    content = message.get("content")
+        raise bad_value(f"{param}.role", role, _ROLES)
+    check_string(message, "name", f"{param}.name")
     if role == "assistant":
-        has_calls = bool(message.get("tool_calls")) or bool(message.get("function_call"))
-        _check_content(content, f"{param}.content", required=not has_calls)
-        return
-    _check_content(content, f"{param}.content", required=True)
-    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
-        raise invalid(f"Missing required parameter: '{param}.tool_call_id'.", f"{param}.tool_call_id")
-    if role == "function" and not isinstance(message.get("name"), str):
-        raise invalid(f"Missing required parameter: '{param}.name'.", f"{param}.name")
+        ids = _check_tool_calls(message, param)
+        has_calls = bool(ids) or bool(message.get("function_call")) or bool(message.get("audio"))
+        _check_content(message, role, param, required=not has_calls)
+        return ids
+    _check_content(message, role, param, required=True)
+    if role == "tool":
+        check_string(message, "tool_call_id", f"{param}.tool_call_id")
+        if message.get("tool_call_id") is None:
+            raise missing(f"{param}.tool_call_id")
+    if role == "function" and message.get("name") is None:
+        raise missing(f"{param}.name")
+    return []
 
 
-def _check_tools(body: dict[str, Any]) -> list[str]:
-    """Validate ``tools`` and return the names of the function tools, in order."""
-    tools = body.get("tools")
-    if tools is None:
-        return []
-    if not isinstance(tools, list):
-        raise invalid("Invalid 'tools': expected an array.", "tools")
-    names: list[str] = []
-    for i, tool in enumerate(tools):
-        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
-            raise invalid(f"Missing required parameter: 'tools[{i}].type'.", f"tools[{i}].type")
-        if tool["type"] != "function":
-            continue
-        function = tool.get("function")
-        if not isinstance(function, dict):
-            raise invalid(f"Missing required parameter: 'tools[{i}].function'.", f"tools[{i}].function")
-        name = function.get("name")
-        if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
-            raise invalid(
-                f"Invalid 'tools[{i}].function.name': expected 1-64 characters of a-z, A-Z, 0-9, _ or -.",
-                f"tools[{i}].function.name",
-            )
-        if function.get("parameters") is not None and not isinstance(function["parameters"], dict):
-            raise invalid(
-                f"Invalid 'tools[{i}].function.parameters': expected a JSON Schema object.",
-                f"tools[{i}].function.parameters",
-            )
-        names.append(name)
-    return names
+def _unanswered(pending: list[str], at: int) -> SandboxError:
+    return fail(
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+        f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(pending)}",
+        f"messages.[{at}].role",
+    )
 
 
-def _check_tool_choice(body: dict[str, Any], names: list[str]) -> None:
-    """``tool_choice`` needs tools, and a named function must be one of them."""
-    choice = body.get("tool_choice")
-    if choice is None:
-        return
-    if body.get("tools") is None:
-        raise invalid("Invalid value for 'tool_choice': only allowed when 'tools' are specified.", "tool_choice")
-    if isinstance(choice, str):
-        if choice not in ("none", "auto", "required"):
-            raise invalid(f"Invalid value for 'tool_choice': {choice!r}.", "tool_choice")
-        if choice == "required" and not names:
-            raise invalid("'tool_choice' is 'required' but no function tools were given.", "tool_choice")
-        return
-    function = choice.get("function") if isinstance(choice, dict) else None
-    name = function.get("name") if isinstance(function, dict) else None
-    if not isinstance(name, str):
-        raise invalid("Invalid 'tool_choice': expected a string or {'type': 'function', ...}.", "tool_choice")
-    if name not in names:
-        raise invalid(f"Invalid 'tool_choice': function {name!r} is not among the tools.", "tool_choice")
-
-
-def _check_response_format(body: dict[str, Any]) -> None:
-    """Validate ``response_format``; json_object mode needs the word JSON in the prompt, as upstream."""
-    fmt = body.get("response_format")
-    if fmt is None:
-        return
-    if not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema"):
-        raise invalid("Invalid 'response_format.type': expected text, json_object or json_schema.", "response_format")
-    if fmt["type"] == "json_schema":
-        spec = fmt.get("json_schema")
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-            raise invalid("Missing required parameter: 'response_format.json_schema.name'.", "response_format")
-        if spec.get("schema") is not None and not isinstance(spec["schema"], dict):
-            raise invalid("Invalid 'response_format.json_schema.schema': expected an object.", "response_format")
-    if fmt["type"] == "json_object":
-        texts = " ".join(content_text(m.get("content")) for m in body["messages"])
-        if "json" not in texts.lower():
-            raise invalid(
-                "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
-                "messages",
-            )
-
-
-def validate_chat(body: Any) -> None:
-    """Raise ``SandboxError(400, ...)`` for a chat request OpenAI would reject."""
-    if not isinstance(body, dict):
-        raise invalid("The request body must be a JSON object.", None)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid("You must provide a model parameter.", "model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise invalid("'messages' must be a non-empty array.", "messages")
+def _check_messages(messages: Any) -> None:
+    """Each message's shape, then OpenAI's pairing rule between tool calls and tool results."""
+    if messages is None:
+        raise missing("messages")
+    if not isinstance(messages, list):
+        raise wrong_type("messages", "an array", messages)
+    check_length("messages", messages, 1)
+    pending: list[str] | None = None  # tool calls of the last assistant turn still awaiting results
+    answerable: set[str] = set()
+    opened_at = 0
     for i, message in enumerate(messages):
-        _check_message(message, i)
-    _check_int(body, "n", 1, _MAX_N)
-    _check_int(body, "max_tokens", 1)
-    _check_int(body, "max_completion_tokens", 1)
-    _check_int(body, "top_logprobs", 0, 20)
-    if body.get("seed") is not None and not _is_int(body["seed"]):
-        raise invalid("'seed' must be an integer.", "seed")
+        ids = _check_message(message, i)
+        if message["role"] == "tool":
+            if pending is None:
+                raise fail(
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceding message with "
+                    "'tool_calls'.",
+                    f"messages.[{i}].role",
+                )
+            call_id = message["tool_call_id"]
+            if call_id not in answerable:
+                raise fail(
+                    f"Invalid parameter: 'tool_call_id' of '{call_id}' not found in 'tool_calls' of previous message.",
+                    f"messages.[{i}].tool_call_id",
+                )
+            if call_id in pending:
+                pending.remove(call_id)
+            continue
+        if pending:
+            raise _unanswered(pending, opened_at)
+        pending, answerable, opened_at = (list(ids), set(ids), i) if ids else (None, set(), i)
+    if pending:
+        raise _unanswered(pending, opened_at)
+
+
+def _check_stop(body: dict[str, Any]) -> None:
+    """``stop``: a string or up to 4 non-empty strings."""
     stop = body.get("stop")
-    if stop is not None and not isinstance(stop, str):
-        if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) and s for s in stop):
-            raise invalid("'stop' must be a string or an array of at most 4 non-empty strings.", "stop")
-    for flag in ("logprobs", "parallel_tool_calls", "stream"):
-        if body.get(flag) is not None and not isinstance(body[flag], bool):
-            raise invalid(f"'{flag}' must be a boolean.", flag)
-    if body.get("top_logprobs") is not None and body.get("logprobs") is not True:
-        raise invalid("'top_logprobs' requires 'logprobs' to be true.", "top_logprobs")
+    if stop is None or isinstance(stop, str):
+        return
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise wrong_type("stop", _STOP_TYPES, stop)
+    check_length("stop", stop, 0, _MAX_STOP)
+    if not all(stop):
+        raise fail("Invalid 'stop': stop sequences must be non-empty strings.", "stop", "invalid_value")
+
+
+def _check_stream_options(body: dict[str, Any], streamed: bool) -> None:
+    """``stream_options`` is an object and, as on OpenAI, only allowed on streamed requests."""
     options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise invalid("'stream_options' must be an object.", "stream_options")
-    names = _check_tools(body)
-    _check_tool_choice(body, names)
-    _check_response_format(body)
+    if options is None:
+        return
+    if not streamed:
+        raise fail("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options")
+    if not isinstance(options, dict):
+        raise wrong_type("stream_options", "an object", options)
+    for flag in ("include_usage", "include_obfuscation"):
+        if options.get(flag) is not None and not isinstance(options[flag], bool):
+            raise wrong_type(f"stream_options.{flag}", "a boolean", options[flag])
+
+
+def _check_logit_bias(body: dict[str, Any]) -> None:
+    """``logit_bias``: token ids (as strings) mapped to biases in [-100, 100]."""
+    bias = body.get("logit_bias")
+    if bias is None:
+        return
+    if not isinstance(bias, dict):
+        raise wrong_type("logit_bias", "an object", bias)
+    for token, value in bias.items():
+        if not token.isdigit():
+            raise fail(f"Invalid key in 'logit_bias': {token}. Keys must be token ids.", "logit_bias", "invalid_value")
+        if not is_number(value) or not -100 <= value <= 100:
+            raise fail(
+                f"Invalid value for 'logit_bias' token {token}: expected a number between -100 and 100, got {value!r}.",
+                "logit_bias",
+                "invalid_value",
+            )
+
+
+def validate_chat(body: Any, *, streamed: bool | None = None) -> None:
+    """Raise ``SandboxError`` (404 for an unknown model, else 400) for a chat request OpenAI would reject.
+
+    ``streamed`` says whether the answer will be streamed; by default the body's ``stream`` flag decides.
+    """
+    if not isinstance(body, dict):
+        raise fail("The request body must be a JSON object.", None)
+    require_model(body, "chat")
+    _check_messages(body.get("messages"))
+    check_number(body, "temperature", 0, 2)
+    check_number(body, "top_p", 0, 1)
+    check_number(body, "presence_penalty", -2, 2)
+    check_number(body, "frequency_penalty", -2, 2)
+    check_integer(body, "n", 1, _MAX_N)
+    check_integer(body, "max_tokens", 1)
+    check_integer(body, "max_completion_tokens", 1)
+    check_integer(body, "top_logprobs", 0, 20)
+    if body.get("seed") is not None and not is_int(body["seed"]):
+        raise wrong_type("seed", "an integer", body["seed"])
+    for flag in ("logprobs", "parallel_tool_calls", "stream", "store"):
+        check_bool(body, flag)
+    check_string(body, "user")
+    if body.get("top_logprobs") is not None and body.get("logprobs") is not True:
+        raise fail("Invalid value for 'top_logprobs': 'logprobs' must be set to true to use it.", "top_logprobs")
+    _check_stop(body)
+    _check_stream_options(body, body.get("stream") is True if streamed is None else streamed)
+    _check_logit_bias(body)
+    functions, customs = check_tools(body)
+    check_tool_choice(body, functions, customs)
+    check_response_format(body)
+
+
+def _embedding_inputs(raw: Any) -> list[Any]:
+    """``input`` as a list of items: a string, a token array, or an array of either."""
+    if raw is None:
+        raise missing("input")
+    if isinstance(raw, str):
+        return [raw]
+    if not isinstance(raw, list):
+        raise wrong_type("input", _EMBED_INPUT_TYPES, raw)
+    check_length("input", raw, 1, _MAX_EMBED_INPUTS)
+    return [raw] if all(is_int(t) for t in raw) else raw
 
 
 def validate_embeddings(body: Any) -> list[str | list[int]]:
     """Validate an embeddings request and return its inputs as a list (strings or token arrays)."""
     if not isinstance(body, dict):
-        raise invalid("The request body must be a JSON object.", None)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid("You must provide a model parameter.", "model")
-    _check_int(body, "dimensions", 1, MAX_DIMENSIONS)
-    if body.get("encoding_format") not in (None, "float", "base64"):
-        raise invalid("'encoding_format' must be 'float' or 'base64'.", "encoding_format")
-    raw = body.get("input")
-    inputs: list[Any]
-    if isinstance(raw, str):
-        inputs = [raw]
-    elif isinstance(raw, list) and raw and all(_is_int(t) for t in raw):
-        inputs = [raw]
-    elif isinstance(raw, list) and raw:
-        inputs = raw
-    else:
-        raise invalid("'input' must be a non-empty string or array.", "input")
-    if len(inputs) > _MAX_EMBED_INPUTS:
-        raise invalid(f"'input' may contain at most {_MAX_EMBED_INPUTS} items.", "input")
+        raise fail("The request body must be a JSON object.", None)
+    require_model(body, "embeddings")
+    check_integer(body, "dimensions", 1, MAX_DIMENSIONS)
+    fmt = body.get("encoding_format")
+    if fmt is not None and fmt not in ("float", "base64"):
+        raise bad_value("encoding_format", fmt, ("float", "base64"))
+    check_string(body, "user")
+    inputs = _embedding_inputs(body.get("input"))
+    total = 0
     for i, item in enumerate(inputs):
         ok_text = isinstance(item, str) and item != ""
-        ok_tokens = isinstance(item, list) and bool(item) and all(_is_int(t) and t >= 0 for t in item)
+        ok_tokens = isinstance(item, list) and bool(item) and all(is_int(t) and t >= 0 for t in item)
         if not (ok_text or ok_tokens):
-            raise invalid(
+            raise fail(
                 f"Invalid 'input[{i}]': expected a non-empty string or a non-empty array of token ids.",
                 "input",
+                "invalid_value",
             )
+        tokens = approx_tokens(item) if isinstance(item, str) else len(item)
+        if tokens > _MAX_EMBED_INPUT_TOKENS:
+            raise fail(
+                f"This model's maximum context length is {_MAX_EMBED_INPUT_TOKENS} tokens, however you requested "
+                f"{tokens} tokens in 'input[{i}]'. Please reduce the length of the input.",
+                "input",
+            )
+        total += tokens
+    if total > _MAX_EMBED_REQUEST_TOKENS:
+        raise fail(
+            f"Requested {total} tokens, max {_MAX_EMBED_REQUEST_TOKENS} tokens per request.",
+            "input",
+            "max_tokens_per_request",
+        )
     return inputs
