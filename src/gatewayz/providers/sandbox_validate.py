@@ -73,8 +73,10 @@ def _check_part(part: dict[str, Any], kind: str, param: str) -> None:
         check_string(payload, "data", f"{param}.input_audio.data")
         if payload.get("data") is None:
             raise missing(f"{param}.input_audio.data")
-        if payload.get("format") not in ("wav", "mp3"):
-            raise bad_value(f"{param}.input_audio.format", payload.get("format"), ("wav", "mp3"))
+        if payload.get("format") is None:
+            raise missing(f"{param}.input_audio.format")
+        if payload["format"] not in ("wav", "mp3"):
+            raise bad_value(f"{param}.input_audio.format", payload["format"], ("wav", "mp3"))
 
 
 def _check_content(message: dict[str, Any], role: str, param: str, *, required: bool) -> None:
