@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 
+from gatewayz.inference.estimate import prompt_tokens
 from tests.support.clients import openai_client
 from tests.support.identity import GwUser
 
@@ -146,19 +147,34 @@ def test_admin_sets_user_limits_shared_by_all_their_keys(http: httpx.Client, adm
 
 def test_token_reservations_are_corrected_by_actual_usage(http: httpx.Client, admin: httpx.Client) -> None:
     key = sandbox_key(admin, tokens_per_minute=1000)
-    first = chat(http, key, "x" * 40, max_tokens=900)
+    reserved = prompt_tokens("chat", {"messages": [{"role": "user", "content": "x" * 40}]}) + 800
+    first = chat(http, key, "x" * 40, max_tokens=800)
     assert first.status_code == 200
-    assert first.headers["x-ratelimit-remaining-tokens"] == str(1000 - (10 + 900))  # reserved at admission
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(1000 - reserved)  # reserved at admission
     used = first.json()["usage"]["total_tokens"]
-    assert used < 200
+    assert used < 1000 - reserved
     tokens = usage_of(my_limits(http, key), "key", "tokens", "minute")
     assert tokens["used"] == used  # the reservation was replaced by the real usage
-    # Without the correction 910 + 910 > 1000 and this would be refused.
-    second = chat(http, key, "x" * 40, max_tokens=900)
+    # Without the correction 2 x the reservation > 1000 and this would be refused.
+    second = chat(http, key, "x" * 40, max_tokens=800)
     assert second.status_code == 200
-    assert second.headers["x-ratelimit-remaining-tokens"] == str(1000 - used - 910)
-    third = chat(http, key, "x" * 40, max_tokens=900)
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(1000 - used - reserved)
+    third = chat(http, key, "x" * 40, max_tokens=800)
     assert third.status_code == 429 and "tokens per minute" in third.json()["error"]["message"]
+
+
+def test_a_prompt_hidden_in_tools_counts_against_token_limits(http: httpx.Client, admin: httpx.Client) -> None:
+    """~3,000 tokens of tool schemas and a two-letter message: counting message text only, the
+    request reserved 2 tokens and slipped through a 2,000 tokens-per-minute limit."""
+    key = sandbox_key(admin, tokens_per_minute=2000)
+    assert chat(http, key, max_tokens=1).status_code == 200  # a little of the window is used
+    params = {"type": "object", "properties": {f"p{i}": {"type": "string", "description": "x" * 80}
+                                               for i in range(100)}}  # fmt: skip
+    tools = [{"type": "function", "function": {"name": "lookup", "description": "Look it up.", "parameters": params}}]
+    refused = chat(http, key, max_tokens=1, tools=tools)
+    assert refused.status_code == 429, refused.text
+    assert "tokens per minute" in refused.json()["error"]["message"]
+    assert "requested 2000" in refused.json()["error"]["message"]  # the whole limit (capped), not 2
 
 
 def test_concurrency_slots_are_released_on_finish_and_on_disconnect(http: httpx.Client, admin: httpx.Client) -> None:

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from gatewayz.accounts.principal import Principal
+from gatewayz.inference.estimate import prompt_tokens
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.limits.config import RateLimits, merge, parse_limits
 from gatewayz.limits.limiter import Limiter, Ticket
 from gatewayz.limits.sources import LimitPlanner, default_sources
-from gatewayz.limits.stage import actual_tokens, duration, estimate_tokens, ratelimit_headers, rejection
+from gatewayz.limits.stage import (
+    actual_tokens,
+    duration,
+    estimate_tokens,
+    model_identities,
+    ratelimit_headers,
+    rejection,
+)
 from gatewayz.limits.windows import Outcome
+from gatewayz.providers.adapters import adapter_for
+from gatewayz.providers.registry import load_providers
+from gatewayz.providers.router import Route
 from gatewayz.settings import Settings
 from tests.support.servers import free_port
 from tests.unit.limiter_support import window_check
@@ -39,18 +52,18 @@ def limits_of(checks: list[Any]) -> dict[str, int]:
 
 
 def test_no_configuration_means_no_checks() -> None:
-    assert planner().checks(principal(), "chat", "gpt-4o") == []
+    assert planner().checks(principal(), "chat", ("gpt-4o",)) == []
 
 
 def test_admin_user_limits_override_the_defaults_and_key_limits_only_tighten() -> None:
     p = planner(user={"requests_per_minute": 60}, key={"requests_per_minute": 100})
     raised = principal(user={"requests_per_minute": 1000}, key={"requests_per_minute": 500})
-    assert limits_of(p.checks(raised, "chat", "m")) == {
+    assert limits_of(p.checks(raised, "chat", ("m",))) == {
         "rl:user:3:requests:minute": 1000,  # the admin raised the user above the default
         "rl:key:7:requests:minute": 100,  # the owner cannot loosen the key default
     }
     narrowed = principal(key={"requests_per_minute": 5, "tokens_per_day": 9000})
-    assert limits_of(p.checks(narrowed, "chat", "m")) == {
+    assert limits_of(p.checks(narrowed, "chat", ("m",))) == {
         "rl:user:3:requests:minute": 60,
         "rl:key:7:requests:minute": 5,
         "rl:key:7:tokens:day": 9000,
@@ -63,9 +76,10 @@ def test_model_and_endpoint_windows_get_their_own_counters() -> None:
         user={"models": {"openai/*": {"requests_per_minute": 10}, "openai/gpt-4o": {"concurrent_requests": 2},
                          "*": {"tokens_per_hour": 100}}},
     )  # fmt: skip
-    assert limits_of(p.checks(principal(), "chat", "openai/gpt-4o")) == {"rl:user:3:model:openai/gpt-4o:concurrent": 2}
-    assert limits_of(p.checks(principal(), "chat", "openai/o3")) == {"rl:user:3:model:openai/o3:requests:minute": 10}
-    assert limits_of(p.checks(principal(), "embeddings", "x/emb")) == {
+    gpt4o = limits_of(p.checks(principal(), "chat", ("openai/gpt-4o",)))
+    assert gpt4o == {"rl:user:3:model:openai/gpt-4o:concurrent": 2}
+    assert limits_of(p.checks(principal(), "chat", ("openai/o3",))) == {"rl:user:3:model:openai/o3:requests:minute": 10}
+    assert limits_of(p.checks(principal(), "embeddings", ("x/emb",))) == {
         "rl:global:all:endpoint:embeddings:requests:second": 50,
         "rl:user:3:model:x/emb:tokens:hour": 100,
     }
@@ -74,9 +88,9 @@ def test_model_and_endpoint_windows_get_their_own_counters() -> None:
 def test_checks_are_cached_per_principal_object() -> None:
     p = planner(user={"requests_per_minute": 60})
     first = principal()
-    assert p.checks(first, "chat", "m") is p.checks(first, "chat", "m")
+    assert p.checks(first, "chat", ("m",)) is p.checks(first, "chat", ("m",))
     changed = principal(user={"requests_per_minute": 5})  # what a reload after a change produces
-    assert limits_of(p.checks(changed, "chat", "m")) == {"rl:user:3:requests:minute": 5}
+    assert limits_of(p.checks(changed, "chat", ("m",))) == {"rl:user:3:requests:minute": 5}
 
 
 def test_limits_are_validated() -> None:
@@ -112,13 +126,58 @@ def _call(body: dict[str, Any], endpoint: str = "chat") -> InferenceCall:
 
 def test_token_estimates() -> None:
     chat = {"messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 50}
-    assert estimate_tokens(_call(chat), 1024) == (100, 150)
-    assert estimate_tokens(_call({**chat, "max_tokens": None}), 1024) == (100, 1124)  # the default
-    assert estimate_tokens(_call({**chat, "max_tokens": 10**6}), 1024) == (100, 1124)  # capped
-    assert estimate_tokens(_call({**chat, "n": 3}), 1024) == (100, 250)
-    parts = {"messages": [{"role": "user", "content": [{"type": "text", "text": "y" * 40}]}], "max_tokens": 1}
-    assert estimate_tokens(_call(parts), 1024) == (10, 11)
-    assert estimate_tokens(_call({"input": ["ab" * 10, "cd" * 10]}, "embeddings"), 1024) == (10, 10)
+    prompt = prompt_tokens("chat", chat)  # the one estimator, shared with billing
+    assert prompt >= 400 // 3
+    assert estimate_tokens(_call(chat), 1024) == (prompt, prompt + 50)
+    assert estimate_tokens(_call({**chat, "max_tokens": None}), 1024) == (prompt, prompt + 1024)  # the default
+    assert estimate_tokens(_call({**chat, "max_tokens": 10**6}), 1024) == (prompt, prompt + 1024)  # capped
+    assert estimate_tokens(_call({**chat, "n": 3}), 1024) == (prompt, prompt + 150)
+    embed = {"input": ["ab" * 10, "cd" * 10]}
+    assert estimate_tokens(_call(embed, "embeddings"), 1024) == (prompt_tokens("embeddings", embed),) * 2
+
+
+def test_tools_and_schemas_count_against_token_limits() -> None:
+    """The prompt is mostly in `tools` (and a `response_format` schema): the old estimate, message
+    text / 4, saw ~1 token of it."""
+    schema = {"type": "object", "properties": {f"field_{i}": {"type": "string", "description": "d" * 40}
+                                                for i in range(50)}}  # fmt: skip
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1,
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": schema}}}  # fmt: skip
+    prompt, _ = estimate_tokens(_call(body), 1024)
+    assert prompt > 2 * len(orjson.dumps(schema)) // 3
+
+
+def test_model_identities_cover_every_route_and_spelling(tmp_path: Path) -> None:
+    rows = {name: {"protocol": "openai", "base_url": "http://127.0.0.1:1/v1", "api_key": "k", "models": []}
+            for name in ("openrouter", "fakeopenai", "groq")}  # fmt: skip
+    specs = load_providers(Settings(data_dir=tmp_path, environment="dev", providers=rows), environ={})
+
+    def route(provider: str, upstream: str, requested: str) -> Route:
+        return Route(specs[provider], adapter_for(specs[provider]), upstream, requested)
+
+    call = _call({})
+    assert model_identities(call) == ("m",)  # no routes (sandbox): the requested id
+    call.routes = [route("openrouter", "openai/gpt-4o", "gpt-4o"), route("fakeopenai", "gpt-4o", "gpt-4o"),
+                   route("groq", "llama", "groq/llama")]  # fmt: skip
+    assert model_identities(call) == (
+        "fakeopenai/gpt-4o", "gpt-4o", "groq/llama", "llama", "openai/gpt-4o", "openrouter/openai/gpt-4o",
+    )  # fmt: skip
+    call.routes.reverse()  # routes are shuffled per request; the planner's cache key is not
+    assert model_identities(call) == tuple(sorted(model_identities(call)))
+
+
+def test_every_model_rule_matching_any_name_applies_once() -> None:
+    p = planner(user={"models": {"openai/*": {"requests_per_minute": 10}, "gpt-4o": {"concurrent_requests": 2},
+                                 "*": {"tokens_per_hour": 100}}})  # fmt: skip
+    names = ("gpt-4o", "openai/gpt-4o", "openrouter/openai/gpt-4o")
+    assert limits_of(p.checks(principal(), "chat", names)) == {
+        "rl:user:3:model:gpt-4o:concurrent": 2,  # the exact rule wins for this name
+        "rl:user:3:model:openai/gpt-4o:requests:minute": 10,
+        "rl:user:3:model:openrouter/openai/gpt-4o:tokens:hour": 100,
+    }
+    assert p.has_model_rules(principal())
+    assert not planner(user={"requests_per_minute": 1}).has_model_rules(principal())
 
 
 def test_actual_tokens() -> None:
@@ -126,7 +185,7 @@ def test_actual_tokens() -> None:
     call.usage, call.status = {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}, 200
     assert actual_tokens(call, 100) == 7
     call.usage, call.generated_chars = None, 80
-    assert actual_tokens(call, 100) == 120  # prompt estimate + what was relayed
+    assert actual_tokens(call, 100) == 100 + 27  # prompt estimate + what was relayed (~3 characters a token)
     failed = _call({})
     failed.status = 502
     assert actual_tokens(failed, 100) == 0  # nothing was produced

@@ -11,8 +11,9 @@ from gatewayz.accounts import service
 from gatewayz.accounts.dependencies import require_admin, require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import UserOut
+from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.limits.config import RateLimits, stored
-from gatewayz.limits.stage import RateLimitStage, duration
+from gatewayz.limits.stage import RateLimitStage, duration, model_identities
 from gatewayz.services import services
 
 router = APIRouter(tags=["Rate limits"])
@@ -49,6 +50,16 @@ def _stage(request: Request) -> RateLimitStage:
     raise RuntimeError("the rate-limit stage is not installed")
 
 
+async def _identities(request: Request, principal: Principal, model: str | None) -> tuple[str, ...]:
+    """The names `model` goes by, as a request for it would count them (the routes it may take)."""
+    if model is None:
+        return ()
+    if principal.is_sandbox:
+        return (model,)
+    routes = await services(request).inference.router.routes(model)
+    return model_identities(InferenceCall("", principal, "chat", model, {}, stream=False, routes=routes))
+
+
 @router.get("/user/rate-limits", response_model=RateLimitsOut)
 async def my_rate_limits(
     request: Request,
@@ -58,7 +69,7 @@ async def my_rate_limits(
     """The limits that apply to you and to the calling key, with current usage (nothing consumed)."""
     stage = _stage(request)
     limiter = stage.limiter
-    checks = stage.planner.overview(principal, model)
+    checks = stage.planner.overview(principal, await _identities(request, principal, model))
     outcomes = (await limiter.admit(checks, 0, peek=True)).outcomes if checks else []
     usage = [
         WindowUsage(

@@ -93,6 +93,12 @@ def default_sources(
     ]
 
 
+def _remember(cache: OrderedDict, key: object, value: object) -> None:  # type: ignore[type-arg]
+    cache[key] = value
+    if len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+
+
 def _subject(scope: Scope, principal: Principal) -> str:
     if scope == "user":
         return str(principal.user_id)
@@ -102,14 +108,19 @@ def _subject(scope: Scope, principal: Principal) -> str:
 
 
 class LimitPlanner:
-    """Turns (principal, endpoint, model) into the checks to run; cached, it is on the hot path."""
+    """Turns (principal, endpoint, model identities) into the checks to run; cached, it is on the
+    hot path. `models` are all the names a request's model may go by (see `model_identities` in
+    stage.py): every model rule matching any of them applies, each counter once per request."""
 
     def __init__(self, sources: list[LimitSource], key_prefix: str, lease_ms: int) -> None:
         self.sources = sources
         self.key_prefix = key_prefix
         self.lease_ms = lease_ms
-        # (key_id, endpoint, model) -> (the principal it was computed for, checks)
-        self._cache: OrderedDict[tuple[int, str, str], tuple[Principal, list[Check]]] = OrderedDict()
+        # (key_id, endpoint, models) -> (the principal it was computed for, checks)
+        self._cache: OrderedDict[tuple[int, str, tuple[str, ...]], tuple[Principal, list[Check]]] = OrderedDict()
+        # key_id -> (principal, whether any scope has model rules): tells the stage whether the
+        # model identities of a request are needed at all
+        self._has_models: OrderedDict[int, tuple[Principal, bool]] = OrderedDict()
 
     def resolve(self, principal: Principal) -> dict[Scope, RateLimits]:
         """The effective limits per scope after folding every source in order."""
@@ -123,26 +134,32 @@ class LimitPlanner:
                 resolved[scope] = limits
         return resolved
 
-    def checks(self, principal: Principal, endpoint: str, model: str) -> list[Check]:
-        cache_key = (principal.key_id, endpoint, model)
-        hit = self._cache.get(cache_key)
+    def has_model_rules(self, principal: Principal) -> bool:
+        hit = self._has_models.get(principal.key_id)
         if hit is not None and hit[0] is principal:  # a changed key/user is a new Principal object
             return hit[1]
-        checks = self._build(principal, endpoint, model)
-        self._cache[cache_key] = (principal, checks)
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        found = any(limits.models for limits in self.resolve(principal).values())
+        _remember(self._has_models, principal.key_id, (principal, found))
+        return found
+
+    def checks(self, principal: Principal, endpoint: str, models: tuple[str, ...] = ()) -> list[Check]:
+        cache_key = (principal.key_id, endpoint, models)
+        hit = self._cache.get(cache_key)
+        if hit is not None and hit[0] is principal:
+            return hit[1]
+        checks = self._build(principal, endpoint, models)
+        _remember(self._cache, cache_key, (principal, checks))
         return checks
 
-    def overview(self, principal: Principal, model: str | None) -> list[Check]:
-        """Every window of the principal (both endpoints; model windows only for `model`)."""
+    def overview(self, principal: Principal, models: tuple[str, ...] = ()) -> list[Check]:
+        """Every window of the principal (both endpoints; model windows only for `models`)."""
         seen: dict[str, Check] = {}
         for endpoint in ENDPOINTS:
-            for check in self._build(principal, endpoint, model):
+            for check in self._build(principal, endpoint, models):
                 seen.setdefault(check.key, check)
         return list(seen.values())
 
-    def _build(self, principal: Principal, endpoint: str, model: str | None) -> list[Check]:
+    def _build(self, principal: Principal, endpoint: str, models: tuple[str, ...]) -> list[Check]:
         checks: list[Check] = []
         for scope, limits in self.resolve(principal).items():
             subject = _subject(scope, principal)
@@ -151,8 +168,8 @@ class LimitPlanner:
                 ("", who, limits),
                 (f"endpoint:{endpoint}", f"{who}, endpoint {endpoint}", (limits.endpoints or {}).get(endpoint)),  # type: ignore[call-overload]
             ]
-            if model is not None:
-                parts.append((f"model:{model}", f"{who}, model {model}", limits.for_model(model)))
+            if limits.models:  # one counter per matching name (names are distinct: no double count)
+                parts.extend((f"model:{m}", f"{who}, model {m}", limits.for_model(m)) for m in models)
             for dimension, label, windows in parts:
                 if windows is not None:
                     base = f"{self.key_prefix}:{scope}:{subject}" + (f":{dimension}" if dimension else "")

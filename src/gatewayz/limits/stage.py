@@ -8,16 +8,15 @@ Responses carry OpenAI's `x-ratelimit-*` headers for the tightest request and to
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from gatewayz.errors import GatewayError
+from gatewayz.inference.estimate import CHARS_PER_TOKEN, prompt_tokens
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.limits.limiter import Limiter, Ticket
 from gatewayz.limits.sources import LimitPlanner, default_sources
 from gatewayz.settings import Settings
 from gatewayz.storage.redis_client import redis_key
 
-CHARS_PER_TOKEN = 4
 CLIENT_CLOSED = 499
 
 
@@ -41,36 +40,14 @@ def duration(ms: int) -> str:
     return f"{seconds}s"
 
 
-def _text_chars(value: Any) -> int:
-    if isinstance(value, str):
-        return len(value)
-    if isinstance(value, list):
-        total = 0
-        for part in value:
-            if isinstance(part, str):
-                total += len(part)
-            elif isinstance(part, dict) and isinstance(part.get("text"), str):
-                total += len(part["text"])
-            elif isinstance(part, int):
-                total += CHARS_PER_TOKEN  # a pre-tokenised input: one token
-            elif isinstance(part, list):
-                total += CHARS_PER_TOKEN * len(part)
-        return total
-    return 0
-
-
 def estimate_tokens(call: InferenceCall, completion_cap: int) -> tuple[int, int]:
-    """(prompt estimate, total reservation): ~4 characters a token, plus the completion the
-    request may produce (`max_completion_tokens`/`max_tokens`, capped, times `n`)."""
+    """(prompt estimate, total reservation): the prompt as billing estimates it (every part the
+    provider bills: messages, tools, schemas, tool calls and results, images...), plus the
+    completion the request may produce (`max_completion_tokens`/`max_tokens`, capped, times `n`)."""
     body = call.body
+    prompt = prompt_tokens(call.endpoint, body)
     if call.endpoint == "embeddings":
-        prompt = math.ceil(_text_chars(body.get("input")) / CHARS_PER_TOKEN)
         return prompt, prompt
-    chars = 0
-    for message in body.get("messages") or ():
-        if isinstance(message, dict):
-            chars += _text_chars(message.get("content"))
-    prompt = math.ceil(chars / CHARS_PER_TOKEN)
     asked = body.get("max_completion_tokens") or body.get("max_tokens")
     completion = min(asked, completion_cap) if isinstance(asked, int) and asked > 0 else completion_cap
     n = body.get("n")
@@ -92,6 +69,23 @@ def actual_tokens(call: InferenceCall, prompt_estimate: int) -> int:
     if call.generated_chars or call.status in (200, CLIENT_CLOSED):
         return prompt_estimate + math.ceil(call.generated_chars / CHARS_PER_TOKEN)
     return 0
+
+
+def model_identities(call: InferenceCall) -> tuple[str, ...]:
+    """Every name the model of this request may go by, for every route it may take: the id asked
+    for (`model` or a `models` fallback), `provider/upstream` and the provider's own id. Model rules
+    match any of them, so a limit on `openai/*` or `fakeopenai/gpt-4o` cannot be escaped by asking
+    for the bare id, another spelling, or by hiding the model in the fallback list. A request counts
+    against every model it may be routed to (conservative: it never under-counts). Sorted: routes
+    are shuffled per request, the planner's cache key must not be. Sandbox calls have no routes."""
+    if not call.routes:
+        return (call.model,)
+    names: set[str] = set()
+    for route in call.routes:
+        names.add(route.requested_model)
+        names.add(f"{route.provider}/{route.upstream_model}")
+        names.add(route.upstream_model)
+    return tuple(sorted(names))
 
 
 def ratelimit_headers(ticket: Ticket) -> dict[str, str]:
@@ -137,7 +131,9 @@ class RateLimitStage:
         self.completion_cap = completion_cap
 
     async def admit(self, call: InferenceCall) -> None:
-        checks = self.planner.checks(call.principal, call.endpoint, call.model)
+        principal = call.principal
+        models = model_identities(call) if self.planner.has_model_rules(principal) else ()
+        checks = self.planner.checks(principal, call.endpoint, models)
         if not checks:
             return
         prompt, reservation = estimate_tokens(call, self.completion_cap)
