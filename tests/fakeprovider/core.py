@@ -102,6 +102,8 @@ class Ctx:
         resp = web.StreamResponse(headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
         self.resp = resp
         await resp.prepare(self.request)
+        if self.scenario.stream_prefix:
+            await resp.write(self.scenario.stream_prefix.encode())
         return EventStream(self, resp)
 
 
@@ -125,7 +127,8 @@ class EventStream:
         delay = sc.first_byte_delay_ms if self.sent == 0 else sc.chunk_delay_ms
         if delay:
             await asyncio.sleep(delay / 1000)
-        await self.resp.write(data)
+        ending = sc.sse_line_ending
+        await self.resp.write(data if ending == "\n" else data.replace(b"\n", ending.encode()))
         self.sent += 1
         if self.ctx.record is not None:
             self.ctx.record.chunks_sent = self.sent
@@ -223,13 +226,22 @@ async def _run(ctx: Ctx, handler: Handler, overridden: bool) -> web.StreamRespon
         raise StreamStopped
     if sc.latency_ms:
         await asyncio.sleep(sc.latency_ms / 1000)
+    if sc.redirect_to:
+        if ctx.record is not None:
+            ctx.record.status = sc.redirect_status
+        return web.Response(status=sc.redirect_status, headers={"Location": sc.redirect_to})
     denied = ctx.proto.check_auth(ctx.request, sc)
     if denied is not None:
         return ctx.error(*denied)
     status = ctx.state.injected_status(sc, overridden)
     if status is not None:
-        return ctx.error(status, sc.error_message or f"fake provider injected status {status}",
-                         sc.error_headers or None)
+        error = ctx.error(status, sc.error_message or f"fake provider injected status {status}",
+                          sc.error_headers or None)
+        if sc.error_http_status is not None:
+            error.set_status(sc.error_http_status)
+            if ctx.record is not None:
+                ctx.record.status = sc.error_http_status
+        return error
     resp = await handler(ctx)
     if ctx.record is not None and ctx.record.status == 200:
         ctx.record.completed = True

@@ -58,6 +58,8 @@ class Scenario:
     """Message placed in injected error bodies (a generic one when unset)."""
     error_headers: dict[str, str] = field(default_factory=dict)
     """Extra headers on injected errors, e.g. ``{"retry-after": "1"}``."""
+    error_http_status: int | None = None
+    """HTTP status actually sent with an injected error body, e.g. 200 (an error in a success answer)."""
     cut_after_chunks: int | None = None
     """Close the socket after K stream events, without the terminating chunk / [DONE]."""
     error_after_chunks: int | None = None
@@ -70,6 +72,14 @@ class Scenario:
     """OpenAI protocol: fields merged over the usage object, e.g. ``{"prompt_tokens": "abc"}``."""
     ignore_stream: bool = False
     """OpenAI protocol: answer ``stream: true`` with one plain JSON completion (as some local servers do)."""
+    stream_prefix: str | None = None
+    """Raw text written at the start of a stream body, before the first event (comments, huge lines)."""
+    sse_line_ending: str = "\n"
+    """Line ending of the SSE framing: LF, CRLF or CR (all three are valid SSE)."""
+    redirect_to: str | None = None
+    """Answer every provider request with a redirect to this URL instead of serving it."""
+    redirect_status: int = 307
+    """Status of the ``redirect_to`` answer (307/308 keep the method and body, 301/302/303 may not)."""
     tool_calls: list[dict[str, Any]] | None = None
     """Tool calls to return: ``[{"name": ..., "arguments": {...} or "json", "id"?: ...}]``."""
     reply: str | None = None
@@ -93,6 +103,8 @@ class Scenario:
             object.__setattr__(self, "tool_calls", normalise_tool_calls(self.tool_calls))
         if self.words_per_chunk < 1:
             raise ValueError("words_per_chunk must be >= 1")
+        if self.sse_line_ending not in ("\n", "\r\n", "\r"):
+            raise ValueError("sse_line_ending must be LF, CRLF or CR")
 
     def merged(self, fields: dict[str, Any]) -> Scenario:
         """Return a copy with ``fields`` applied, rejecting unknown names loudly."""

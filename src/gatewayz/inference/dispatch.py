@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 from gatewayz.inference.failures import CLIENT_FAULT_STATUSES, client_fault, final_error
-from gatewayz.inference.sse import read_events
+from gatewayz.inference.sse import EventTooLarge, read_events
 from gatewayz.providers.adapters import JSON, StreamTranslator, UpstreamCall
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.router import Route
@@ -31,6 +31,7 @@ from gatewayz.providers.upstream import (
     UpstreamResponse,
     parse_retry_after,
     transport_errors,
+    transport_failure,
 )
 
 
@@ -47,6 +48,9 @@ class RetryPolicy:
 
 
 def status_failure(route: Route, response: UpstreamResponse) -> UpstreamFailure:
+    if response.status < 400:  # 30x: never followed (it could carry the provider's key to another host)
+        return UpstreamFailure(route.provider, "redirect", f"answered with a redirect ({response.status})",
+                               status=response.status)
     message, upstream_type = route.adapter.error_detail(response.status, response.json())
     return UpstreamFailure(
         route.provider,
@@ -85,14 +89,19 @@ class Dispatcher:
         attempt: Callable[[Route, UpstreamCall], Any],
     ) -> Any:
         last: UpstreamFailure | None = None
+        breakers = self.breakers
         for position, route in enumerate(routes):
-            is_last = position == len(routes) - 1
-            if not is_last and not self.breakers.available(route.provider):
+            provider = route.provider
+            admission = breakers.admit(provider)
+            if admission == "open" and position < len(routes) - 1:
                 continue  # open breaker: skip while others remain (half-open lets one probe through)
+            probe = admission == "probe"  # until its outcome is known, this request holds the probe
             try:
                 call = build(route)
             except ValueError as exc:  # this protocol cannot express the request
-                last = UpstreamFailure(route.provider, "unsupported", str(exc))
+                if probe:
+                    breakers.release(provider)
+                last = UpstreamFailure(provider, "unsupported", str(exc))
                 continue
             retries = route.spec.max_retries if route.spec.max_retries is not None else self.policy.max_retries
             for number in range(retries + 1):
@@ -104,32 +113,38 @@ class Dispatcher:
                 except UpstreamFailure as failure:
                     last = failure
                     if failure.counts_against_health:
-                        self.breakers.failure(route.provider)
+                        breakers.failure(provider)
+                    elif probe:  # answered, but about the request or the quota, not the provider's health
+                        if failure.status == 429:
+                            breakers.release(provider)
+                        else:
+                            breakers.success(provider)
+                    probe = False
                     if failure.kind == "status" and failure.status in CLIENT_FAULT_STATUSES:
                         raise client_fault(failure) from failure
                     if not failure.retryable:
                         break
                     continue
-                self.breakers.success(route.provider, time.monotonic() - started)
+                except BaseException:  # cancelled (client gone) or a bug: no verdict
+                    if probe:
+                        breakers.release(provider)
+                    raise
+                breakers.success(provider, time.monotonic() - started)
                 return result
         raise final_error(model, last)
 
     async def _json_object(self, route: Route, call: UpstreamCall) -> JSON:
         """One non-streaming exchange whose answer must be a JSON object."""
         response = await self.clients.request(route.spec, call)
-        if response.status >= 400:
+        if response.status >= 300:
             raise status_failure(route, response)
-        data = response.json()
-        if not isinstance(data, dict):
-            raise UpstreamFailure(route.provider, "protocol", "answered with a body that is not JSON")
-        return data
+        return answer_object(route, response.json())
 
     async def complete(self, routes: list[Route], model: str, body: JSON) -> tuple[Route, JSON]:
         """Non-streaming chat completion: (route that answered, OpenAI-shaped result)."""
 
         async def attempt(route: Route, call: UpstreamCall) -> tuple[Route, JSON]:
-            data = await self._json_object(route, call)
-            return route, route.adapter.chat_result(data, model=route.upstream_model)
+            return route, chat_result(route, await self._json_object(route, call))
 
         return await self._attempts(  # type: ignore[no-any-return]
             routes, model, lambda r: r.adapter.chat_call(r.spec, body, r.upstream_model, stream=False), attempt
@@ -153,19 +168,28 @@ class Dispatcher:
             started = time.monotonic()
             response = await self.clients.open(route.spec, call)
             try:
-                if response.status >= 400:
+                if response.status >= 300:
                     body_bytes = await response.read()
                     raise status_failure(route, UpstreamResponse(response.status, response.headers, body_bytes))
-                events = read_events(response.content.__aiter__())
+                if response.headers.get("Content-Type", "")[:16].lower() == "application/json":
+                    # The server ignored `stream: true` (some local servers do): stream its answer.
+                    data = answer_object(route, UpstreamResponse(200, response.headers, await response.read()).json())
+                    answer = whole_answer(route, data, include_usage)
+                    return OpenStream(route, response, answer.events(), answer, answer.chunks, started,
+                                      time.monotonic())
+                events = read_events(response.content.iter_any())
                 translator = route.adapter.stream_translator(model=route.upstream_model, include_usage=include_usage)
                 first = await first_chunks(route, events, translator)
                 return OpenStream(route, response, events, translator, first, started, time.monotonic())
             except UpstreamFailure:
                 response.close()
                 raise
+            except EventTooLarge as exc:
+                response.close()
+                raise UpstreamFailure(route.provider, "protocol", exc.message) from exc
             except transport_errors() as exc:
                 response.close()
-                raise self.clients._failure(route.spec, exc) from exc
+                raise transport_failure(route.spec, exc) from exc
             except BaseException:
                 response.close()
                 raise
@@ -173,6 +197,94 @@ class Dispatcher:
         return await self._attempts(  # type: ignore[no-any-return]
             routes, model, lambda r: r.adapter.chat_call(r.spec, body, r.upstream_model, stream=True), attempt
         )
+
+
+def answer_object(route: Route, data: Any) -> JSON:
+    """A provider's 2xx JSON answer; an error object in it is still an error (some send 200)."""
+    if not isinstance(data, dict):
+        raise UpstreamFailure(route.provider, "protocol", "answered with a body that is not a JSON object")
+    if data.get("error") is not None and "choices" not in data:
+        message, _ = route.adapter.error_detail(502, data)
+        raise UpstreamFailure(route.provider, "protocol", f"answered with an error: {message}")
+    return data
+
+
+UNREADABLE = (KeyError, IndexError, TypeError, ValueError, AttributeError)  # a translator meeting a malformed body
+
+
+def chat_result(route: Route, data: JSON) -> JSON:
+    """The adapter's OpenAI-shaped result; a body it cannot read is the provider's failure, not a 500."""
+    try:
+        return route.adapter.chat_result(data, model=route.upstream_model)
+    except UNREADABLE as exc:
+        raise UpstreamFailure(route.provider, "protocol", "answered with a completion the gateway cannot read") from exc
+
+
+def whole_answer(route: Route, data: JSON, include_usage: bool) -> WholeAnswer:
+    try:
+        return WholeAnswer(chat_result(route, data), include_usage)
+    except UNREADABLE as exc:
+        raise UpstreamFailure(route.provider, "protocol", "answered with a completion the gateway cannot read") from exc
+
+
+class WholeAnswer:
+    """A complete chat.completion replayed as the stream the client asked for.
+
+    Chunks as OpenAI streams them: role, content (and reasoning), tool calls with index, id, type
+    and function, finish_reason, then the usage chunk when the client asked for include_usage. It
+    is also the stream's translator, so the relay bills the completion's usage like any other.
+    """
+
+    def __init__(self, completion: JSON, include_usage: bool) -> None:
+        choices = completion.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ValueError("a completion without choices")
+        usage = completion.get("usage")
+        self.usage: JSON | None = usage if isinstance(usage, dict) else None
+        base: JSON = {
+            "id": completion.get("id") or "chatcmpl-gatewayz",
+            "object": "chat.completion.chunk",
+            "created": completion.get("created") or int(time.time()),
+            "model": completion.get("model") or "",
+        }
+        if completion.get("system_fingerprint"):
+            base["system_fingerprint"] = completion["system_fingerprint"]
+        chunks: list[JSON] = []
+
+        def add(index: int, delta: JSON, finish: str | None = None, logprobs: Any = None) -> None:
+            choice: JSON = {"index": index, "delta": delta, "finish_reason": finish}
+            if logprobs is not None:
+                choice["logprobs"] = logprobs
+            chunks.append({**base, "choices": [choice]})
+
+        for position, choice in enumerate(choices):
+            index = choice.get("index", position)
+            message = choice.get("message") or {}
+            add(index, {"role": message.get("role") or "assistant", "content": ""})
+            text = {k: message[k] for k in ("content", "reasoning_content", "reasoning", "refusal") if message.get(k)}
+            if text or choice.get("logprobs") is not None:
+                add(index, text, logprobs=choice.get("logprobs"))
+            calls = [
+                {"index": n, "id": call.get("id") or f"call_{n}", "type": call.get("type") or "function",
+                 "function": call.get("function") or {}}
+                for n, call in enumerate(message.get("tool_calls") or ())
+            ]
+            if calls:
+                add(index, {"tool_calls": calls})
+            add(index, {}, choice.get("finish_reason") or ("tool_calls" if calls else "stop"))
+        if include_usage and self.usage is not None:
+            chunks.append({**base, "choices": [], "usage": self.usage})
+        self.chunks = chunks
+
+    def feed(self, event: str | None, data: JSON) -> list[JSON]:
+        return []
+
+    def finish(self) -> list[JSON]:
+        return []
+
+    @staticmethod
+    async def events() -> AsyncIterator[tuple[str | None, bytes]]:
+        yield None, b"[DONE]"
 
 
 def decode_event(route: Route, data: bytes) -> JSON | None:

@@ -36,6 +36,14 @@ def final_error(model: str, failure: UpstreamFailure | None) -> GatewayError:
         return GatewayError(
             f"Upstream provider {provider} timed out.", status=504, type="server_error", code="upstream_timeout"
         )
+    if failure.kind == "redirect":
+        return GatewayError(
+            f"Upstream provider {provider} answered with a redirect ({failure.status}); the gateway does not follow "
+            "redirects to providers, the operator must fix its base URL.",
+            status=502,
+            type="server_error",
+            code="upstream_error",
+        )
     if failure.kind in ("connect", "protocol"):
         return GatewayError(
             f"Upstream provider {provider} failed: {failure.message}",

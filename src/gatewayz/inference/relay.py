@@ -16,9 +16,9 @@ import structlog
 
 from gatewayz.inference.dispatch import OpenStream, decode_event
 from gatewayz.inference.pipeline import InferenceCall
-from gatewayz.inference.sse import DONE, encode
+from gatewayz.inference.sse import DONE, EventTooLarge, encode
 from gatewayz.providers.protocols.errors import UpstreamStreamError
-from gatewayz.providers.upstream import UpstreamFailure, transport_errors
+from gatewayz.providers.upstream import UpstreamFailure, scrubbed, transport_errors, transport_reason
 
 log = structlog.get_logger("gatewayz.inference.relay")
 CLIENT_CLOSED = 499
@@ -98,19 +98,28 @@ async def relay(
             decorate_usage(call, usage_chunk["usage"])
             yield encode(usage_chunk)
         yield DONE
-    except (UpstreamStreamError, UpstreamFailure) as exc:
+    except (UpstreamStreamError, UpstreamFailure, EventTooLarge) as exc:
         call.usage, call.status, call.error_code = translator.usage, 502, "upstream_error"
-        message = exc.message if isinstance(exc, UpstreamStreamError | UpstreamFailure) else str(exc)
-        yield error_event(f"Upstream provider {route.provider} failed mid-stream: {message}", "server_error",
+        log.warning("stream_failed", provider=route.provider, request_id=call.request_id, error=exc.message)
+        yield error_event(f"Upstream provider {route.provider} failed mid-stream: {exc.message}", "server_error",
                           "upstream_error")
     except transport_errors() as exc:
-        log.warning("stream_broken", provider=route.provider, error=str(exc))
+        _, reason = transport_reason(exc)
+        log.warning("stream_broken", provider=route.provider, request_id=call.request_id, reason=reason,
+                    error=scrubbed(route.spec, f"{type(exc).__name__}: {exc}"))
         timed_out = isinstance(exc, TimeoutError)
         call.usage, call.status = translator.usage, 504 if timed_out else 502
         call.error_code = "upstream_timeout" if timed_out else "upstream_error"
         yield error_event(
             f"Upstream provider {route.provider} {'timed out' if timed_out else 'broke off'} mid-stream.",
             "server_error", call.error_code,
+        )
+    except Exception:  # a bug of ours: the client still gets a proper end, and the call is not a 499
+        log.exception("stream_relay_failed", provider=route.provider, request_id=call.request_id)
+        call.usage, call.status, call.error_code = translator.usage, 500, "internal_error"
+        yield error_event(
+            f"The gateway failed while relaying the stream (request id {call.request_id}).",
+            "server_error", "internal_error",
         )
     finally:
         opened.response.close()

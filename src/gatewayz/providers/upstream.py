@@ -6,10 +6,14 @@ httpx on this class of machine (bench/upstream_clients.py; figures in bench/READ
 
 from __future__ import annotations
 
+import socket
+import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
 
 import orjson
+import structlog
 
 from gatewayz.providers.adapters import UpstreamCall
 from gatewayz.providers.registry import ProviderSpec
@@ -17,6 +21,7 @@ from gatewayz.providers.registry import ProviderSpec
 if TYPE_CHECKING:
     import aiohttp
 
+log = structlog.get_logger("gatewayz.providers.upstream")
 _aiohttp: Any = None
 
 
@@ -53,7 +58,7 @@ class UpstreamFailure(Exception):
     ) -> None:
         super().__init__(message)
         self.provider = provider
-        self.kind = kind  # connect | timeout | status | protocol
+        self.kind = kind  # connect | timeout | status | protocol | redirect | unsupported
         self.message = message
         self.status = status
         self.retry_after = retry_after
@@ -135,28 +140,74 @@ class UpstreamClients:
 
     @staticmethod
     def _failure(spec: ProviderSpec, exc: BaseException) -> UpstreamFailure:
-        if isinstance(exc, TimeoutError):
-            return UpstreamFailure(spec.name, "timeout", f"{spec.name} timed out")
-        if isinstance(exc, aiohttp_module().ClientConnectorError):
-            return UpstreamFailure(spec.name, "connect", f"could not connect to {spec.name}: {exc}")
-        return UpstreamFailure(spec.name, "connect", f"connection to {spec.name} failed: {exc}")
+        return transport_failure(spec, exc)
 
     async def request(self, spec: ProviderSpec, call: UpstreamCall) -> UpstreamResponse:
         """A whole (non-streaming) exchange."""
         try:
             async with self.session(spec).request(
-                call.method, call.url, data=call.body, headers=call.headers, timeout=self._timeout(spec)
+                call.method, call.url, data=call.body, headers=call.headers, timeout=self._timeout(spec),
+                allow_redirects=False,
             ) as response:
                 body = await response.read()
                 return UpstreamResponse(response.status, response.headers, body)
         except transport_errors() as exc:
-            raise self._failure(spec, exc) from exc
+            raise transport_failure(spec, exc) from exc
 
     async def open(self, spec: ProviderSpec, call: UpstreamCall) -> aiohttp.ClientResponse:
         """Start a streaming exchange: returns once the response headers arrived."""
         try:
             return await self.session(spec).request(
-                call.method, call.url, data=call.body, headers=call.headers, timeout=self._timeout(spec)
+                call.method, call.url, data=call.body, headers=call.headers, timeout=self._timeout(spec),
+                allow_redirects=False,
             )
         except transport_errors() as exc:
-            raise self._failure(spec, exc) from exc
+            raise transport_failure(spec, exc) from exc
+
+
+def transport_reason(exc: BaseException) -> tuple[str, str]:
+    """(failure kind, reason a client may read) for a transport exception.
+
+    The reason never contains the exception's text: that names our upstream hosts, ports and
+    URLs (with any key sent as a query parameter), which are the operator's business only.
+    """
+    aiohttp = aiohttp_module()
+    if isinstance(exc, TimeoutError):
+        return "timeout", "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError | socket.gaierror):
+        return "connect", "DNS failure"
+    if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError | ssl.SSLError):
+        return "connect", "TLS error"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return "connect", "connection refused"
+        return "connect", "could not connect"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connect", "closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "connect", "sent a broken response body"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "connect", "sent an invalid HTTP response"
+    if isinstance(exc, ConnectionResetError | aiohttp.ClientConnectionResetError):
+        return "connect", "reset the connection"
+    return "connect", "connection failed"
+
+
+def scrubbed(spec: ProviderSpec, text: str) -> str:
+    """`text` without the provider's query-parameter credentials (exception texts quote URLs)."""
+    for value in spec.auth_params.values():
+        if value:
+            text = text.replace(value, "***").replace(quote_plus(value), "***")
+    return text
+
+
+def transport_failure(spec: ProviderSpec, exc: BaseException) -> UpstreamFailure:
+    """The failure a client sees (provider + reason); the details go to the log."""
+    kind, reason = transport_reason(exc)
+    log.warning(
+        "upstream_transport_error",
+        provider=spec.name,
+        reason=reason,
+        error=scrubbed(spec, f"{type(exc).__name__}: {exc}"),
+    )
+    return UpstreamFailure(spec.name, kind, f"{spec.name} timed out" if kind == "timeout" else reason)
