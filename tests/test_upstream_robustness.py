@@ -213,3 +213,17 @@ def test_a_redirect_fails_over_to_the_next_provider(
     assert raw.parse().choices[0].message.content == "Echo: hello there"
     assert [r.status for r in fake_a.requests] == [308]
     assert len(fake_b.requests) == 1  # the failover's own request; the redirect was not followed
+
+
+# -- transport failures --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_a_dropped_connection_is_reported_as_a_reason_not_exception_text(
+    client: openai.OpenAI, fake_a: FakeProvider, stream: bool
+) -> None:
+    fake_a.set(drop_connection=True)
+    with pytest.raises(openai.InternalServerError) as raised:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=stream, extra_body=ONLY_A)
+    message = raised.value.response.json()["error"]["message"]
+    assert message == "Upstream provider fakeopenai failed: closed the connection"
