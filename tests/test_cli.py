@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
+from gatewayz.cli import redact_url
 from tests.support.servers import GatewayProcess
 
 KEY = re.compile(r"gw_live_[A-Za-z0-9_-]{43}")
@@ -129,3 +131,85 @@ def test_bad_configuration_is_a_clear_error(fresh_env: dict[str, str]) -> None:
     result = cli({**fresh_env, "GATEWAYZ_ENVIRONMENT": "production"}, "migrate")
     assert result.returncode == 2
     assert "GATEWAYZ_ENVIRONMENT" in result.stdout
+
+
+def _banner_lines(process: GatewayProcess, data_dir: Path) -> None:
+    out = process.output()
+    assert f"serving on {process.url} (1 worker(s))" in out
+    assert f"API docs:  {process.url}/docs" in out
+    assert f"Database:  sqlite:///{data_dir}/gatewayz.db" in out
+    assert "Redis:     not used" in out
+
+
+def test_every_start_says_where_it_listens_and_what_it_uses(fresh_env: dict[str, str], tmp_path: Path) -> None:
+    first = GatewayProcess(fresh_env, log_dir=tmp_path).start()
+    first.stop()
+    _banner_lines(first, tmp_path / "data")
+    assert len(KEY.findall(first.output())) == 1 and "Admin: " not in first.output()
+
+    (tmp_path / "second").mkdir()
+    second = GatewayProcess(fresh_env, log_dir=tmp_path / "second").start()
+    second.stop()
+    _banner_lines(second, tmp_path / "data")
+    assert KEY.findall(second.output()) == []
+    assert "admin@localhost exists" in second.output()
+    assert "gatewayz keys create admin@localhost --scope admin" in second.output()
+
+
+def test_printed_urls_never_show_a_password() -> None:
+    assert redact_url("postgresql://gw:s3cr@t@db:5432/gw") == "postgresql://gw:***@db:5432/gw"
+    assert redact_url("redis://:hunter2@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert redact_url("postgresql://gw@db/gw?sslmode=require&password=x") == "postgresql://gw@db/gw?sslmode=require&password=***"
+    assert redact_url("sqlite:///./data/gatewayz.db") == "sqlite:///./data/gatewayz.db"
+
+
+def _access_lines(process: GatewayProcess) -> list[dict[str, object]]:
+    lines = []
+    for line in process.output().splitlines():
+        if line.startswith("{"):
+            entry = orjson.loads(line)
+            if entry.get("event") == "request":
+                lines.append(entry)
+    return lines
+
+
+def test_one_access_log_line_per_request(fresh_env: dict[str, str], tmp_path: Path) -> None:
+    process = GatewayProcess({**fresh_env, "GATEWAYZ_LOG_LEVEL": "info"}, log_dir=tmp_path).start()
+    try:
+        admin_key = KEY.findall(process.output())[0]
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        created = httpx.post(f"{process.url}/user/api-keys", json={"environment": "test"}, headers=admin)
+        sandbox = created.json()["key"]
+        chat = httpx.post(
+            f"{process.url}/v1/chat/completions",
+            json={"model": "sandbox/chat", "messages": [{"role": "user", "content": "Hi"}]},
+            headers={"Authorization": f"Bearer {sandbox}"},
+        )
+        assert chat.status_code == 200
+        missing = httpx.get(f"{process.url}/no/such/path")
+        before = len(_access_lines(process))
+        for _ in range(3):
+            httpx.get(f"{process.url}/ping")
+    finally:
+        process.stop()
+    lines = _access_lines(process)
+    assert len(lines) == before + 3  # one line per request, not per message
+    by_path = {(e["method"], e["path"]): e for e in lines}
+    created_line = by_path[("POST", "/user/api-keys")]
+    assert created_line["status"] == 201 and created_line["request_id"] == created.headers["x-request-id"]
+    chat_line = by_path[("POST", "/v1/chat/completions")]
+    assert chat_line["status"] == 200 and chat_line["request_id"] == chat.headers["x-request-id"]
+    assert chat_line["provider"] == "sandbox" and chat_line["model"] and chat_line["cost_usd"] == "0.000000000"
+    assert by_path[("GET", "/no/such/path")]["status"] == 404 == missing.status_code
+    for entry in lines:
+        assert isinstance(entry["latency_ms"], float) and 0 <= entry["latency_ms"] < 5000
+
+
+def test_the_access_log_can_be_turned_off(fresh_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**fresh_env, "GATEWAYZ_LOG_LEVEL": "info", "GATEWAYZ_ACCESS_LOG": "false"}
+    process = GatewayProcess(env, log_dir=tmp_path).start()
+    try:
+        assert httpx.get(f"{process.url}/ping").status_code == 200
+    finally:
+        process.stop()
+    assert _access_lines(process) == []

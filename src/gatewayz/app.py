@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,9 +15,14 @@ from gatewayz.accounts.routes import router as keys_router
 from gatewayz.billing.routes import router as billing_router
 from gatewayz.errors import install_error_handlers
 from gatewayz.health.routes import router as health_router
+from gatewayz.http.access_log import AccessLogMiddleware, access_log_enabled
+from gatewayz.http.bodylimit import BodyLimitMiddleware
+from gatewayz.http.docs import router as docs_router
+from gatewayz.http.early_auth import EarlyAuthMiddleware
+from gatewayz.http.routing import TrailingSlashMiddleware, install_routing_handlers
 from gatewayz.inference.routes import router as inference_router
 from gatewayz.limits.routes import router as limits_router
-from gatewayz.logconfig import configure_logging
+from gatewayz.logconfig import configure_logging, level_number
 from gatewayz.middleware import RequestIdMiddleware
 from gatewayz.services import Services
 from gatewayz.settings import Settings, load_settings
@@ -51,15 +57,26 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         version=__version__,
         description="An OpenAI- and Anthropic-compatible AI gateway.",
         lifespan=lifespan,
+        docs_url=None,  # served by http/docs.py from the package, not from a CDN
+        redoc_url=None,
+        redirect_slashes=False,  # http/routing.py serves `/path/` as `/path` instead
     )
     install_error_handlers(app)
+    install_routing_handlers(app)
     app.include_router(health_router)
+    app.include_router(docs_router)
     app.include_router(inference_router)
     app.include_router(keys_router)
     app.include_router(admin_router)
     app.include_router(billing_router)
     app.include_router(limits_router)
+    # Pure-ASGI layers; the last added runs first: slash, request id, access log, body cap, auth.
+    app.add_middleware(EarlyAuthMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
+    if access_log_enabled(settings) and level_number(settings.log_level) <= logging.INFO:
+        app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(TrailingSlashMiddleware)
     return app
 
 

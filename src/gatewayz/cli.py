@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 import typer
+from sqlalchemy import select
 
+from gatewayz import __version__
 from gatewayz.accounts import service
 from gatewayz.accounts.bootstrap import ensure_admin
 from gatewayz.accounts.cache import broadcast, invalidation_channel
 from gatewayz.accounts.schemas import KeyCreate
+from gatewayz.accounts.tables import User
 from gatewayz.errors import GatewayError
 from gatewayz.settings import Settings, SettingsError, load_settings
 from gatewayz.storage.db import Database
@@ -69,6 +73,44 @@ def _print_key(title: str, key: str) -> None:
     console.print(Panel(f"[bold]{key}[/bold]\n\nStore it now: it is not shown again.", title=title))
 
 
+def banner(settings: Settings, existing_admin: str | None) -> str:
+    """What an operator needs on every start: where it listens, what it stores where, how to get in."""
+    base = f"http://{_url_host(settings.host)}:{settings.port}"
+    lines = [f"Gatewayz {__version__} serving on {base} ({settings.workers} worker(s))"]
+    if settings.host in ("0.0.0.0", "::", ""):
+        lines[0] += f", all interfaces; on this machine: http://127.0.0.1:{settings.port}"
+    database = settings.database_url or f"sqlite:///{settings.data_dir / 'gatewayz.db'}"
+    lines.append(f"  API docs:  {base}/docs  (and {base}/redoc)")
+    lines.append(f"  Database:  {redact_url(database)}")
+    if settings.redis_url:
+        lines.append(f"  Redis:     {redact_url(settings.redis_url)}")
+    else:
+        lines.append("  Redis:     not used (rate limits and revocation checks per process; REDIS_URL shares them)")
+    if existing_admin is not None:
+        hint = f"gatewayz keys create {existing_admin} --scope admin"
+        lines.append(f"  Admin:     {existing_admin} exists; to get a new admin key: {hint}")
+    return "\n".join(lines)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (in the user info or a `password=` query parameter)."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        url = url.replace(parts.netloc, f"{userinfo.split(':', 1)[0]}:***@{hostinfo}", 1)
+    if parts.query and ("pass" in parts.query.lower() or "secret" in parts.query.lower()):
+        query = "&".join(
+            f"{name}=***" if "pass" in name.lower() or "secret" in name.lower() else f"{name}={value}"
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        )
+        url = url.replace("?" + parts.query, "?" + query, 1)
+    return url
+
+
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Interface to bind (default 127.0.0.1)."),
@@ -80,14 +122,20 @@ def serve(
 
     settings = _settings(host=host, port=port, workers=workers)
 
-    async def prepare(db: Database) -> None:
+    async def prepare(db: Database) -> str | None:
         result = await ensure_admin(settings, db)
         if result is not None and result.key is not None:
             _print_key(f"First admin created ({result.email})", result.key)
-        elif result is not None:
-            console.print(f"First admin created ({result.email}) with the key from GATEWAYZ_ADMIN_KEY.")
+            return None
+        if result is not None:
+            typer.echo(f"First admin created ({result.email}) with the key from GATEWAYZ_ADMIN_KEY.")
+            return None
+        async with db.session() as session:
+            found = await session.execute(select(User.email).where(User.role == "admin").order_by(User.id).limit(1))
+            return found.scalar_one_or_none()
 
-    _run(settings, prepare)
+    existing_admin = _run(settings, prepare)
+    typer.echo(banner(settings, existing_admin))
     uvicorn.run(
         "gatewayz.app:app_factory",
         factory=True,

@@ -7,13 +7,18 @@ import time
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gatewayz import __version__
+from gatewayz.accounts.auth import extract_key
+from gatewayz.accounts.dependencies import require_admin
+from gatewayz.errors import GatewayError
 from gatewayz.services import services
 
 router = APIRouter(tags=["Health"])
+log = structlog.get_logger("gatewayz.health")
 CHECK_TIMEOUT = 2.0
 
 
@@ -33,24 +38,46 @@ async def ping(request: Request) -> dict[str, Any]:
     }
 
 
-async def _check(coro: Any) -> dict[str, Any]:
+async def _check(name: str, coro: Any) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         await asyncio.wait_for(coro, CHECK_TIMEOUT)
     except Exception as exc:
-        return {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        log.warning("health_check_failed", component=name, error=error)
+        return {"status": "unavailable", "error": error}
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+async def _is_admin(request: Request) -> bool:
+    """Whether the caller presented an admin key: only then does the answer carry error details."""
+    if extract_key(request) is None:
+        return False
+    try:
+        await require_admin(request)
+    except GatewayError:
+        return False
+    return True
+
+
+PUBLIC_FIELDS = ("status", "backend")
+
+
+def _public(checks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Exception texts name hosts, users and driver internals: for the log and admins only."""
+    return {name: {f: check[f] for f in PUBLIC_FIELDS if f in check} for name, check in checks.items()}
 
 
 @router.get("/health/ready")
 async def ready(request: Request) -> Response:
     """503 only when the database is unreachable. Redis is optional: without it the gateway keeps
     serving (rate limits per process, invalidation by polling), so it reports `degraded`, still 200,
-    rather than take every replica out of rotation when Redis goes down."""
+    rather than take every replica out of rotation when Redis goes down. Each component says `ok`,
+    `degraded`, `unavailable` (or `disabled`/`local`); with an admin key, also why."""
     svc = services(request)
-    checks: dict[str, Any] = {"database": await _check(svc.db.ping())}
+    checks: dict[str, Any] = {"database": await _check("database", svc.db.ping())}
     if svc.redis is not None:
-        checks["redis"] = await _check(svc.redis.ping())
+        checks["redis"] = await _check("redis", svc.redis.ping())
         if checks["redis"]["status"] != "ok":
             checks["redis"]["status"] = "degraded"
             svc.limits.degrade(RuntimeError(checks["redis"].get("error", "redis unreachable")))
@@ -59,5 +86,6 @@ async def ready(request: Request) -> Response:
     checks["rate_limits"] = svc.limits.health()
     ok = checks["database"]["status"] == "ok"
     degraded = any(c["status"] == "degraded" for c in checks.values())
-    body = {"status": ("degraded" if degraded else "ready") if ok else "unavailable", "checks": checks}
+    shown = checks if await _is_admin(request) else _public(checks)
+    body = {"status": ("degraded" if degraded else "ready") if ok else "unavailable", "checks": shown}
     return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json")

@@ -17,17 +17,45 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 JSON = dict[str, Any]
 
 
+def _too_large() -> GatewayError:
+    return GatewayError(
+        "Request body too large.", status=413, type="invalid_request_error", code="request_too_large"
+    )
+
+
+def _refuse_media_type(content_type: str | None) -> None:
+    """Bodies are JSON whatever the Content-Type says, as OpenAI accepts them (none, JSON, +json,
+    or text/plain as fetch() sends a string); one declared as something else (a form, multipart,
+    XML, ...) is a 415 rather than a puzzling JSON error."""
+    if content_type is None or content_type.startswith("application/json"):
+        return
+    media = content_type.partition(";")[0].strip().lower()
+    if media in ("", "application/json", "text/plain") or media.endswith("+json"):
+        return
+    raise GatewayError(
+        f"Unsupported Content-Type {media!r}: send the body as JSON (Content-Type: application/json).",
+        status=415,
+        type="invalid_request_error",
+        code="unsupported_media_type",
+    )
+
+
 async def read_json_object(request: Request) -> JSON:
-    length = request.headers.get("content-length")
+    """Read through the (capped) receive channel chunk by chunk, stopping as soon as the body
+    exceeds MAX_BODY_BYTES, rather than buffer it all and measure it afterwards."""
+    headers = request.headers
+    _refuse_media_type(headers.get("content-type"))
+    length = headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise GatewayError(
-            "Request body too large.", status=413, type="invalid_request_error", code="request_too_large"
-        )
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise GatewayError(
-            "Request body too large.", status=413, type="invalid_request_error", code="request_too_large"
-        )
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large()
+        chunks.append(chunk)
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not raw:
         raise InvalidRequest("The request body is empty; send a JSON object.")
     try:

@@ -1,0 +1,6 @@
+"""The HTTP edge: what every request passes through before (and after) its route.
+
+Pure-ASGI layers (no BaseHTTPMiddleware: it costs throughput on every request), outermost first:
+trailing-slash normalisation, request id, access log, body cap, authentication before any body is
+read. Plus the offline API docs and the JSON answers to unknown paths and wrong methods.
+"""
