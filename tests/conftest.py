@@ -152,6 +152,14 @@ def providers_config(a: FakeProvider, b: FakeProvider) -> dict[str, dict[str, An
             "models": ["priced-model"],
             "pricing": {"priced-model": {"prompt": 0, "completion": 1000}},  # $0.001 per completion token
         },
+        "fakevision": {
+            "protocol": "openai",
+            "base_url": b.openai_base_url,
+            "api_key": UPSTREAM_KEY_B,
+            "models": ["vision-model"],
+            # $0.0001 per token either way, and $0.25 per input image
+            "pricing": {"vision-model": {"prompt": 100, "completion": 100, "image": 0.25}},
+        },
         "groq": {
             "base_url": b.openai_base_url,
             "api_key": UPSTREAM_KEY_B,

@@ -18,6 +18,7 @@ from gatewayz.audit.security_events import SecurityEventWriter
 from gatewayz.billing.holds import HoldLedger
 from gatewayz.billing.idempotency import IdempotencyStage
 from gatewayz.billing.jobs import BillingJobs
+from gatewayz.billing.settlement import Settler
 from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
@@ -36,13 +37,13 @@ from gatewayz.storage.fastsql import FastSQL
 
 
 def pipeline_stages(
-    settings: Settings, db: Database, catalog: Catalog, limits: Limiter, holds: HoldLedger
+    settings: Settings, db: Database, catalog: Catalog, limits: Limiter, billing: BillingStage
 ) -> Stages:
     """The stages around every provider call, in admission order (finish runs in reverse)."""
     return Stages([
         build_rate_limit_stage(settings, limits),
         IdempotencyStage(db, settings.credit_hold_ttl_seconds),
-        BillingStage(settings, holds, catalog),
+        billing,
     ])
 
 
@@ -83,6 +84,8 @@ class Services:
         router = Router(providers, catalog, breakers)
         fast_sql = FastSQL(settings)
         holds = HoldLedger(fast_sql)
+        settler = Settler(holds, settings.data_dir)
+        billing = BillingStage(settings, holds, catalog, settler)
         limits = Limiter(limiter_redis(settings), probe_seconds=settings.rate_limit_probe_seconds, owns_redis=True)
         return cls(
             settings=settings,
@@ -104,10 +107,17 @@ class Services:
                 router,
                 Dispatcher(clients, breakers, policy),
                 catalog,
-                stages=pipeline_stages(settings, db, catalog, limits, holds),
+                stages=pipeline_stages(settings, db, catalog, limits, billing),
                 decorate_usage=decorate_usage,
             ),
-            billing_jobs=BillingJobs(db, holds, settings.billing_job_interval_seconds),
+            billing_jobs=BillingJobs(
+                db,
+                holds,
+                settings.billing_job_interval_seconds,
+                settler=settler,
+                live_holds=billing.live_holds,
+                hold_ttl=settings.credit_hold_ttl_seconds,
+            ),
             fast_sql=fast_sql,
             started_at=started_at,
         )

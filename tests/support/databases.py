@@ -55,7 +55,7 @@ def session_database(tmp: Path) -> Iterator[str]:
 
 
 def run_sql(database_url: str, sql: str, *args: object) -> list[tuple[object, ...]]:
-    """Read the database behind the gateway's back (to check what is, and is not, stored)."""
+    """Read (or change) the database behind the gateway's back: what is, and is not, stored."""
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -64,9 +64,9 @@ def run_sql(database_url: str, sql: str, *args: object) -> list[tuple[object, ..
     async def query() -> list[tuple[object, ...]]:
         engine = create_async_engine(Settings(database_url=database_url).sqlalchemy_url)
         try:
-            async with engine.connect() as conn:
+            async with engine.begin() as conn:
                 result = await conn.execute(text(sql), {f"p{i}": a for i, a in enumerate(args)} if args else {})
-                return [tuple(row) for row in result.all()]
+                return [tuple(row) for row in result.all()] if result.returns_rows else []
         finally:
             await engine.dispose()
 

@@ -9,6 +9,7 @@ Every balance change writes its ledger row in the same transaction.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,18 @@ INSUFFICIENT = (
     "You do not have enough credits for this request (the most it can cost is reserved up front). "
     "Add credits or lower max_tokens."
 )
+
+
+class AlreadySettled(Exception):
+    """This request's usage record exists: an earlier attempt committed (settling is idempotent)."""
+
+
+def is_duplicate_usage(exc: BaseException) -> bool:
+    """The unique request id of usage_records refused a second row (SQLite or asyncpg)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "usage_records.request_id" in str(exc)
+    constraint = getattr(exc, "constraint_name", None)
+    return type(exc).__name__ == "UniqueViolationError" and "usage_records" in str(constraint or exc)
 
 
 class InsufficientCredits(GatewayError):
@@ -65,7 +78,10 @@ def period_start(period: str | None, now: datetime) -> datetime:
     return LIFETIME
 
 
-_HOLD = "UPDATE credit_accounts SET held = held + :amount WHERE user_id = :user_id AND balance - held >= :amount"
+_HOLD = (
+    "UPDATE credit_accounts SET held = held + :amount "
+    "WHERE user_id = :user_id AND balance - held - expired_pending >= :amount"
+)
 _SPEND_ROW = (
     "INSERT INTO key_spend (key_id, period_start, spent, held) VALUES (:key_id, :start, 0, 0) ON CONFLICT DO NOTHING"
 )
@@ -79,6 +95,7 @@ _HOLD_ROW = (
     "RETURNING id"
 )
 _CLOSE_HOLD = "UPDATE credit_holds SET status = :status WHERE id = :id AND status = 'held'"
+_EXTEND_HOLDS = "UPDATE credit_holds SET expires_at = :expires WHERE status = 'held' AND id IN ({ids})"
 _ACCOUNT_ROW = (
     "INSERT INTO credit_accounts (user_id, balance, held, expiring, updated_at) "
     "VALUES (:user_id, 0, 0, 0, :now) ON CONFLICT DO NOTHING"
@@ -102,6 +119,7 @@ _SPEND_SETTLE = (
 _SPEND_RELEASE = "UPDATE key_spend SET held = held - :release WHERE key_id = :key_id AND period_start = :start"
 _USAGE_COLUMNS = (
     "request_id",
+    "client_request_id",
     "user_id",
     "key_id",
     "endpoint",
@@ -138,7 +156,7 @@ _LOW_BALANCE = {
 # account row is locked only for the statement's own duration.
 _PG_HOLD = (
     "WITH acct AS (UPDATE credit_accounts SET held = held + :amount "
-    "WHERE user_id = :user_id AND balance - held >= :amount RETURNING user_id) "
+    "WHERE user_id = :user_id AND balance - held - expired_pending >= :amount RETURNING user_id) "
     "INSERT INTO credit_holds (request_id, user_id, key_id, amount, key_period_start, status, created_at, "
     "expires_at) SELECT :request_id, user_id, :key_id, :amount, NULL, 'held', :now, :expires FROM acct RETURNING id"
 )
@@ -220,7 +238,29 @@ class HoldLedger:
                 )
         return True
 
+    async def extend(self, hold_ids: list[int], expires: datetime) -> None:
+        """Push back the expiry of holds whose requests are still running in this process (so
+        the sweeper never releases the money of a long request that is still going)."""
+        for start in range(0, len(hold_ids), 500):
+            chunk = hold_ids[start : start + 500]
+            params: dict[str, Any] = {f"h{i}": hold_id for i, hold_id in enumerate(chunk)}
+            sql = _EXTEND_HOLDS.format(ids=", ".join(f":h{i}" for i in range(len(chunk))))
+            async with self.sql.transaction() as tx:
+                params["expires"] = tx.ts(expires)
+                await tx.execute(sql, params)
+
     async def settle(
+        self, *, hold: Hold | None, user_id: int, cost: int, request_id: str, usage: dict[str, Any]
+    ) -> Settlement:
+        """Settle once: a second attempt for the same request raises AlreadySettled (and changes nothing)."""
+        try:
+            return await self._settle(hold=hold, user_id=user_id, cost=cost, request_id=request_id, usage=usage)
+        except Exception as exc:
+            if is_duplicate_usage(exc):
+                raise AlreadySettled(request_id) from exc
+            raise
+
+    async def _settle(
         self, *, hold: Hold | None, user_id: int, cost: int, request_id: str, usage: dict[str, Any]
     ) -> Settlement:
         """Charge the actual cost, release the rest of the hold, write the ledger row and usage record.
@@ -294,8 +334,13 @@ class HoldLedger:
         return Settlement(cost, after, 0)
 
     async def record_free(self, *, request_id: str, user_id: int, usage: dict[str, Any]) -> None:
-        async with self.sql.transaction() as tx:
-            await self._usage(tx, request_id, user_id, 0, 0, usage, utcnow())
+        try:
+            async with self.sql.transaction() as tx:
+                await self._usage(tx, request_id, user_id, 0, 0, usage, utcnow())
+        except Exception as exc:
+            if is_duplicate_usage(exc):
+                raise AlreadySettled(request_id) from exc
+            raise
 
     @staticmethod
     async def _unhold(tx: Tx, user_id: int, release: int, now: datetime) -> tuple[Any, ...]:

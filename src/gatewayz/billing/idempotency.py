@@ -1,6 +1,7 @@
 """`Idempotency-Key` on inference POSTs: a retry gets the first answer back and is never charged twice.
 
-The first request with a key claims it (one INSERT guarded by a unique constraint on user + key);
+The first request with a key claims it (one INSERT guarded by a unique constraint on user + key
+environment + key: a sandbox answer can never be replayed to a live key, nor the reverse);
 a retry while it runs gets 409; after it succeeded, retries for 24 hours replay its stored
 response (`idempotent-replayed: true`). A failed first request releases the key so a retry can
 really run. A claim left by a crashed process is taken over once it is older than the credit
@@ -44,14 +45,14 @@ class IdempotencyStage:
             raise InvalidRequest(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters.",
                                  param="Idempotency-Key")
         digest = request_hash(call)
-        user_id = call.principal.user_id
+        user_id, environment = call.principal.user_id, call.principal.environment
         for _ in range(2):
             now = utcnow()
             try:
                 async with self.db.begin() as session:
                     row_id = (await session.execute(insert(IdempotencyRecord).values(
-                        user_id=user_id, key=key, request_hash=digest, state="running", created_at=now,
-                        expires_at=now + RETENTION,
+                        user_id=user_id, environment=environment, key=key, request_hash=digest, state="running",
+                        created_at=now, expires_at=now + RETENTION,
                     ).returning(IdempotencyRecord.id))).scalar_one()
                 call.state["idempotency"] = int(row_id)
                 return
@@ -59,7 +60,8 @@ class IdempotencyStage:
                 pass
             async with self.db.transaction() as session:  # rare path: the ORM's objects are clearer
                 record = (await session.execute(select(IdempotencyRecord).where(
-                    IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key))).scalar_one_or_none()
+                    IdempotencyRecord.user_id == user_id, IdempotencyRecord.environment == environment,
+                    IdempotencyRecord.key == key))).scalar_one_or_none()
                 if record is None:
                     continue
                 stale = record.state == "running" and record.created_at < now - self.stale_after

@@ -1,17 +1,21 @@
-"""Background billing work: release holds left by dead processes, expire credit grants.
+"""Background billing work: keep this process's in-flight holds alive, release holds left by dead
+processes, complete settlements that could not be written at the time, expire credit grants.
 
-Both are safe to run in every process at once: each change is guarded by a conditional UPDATE.
+All are safe to run in every process at once: each change is guarded by a conditional UPDATE, and
+settling is idempotent by request id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 import structlog
 
 from gatewayz.billing import ledger
-from gatewayz.billing.holds import HoldLedger
+from gatewayz.billing.holds import Hold, HoldLedger
+from gatewayz.billing.settlement import Settler
 from gatewayz.storage.db import Database
 from gatewayz.storage.types import utcnow
 
@@ -19,14 +23,32 @@ log = structlog.get_logger("gatewayz.billing.jobs")
 
 
 class BillingJobs:
-    def __init__(self, db: Database, holds: HoldLedger, interval: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        holds: HoldLedger,
+        interval: float,
+        *,
+        settler: Settler | None = None,
+        live_holds: dict[int, Hold] | None = None,
+        hold_ttl: float = 900.0,
+    ) -> None:
         self.db = db
         self.holds = holds
         self.interval = interval
+        self.settler = settler
+        self.live_holds = live_holds if live_holds is not None else {}
+        self.hold_ttl = hold_ttl
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> tuple[int, int]:
         now = utcnow()
+        if self.live_holds:  # a request still running here keeps its money reserved, however long it takes
+            await self.holds.extend(list(self.live_holds), now + timedelta(seconds=self.hold_ttl))
+        if self.settler is not None:
+            settled = await self.settler.drain()
+            if settled:
+                log.warning("pending_settlements_completed", count=settled)
         async with self.db.session() as session:
             stale = await ledger.expired_holds(session, now)
         released = 0

@@ -71,7 +71,8 @@ async def ensure_account(session: Executor, user_id: int) -> None:
 
 
 async def _lock_account(session: Executor, user_id: int) -> tuple[int, int, int, int | None]:
-    """Take the account row's write lock; returns (balance, held, expiring, threshold)."""
+    """Take the account row's write lock; returns (balance, unavailable, expiring, threshold), where
+    `unavailable` is what in-flight requests hold plus expired credit not yet removed."""
     await ensure_account(session, user_id)
     row = (
         await session.execute(
@@ -79,7 +80,10 @@ async def _lock_account(session: Executor, user_id: int) -> tuple[int, int, int,
             .where(CreditAccount.user_id == user_id)
             .values(updated_at=utcnow())
             .returning(
-                CreditAccount.balance, CreditAccount.held, CreditAccount.expiring, CreditAccount.low_balance_threshold
+                CreditAccount.balance,
+                CreditAccount.held + CreditAccount.expired_pending,
+                CreditAccount.expiring,
+                CreditAccount.low_balance_threshold,
             )
         )
     ).one()
@@ -227,51 +231,61 @@ async def refund(
 
 
 async def expire_due_grants(session: Executor, now: datetime, limit: int = 200) -> int:
-    """Write `expiry` entries for what is left of grants past their date.
+    """Write `expiry` entries for what is left of grants past their date; returns grants expired.
 
     Spending consumes expiring grants first, earliest expiry first, tracked as one pool per
-    account (`expiring`): the unspent part of the earliest grant is its amount minus everything
-    consumed from the pool so far.
+    account (`expiring`): walking a user's active grants in expiry order, each is consumed up to
+    its amount from everything consumed so far, and what remains of a due grant expires. What is
+    held by in-flight requests at that moment cannot be taken yet: it becomes `expired_pending`
+    (never spendable again: new holds and deductions exclude it), the grant stays due, and later
+    runs take it as those requests settle and release their holds.
     """
-    due = (
-        (
-            await session.execute(
-                select(CreditGrant)
-                .where(CreditGrant.expired.is_(False), CreditGrant.expires_at <= now)
-                .order_by(CreditGrant.expires_at, CreditGrant.id)
-                .limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for grant in due:
-        balance, held, expiring, _ = await _lock_account(session, grant.user_id)
-        active_total = (
-            await session.execute(
-                select(func.coalesce(func.sum(CreditGrant.amount), 0)).where(
-                    CreditGrant.user_id == grant.user_id, CreditGrant.expired.is_(False)
-                )
-            )
-        ).scalar_one()
-        consumed = int(active_total) - expiring
-        leftover = max(0, grant.amount - consumed)
-        take = min(leftover, max(0, balance - held))
-        await session.execute(
-            update(CreditAccount)
-            .where(CreditAccount.user_id == grant.user_id)
-            .values(balance=CreditAccount.balance - take, expiring=CreditAccount.expiring - leftover)
-        )
+    users = (await session.execute(
+        select(CreditGrant.user_id)
+        .where(CreditGrant.expired.is_(False), CreditGrant.expires_at <= now)
+        .group_by(CreditGrant.user_id)
+        .limit(limit)
+    )).scalars().all()
+    expired = 0
+    for user_id in users:
+        expired += await _expire_user_grants(session, int(user_id), now)
+    return expired
+
+
+async def _expire_user_grants(session: Executor, user_id: int, now: datetime) -> int:
+    await ensure_account(session, user_id)
+    account = (await session.execute(
+        update(CreditAccount).where(CreditAccount.user_id == user_id).values(updated_at=utcnow())
+        .returning(CreditAccount.balance, CreditAccount.held, CreditAccount.expiring)
+    )).one()
+    balance, held, expiring = int(account[0]), int(account[1]), int(account[2])
+    grants = (await session.execute(
+        select(CreditGrant).where(CreditGrant.user_id == user_id, CreditGrant.expired.is_(False))
+        .order_by(CreditGrant.expires_at, CreditGrant.id)
+    )).scalars().all()
+    consumed = sum(g.amount for g in grants) - expiring
+    available = max(0, balance - held)
+    taken, pending, expired = 0, 0, 0
+    for grant in grants:
+        used = min(grant.amount, max(consumed, 0))
+        consumed -= used
+        if grant.expires_at > now:
+            break
+        leftover = grant.amount - used
+        take = min(leftover, available)
+        available -= take
         if take:
-            await _write_entry(
-                session,
-                grant.user_id,
-                "expiry",
-                -take,
-                balance,
-                reference=f"grant:{grant.id}",
-                actor="system",
-                reason="credit grant expired",
-            )
-        await session.execute(update(CreditGrant).where(CreditGrant.id == grant.id).values(expired=True))
-    return len(due)
+            await _write_entry(session, user_id, "expiry", -take, balance - taken, reference=f"grant:{grant.id}",
+                               actor="system", reason="credit grant expired")
+            taken += take
+        if take == leftover:
+            await session.execute(update(CreditGrant).where(CreditGrant.id == grant.id).values(expired=True))
+            expired += 1
+        else:
+            pending += leftover - take
+    await session.execute(
+        update(CreditAccount).where(CreditAccount.user_id == user_id).values(
+            balance=CreditAccount.balance - taken, expiring=CreditAccount.expiring - taken, expired_pending=pending
+        )
+    )
+    return expired

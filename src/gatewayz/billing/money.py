@@ -9,6 +9,10 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 NANOS_PER_USD = 1_000_000_000
+# The most any single amount may be (a grant, a deduction, a refund, a budget, a hold, a charge):
+# $100M. Every column is int64 (9.2e18 nanos), so sums of ninety such amounts still fit.
+MAX_USD = 100_000_000
+MAX_NANOS = MAX_USD * NANOS_PER_USD
 _NANO = Decimal(1)
 
 

@@ -19,9 +19,31 @@ from gatewayz.billing.money import round_nanos
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.router import Route
 
+ONE = Decimal(1)
 MILLION = Decimal(1_000_000)
 NANOS = Decimal(1_000_000_000)
-CHARS_PER_TOKEN = 3  # deliberately low: the hold must not be smaller than the real prompt
+# Prices above these are not believed (a provider's list is input like any other): the model is
+# then unpriced, i.e. refused unless the operator prices it.
+MAX_USD_PER_MILLION = Decimal(10_000)
+MAX_USD_PER_UNIT = Decimal(100)  # per request, per image
+
+
+class BadPrice(ValueError):
+    """A published price that is negative, not a number, or absurd: the price is unknown."""
+
+
+def _usd(value: Any, per: Decimal, ceiling: Decimal) -> Decimal:
+    """`value` USD per `per` units, as nanos per unit. Refuses negatives (OpenRouter's "-1" means
+    "decided per request"), NaN/infinity, non-numbers and values above `ceiling` (USD per `per`)."""
+    if isinstance(value, bool) or value is None:
+        raise BadPrice(f"{value!r} is not a price")
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise BadPrice(f"{value!r} is not a price") from exc
+    if not amount.is_finite() or amount < 0 or amount > ceiling:
+        raise BadPrice(f"{value!r} is not a usable price")
+    return amount * NANOS / per
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +54,7 @@ class Price:
     completion: Decimal
     cached_prompt: Decimal
     request: Decimal  # nanos per request
-    image: Decimal  # nanos per image
+    image: Decimal  # nanos per input image
     source: str
 
     @classmethod
@@ -40,29 +62,34 @@ class Price:
         cls, prompt: Any, completion: Any, *, cached: Any = None, request: Any = 0, image: Any = 0, source: str
     ) -> Price:
         """From USD per 1M tokens (and USD per request / per image)."""
-        p = Decimal(str(prompt)) * NANOS / MILLION
+        p = _usd(prompt, MILLION, MAX_USD_PER_MILLION)
         return cls(
             prompt=p,
-            completion=Decimal(str(completion)) * NANOS / MILLION,
-            cached_prompt=p if cached is None else Decimal(str(cached)) * NANOS / MILLION,
-            request=Decimal(str(request)) * NANOS,
-            image=Decimal(str(image)) * NANOS,
+            completion=_usd(completion, MILLION, MAX_USD_PER_MILLION),
+            cached_prompt=p if cached is None else _usd(cached, MILLION, MAX_USD_PER_MILLION),
+            request=_usd(request, ONE, MAX_USD_PER_UNIT),
+            image=_usd(image, ONE, MAX_USD_PER_UNIT),
             source=source,
         )
 
     @classmethod
     def per_token(cls, entry: dict[str, Any], *, source: str) -> Price:
-        """From OpenRouter-style published pricing: USD per token as strings."""
-        prompt = Decimal(str(entry.get("prompt", "0"))) * NANOS
+        """From OpenRouter-style published pricing: USD per token (and per request/image) as strings."""
+        per_token_ceiling = MAX_USD_PER_MILLION / MILLION
+        prompt = _usd(entry.get("prompt", "0"), ONE, per_token_ceiling)
         cached = entry.get("input_cache_read")
         return cls(
             prompt=prompt,
-            completion=Decimal(str(entry.get("completion", "0"))) * NANOS,
-            cached_prompt=prompt if cached in (None, "") else Decimal(str(cached)) * NANOS,
-            request=Decimal(str(entry.get("request", "0") or "0")) * NANOS,
-            image=Decimal(str(entry.get("image", "0") or "0")) * NANOS,
+            completion=_usd(entry.get("completion", "0"), ONE, per_token_ceiling),
+            cached_prompt=prompt if cached in (None, "") else _usd(cached, ONE, per_token_ceiling),
+            request=_usd(entry.get("request") or "0", ONE, MAX_USD_PER_UNIT),
+            image=_usd(entry.get("image") or "0", ONE, MAX_USD_PER_UNIT),
             source=source,
         )
+
+    @property
+    def is_free(self) -> bool:
+        return not (self.prompt or self.completion or self.cached_prompt or self.request or self.image)
 
     def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0, images: int = 0) -> int:
         cached = min(max(cached_tokens, 0), max(prompt_tokens, 0))
@@ -71,7 +98,7 @@ class Price:
             + self.cached_prompt * cached
             + self.completion * max(completion_tokens, 0)
             + self.request
-            + self.image * images
+            + self.image * max(images, 0)
         )
         return round_nanos(total)
 
@@ -90,46 +117,53 @@ def _bare(model: str) -> str:
     return model.rsplit("/", 1)[-1]
 
 
+_published_cache: dict[tuple[str, str], tuple[int, Price | None]] = {}
+
+
 def price_for(route: Route, catalog: Catalog) -> Price | None:
+    """The route's price: the operator's config, else the provider's published price (an unusable
+    published price makes the model unpriced: it is not replaced by a default), else the default
+    table. Built once per (provider, model) and published list, not per request."""
     configured = route.spec.pricing.get(route.upstream_model)
     if configured is not None:
-        return Price.per_million(
-            configured.prompt,
-            configured.completion,
-            cached=configured.cached_prompt,
-            request=configured.request,
-            image=configured.image,
-            source="config",
-        )
+        return _configured_price(configured)
     published = catalog.models(route.provider).get(route.upstream_model, {}).get("pricing")
-    if isinstance(published, dict):
-        try:
-            return Price.per_token(published, source="provider")
-        except (InvalidOperation, TypeError, ValueError):
-            pass
+    if published is not None:
+        key = (route.provider, route.upstream_model)
+        hit = _published_cache.get(key)
+        if hit is not None and hit[0] == id(published):
+            return hit[1]
+        price: Price | None = None
+        if isinstance(published, dict):
+            try:
+                price = Price.per_token(published, source="provider")
+            except BadPrice:
+                price = None
+        if len(_published_cache) > 100_000:
+            _published_cache.clear()
+        _published_cache[key] = (id(published), price)
+        return price
     defaults = default_prices()
     return defaults.get(route.upstream_model) or defaults.get(_bare(route.upstream_model))
 
 
-def usage_tokens(usage: dict[str, Any] | None) -> tuple[int, int, int]:
-    """(prompt, completion, cached prompt) tokens from an OpenAI usage object."""
-    if not isinstance(usage, dict):
-        return 0, 0, 0
-    prompt = usage.get("prompt_tokens") or 0
-    completion = usage.get("completion_tokens") or 0
-    details = usage.get("prompt_tokens_details") or {}
-    cached = details.get("cached_tokens") or 0 if isinstance(details, dict) else 0
-    return int(prompt), int(completion), int(cached)
+_configured_cache: dict[int, tuple[Any, Price]] = {}
 
 
-def estimate_prompt_tokens(body: dict[str, Any], size_of: Any) -> int:
-    """A generous estimate of the prompt from the request's own text (messages, tools, input)."""
-    total = 0
-    for name in ("messages", "tools", "input", "prompt"):
-        value = body.get(name)
-        if value is not None:
-            total += size_of(value)
-    return total // CHARS_PER_TOKEN + 16
+def _configured_price(configured: Any) -> Price:
+    hit = _configured_cache.get(id(configured))
+    if hit is not None and hit[0] is configured:
+        return hit[1]
+    price = Price.per_million(
+        configured.prompt,
+        configured.completion,
+        cached=configured.cached_prompt,
+        request=configured.request,
+        image=configured.image,
+        source="config",
+    )
+    _configured_cache[id(configured)] = (configured, price)
+    return price
 
 
 def max_completion_tokens(body: dict[str, Any], default_cap: int) -> int:

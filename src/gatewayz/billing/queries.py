@@ -18,7 +18,8 @@ GROUPS = ("day", "model", "provider", "key")
 
 async def balance(session: AsyncSession, user_id: int, default_threshold: int) -> BalanceOut:
     account = await session.get(CreditAccount, user_id)
-    total, held = (account.balance, account.held) if account else (0, 0)
+    total, held = (account.balance, account.held + account.expired_pending) if account else (0, 0)
+    available = max(0, total - held)
     threshold = account.low_balance_threshold if account and account.low_balance_threshold is not None else None
     week_ago = utcnow() - timedelta(days=7)
     burned = (
@@ -32,9 +33,9 @@ async def balance(session: AsyncSession, user_id: int, default_threshold: int) -
     return BalanceOut(
         balance=usd(total),
         held=usd(held),
-        available=usd(total - held),
+        available=usd(available),
         low_balance_threshold=usd(threshold if threshold is not None else default_threshold),
-        forecast=Forecast(daily_burn=usd(daily), days_remaining=round((total - held) / daily, 2) if daily else None),
+        forecast=Forecast(daily_burn=usd(daily), days_remaining=round(available / daily, 2) if daily else None),
     )
 
 

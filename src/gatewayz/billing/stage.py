@@ -12,20 +12,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import orjson
 import structlog
 
-from gatewayz.billing.holds import HoldLedger, KeyBudget
-from gatewayz.billing.money import usd, usd_float
-from gatewayz.billing.pricing import (
-    CHARS_PER_TOKEN,
-    Price,
-    estimate_prompt_tokens,
-    max_completion_tokens,
-    price_for,
-    usage_tokens,
-)
+from gatewayz.billing.holds import Hold, HoldLedger, KeyBudget
+from gatewayz.billing.money import MAX_NANOS, usd, usd_float
+from gatewayz.billing.pricing import Price, max_completion_tokens, price_for
+from gatewayz.billing.settlement import Settler
 from gatewayz.errors import InvalidRequest
+from gatewayz.inference.estimate import CHARS_PER_TOKEN, estimate_prompt
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.providers.catalog import Catalog
 from gatewayz.settings import Settings
@@ -34,15 +28,42 @@ log = structlog.get_logger("gatewayz.billing")
 CLIENT_CLOSED = 499
 
 
-def _json_size(value: Any) -> int:
-    return len(value) if isinstance(value, str) else len(orjson.dumps(value))
+def usage_tokens(usage: dict[str, Any] | None) -> tuple[int, int, int]:
+    """(prompt, completion, cached prompt) from a usage object already checked by `clean_usage`."""
+    if usage is None:
+        return 0, 0, 0
+    return usage["prompt_tokens"], usage["completion_tokens"], usage["prompt_tokens_details"]["cached_tokens"]
+
+
+def answer_chars(result: Any) -> int:
+    """Text of a non-streaming answer (content, reasoning, tool calls): the completion estimate
+    when the provider's usage is missing or not believable."""
+    if not isinstance(result, dict):
+        return 0
+    total = 0
+    for choice in result.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            continue
+        for name in ("content", "reasoning_content", "reasoning", "refusal"):
+            if isinstance(message.get(name), str):
+                total += len(message[name])
+        for tool_call in message.get("tool_calls") or ():
+            function = tool_call.get("function") if isinstance(tool_call, dict) else None
+            if isinstance(function, dict):
+                total += len(str(function.get("name") or "")) + len(str(function.get("arguments") or ""))
+    if not total and result.get("data") is not None:  # embeddings: no completion
+        return 0
+    return total
 
 
 class BillingStage:
-    def __init__(self, settings: Settings, holds: HoldLedger, catalog: Catalog) -> None:
+    def __init__(self, settings: Settings, holds: HoldLedger, catalog: Catalog, settler: Settler) -> None:
         self.settings = settings
         self.holds = holds
         self.catalog = catalog
+        self.settler = settler
+        self.live_holds: dict[int, Hold] = {}  # holds of requests running in this process (kept alive)
 
     # -- admission -----------------------------------------------------------------------------
 
@@ -63,14 +84,17 @@ class BillingStage:
         if call.principal.is_sandbox:
             return
         prices = self._price_routes(call)
-        prompt = estimate_prompt_tokens(call.body, _json_size)
+        estimate = estimate_prompt(call.endpoint, call.body)
         completion = (
             max_completion_tokens(call.body, self.settings.default_max_tokens) if call.endpoint == "chat" else 0
         )
-        amount = max((p.cost(prompt, completion) for p in prices.values() if p is not None), default=0)
-        call.state["billing"] = {"prices": prices, "prompt_estimate": prompt}
-        if amount <= 0:
-            return
+        priced = [p for p in prices.values() if p is not None]
+        amount = max((p.cost(estimate.tokens, completion, images=estimate.images) for p in priced), default=0)
+        call.state["billing"] = {"prices": prices, "prompt_estimate": estimate.tokens, "images": estimate.images}
+        if amount <= 0 and all(p.is_free for p in priced):
+            return  # every candidate is free: nothing to reserve (usage is still recorded)
+        # A model that can cost money always holds something, and never more than the ledger holds.
+        amount = min(max(amount, 1), MAX_NANOS)
         principal = call.principal
         budget = KeyBudget(principal.max_budget, principal.budget_period) if principal.max_budget is not None else None
         hold = await self.holds.place(
@@ -82,6 +106,7 @@ class BillingStage:
             ttl=self.settings.credit_hold_ttl_seconds,
         )
         call.state["billing"]["hold"] = hold
+        self.live_holds[hold.id] = hold
 
     # -- finish --------------------------------------------------------------------------------
 
@@ -89,7 +114,8 @@ class BillingStage:
         prompt, completion, cached = usage_tokens(call.usage)
         if call.usage is not None and (prompt or completion):
             return prompt, completion, cached, False
-        generated = -(-call.generated_chars // CHARS_PER_TOKEN)  # ceiling
+        chars = call.generated_chars or answer_chars(call.state.get("result"))
+        generated = -(-chars // CHARS_PER_TOKEN)  # ceiling
         return int(state.get("prompt_estimate", 0)), generated, 0, True
 
     def _billable(self, call: InferenceCall) -> bool:
@@ -99,6 +125,7 @@ class BillingStage:
     def _usage_row(self, call: InferenceCall, tokens: tuple[int, int, int, bool]) -> dict[str, Any]:
         finished = call.finished_at or time.monotonic()
         return {
+            "client_request_id": call.client_request_id,
             "key_id": call.principal.key_id,
             "endpoint": call.endpoint,
             "provider": call.provider,
@@ -117,7 +144,7 @@ class BillingStage:
     async def finish(self, call: InferenceCall) -> None:
         if call.principal.is_sandbox:
             usage = usage_tokens(call.usage)
-            await self.holds.record_free(
+            await self.settler.record_free(
                 request_id=call.request_id, user_id=call.principal.user_id, usage=self._usage_row(call, (*usage, False))
             )
             call.state["cost"] = 0
@@ -131,14 +158,23 @@ class BillingStage:
             assert call.route is not None
             tokens = self._tokens(call, state)
             price = state["prices"].get((call.route.provider, call.route.upstream_model))
-            cost = price.cost(tokens[0], tokens[1], tokens[2]) if price is not None else 0
-        result = await self.holds.settle(
-            hold=hold,
-            user_id=call.principal.user_id,
-            cost=cost,
-            request_id=call.request_id,
-            usage=self._usage_row(call, tokens),
-        )
+            if price is not None:
+                cost = min(price.cost(tokens[0], tokens[1], tokens[2], images=state.get("images", 0)), MAX_NANOS)
+        try:
+            result = await self.settler.settle(
+                hold=hold,
+                user_id=call.principal.user_id,
+                cost=cost,
+                request_id=call.request_id,
+                usage=self._usage_row(call, tokens),
+            )
+        finally:
+            if hold is not None:
+                self.live_holds.pop(hold.id, None)
+        if result is None:  # kept for the billing job (or already settled): the cost is what it will charge
+            call.state["cost"] = cost
+            call.headers["x-gatewayz-cost"] = usd(cost)
+            return
         if result.uncollected:
             log.warning("charge_exceeded_balance", request_id=call.request_id, uncollected=result.uncollected)
         call.state["cost"] = result.charged

@@ -12,7 +12,9 @@ from gatewayz.storage.types import Base, BigIntPK, JSONType, UTCDateTime, utcnow
 
 class CreditAccount(Base):
     """A user's money. `balance` is the ledger's sum; `held` is reserved by in-flight requests;
-    `expiring` is what is left of grants that expire (consumed first, see ledger.expire_grants)."""
+    `expiring` is what is left of grants that expire (consumed first, see ledger.expire_grants);
+    `expired_pending` is expired credit that was held by in-flight requests when its grant expired:
+    never spendable again, removed by the expiry job as those requests settle."""
 
     __tablename__ = "credit_accounts"
 
@@ -20,6 +22,7 @@ class CreditAccount(Base):
     balance: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     held: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     expiring: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    expired_pending: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
     low_balance_threshold: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -100,7 +103,8 @@ class UsageRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    request_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    request_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)  # the gateway's own id
+    client_request_id: Mapped[str | None] = mapped_column(String(128))  # the caller's x-request-id, as sent
     user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     key_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     endpoint: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -121,13 +125,15 @@ class UsageRecord(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first answer to an Idempotency-Key, replayed to retries for 24 hours."""
+    """The first answer to an Idempotency-Key, replayed to retries for 24 hours. Keyed by user AND
+    key environment: a sandbox answer can never be replayed to a live key (nor the reverse)."""
 
     __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+    __table_args__ = (UniqueConstraint("user_id", "environment", "key", name="uq_idempotency_user_env_key"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    environment: Mapped[str] = mapped_column(String(16), nullable=False, default="live", server_default="live")
     key: Mapped[str] = mapped_column(String(255), nullable=False)
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     state: Mapped[str] = mapped_column(String(16), nullable=False)  # running | done
@@ -151,3 +157,20 @@ class BillingEvent(Base):
     data: Mapped[dict[str, object] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PendingSettlement(Base):
+    """A settlement that could not be written when its request ended (database trouble): kept here
+    (or, when even this insert fails, in the data directory's spool file) and completed by the
+    billing job. Settling is idempotent by `request_id` (unique in usage_records), so a retry
+    after an unnoticed success charges nothing twice."""
+
+    __tablename__ = "pending_settlements"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: hold, cost, usage row
+    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

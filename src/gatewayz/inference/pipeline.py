@@ -20,6 +20,7 @@ import structlog
 
 from gatewayz.accounts.principal import Principal
 from gatewayz.errors import GatewayError
+from gatewayz.inference.usage import clean_usage
 from gatewayz.providers.router import Route
 
 log = structlog.get_logger("gatewayz.inference.pipeline")
@@ -38,7 +39,8 @@ class InferenceCall:
     started: float = field(default_factory=time.monotonic)
     routes: list[Route] = field(default_factory=list)  # candidates, resolved before the stages run
     route: Route | None = None  # the one that answered
-    usage: JSON | None = None  # OpenAI-shaped usage from the provider, when it sent one
+    usage: JSON | None = None  # OpenAI-shaped usage from the provider (normalised, or None, at finish)
+    client_request_id: str | None = None  # the caller's correlation id, stored on the usage record
     status: int = 0  # 200, the error status, or 499 (client went away)
     error_code: str | None = None
     generated_chars: int = 0  # text relayed to the client (estimates usage when none came back)
@@ -119,6 +121,9 @@ class Stages:
         await asyncio.shield(task)
 
     async def _finish(self, call: InferenceCall, admitted: list[Stage]) -> None:
+        # The provider's usage is believed only when it is sane: billing and limits then fall
+        # back to the gateway's own estimate instead of failing (which would serve for free).
+        call.usage = clean_usage(call.usage)
         for stage in reversed(admitted):
             try:
                 await stage.finish(call)

@@ -75,6 +75,7 @@ class InferenceService:
                 self.auth.authorize_model(request, principal, fallback)
         call = InferenceCall(
             request_id=request.scope.get("gatewayz.request_id") or new_request_id(),
+            client_request_id=request.scope.get("gatewayz.client_request_id"),
             principal=principal,
             endpoint=endpoint,
             model=model,
@@ -117,9 +118,10 @@ class InferenceService:
             return outcome
         call.route, result = outcome
         call.status, call.usage = 200, result.get("usage")
+        call.state["result"] = result  # billing estimates the completion from it if usage is not believable
         await self.stages.finish(call)
-        if isinstance(call.usage, dict):
-            self.decorate_usage(call, call.usage)
+        if isinstance(result.get("usage"), dict):
+            self.decorate_usage(call, result["usage"])
         headers = {**call.headers, **route_headers(call)}
         body = orjson.dumps(result)
         if "idempotency" in call.state:

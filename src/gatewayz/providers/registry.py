@@ -20,12 +20,12 @@ Protocol = Literal["openai", "anthropic", "gemini"]
 class ModelPrice(BaseModel):
     """USD per 1M tokens (and per request / per image)."""
 
-    model_config = ConfigDict(extra="forbid")
-    prompt: float = Field(0.0, ge=0)
-    completion: float = Field(0.0, ge=0)
-    cached_prompt: float | None = Field(None, ge=0)
-    request: float = Field(0.0, ge=0)
-    image: float = Field(0.0, ge=0)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    prompt: float = Field(0.0, ge=0, le=10_000)
+    completion: float = Field(0.0, ge=0, le=10_000)
+    cached_prompt: float | None = Field(None, ge=0, le=10_000)
+    request: float = Field(0.0, ge=0, le=100)
+    image: float = Field(0.0, ge=0, le=100)
 
 
 class ProviderConfig(BaseModel):

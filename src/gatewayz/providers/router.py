@@ -92,9 +92,11 @@ def _price(spec: ProviderSpec, model: str, catalog: Catalog) -> float:
     pricing = catalog.models(spec.name).get(model, {}).get("pricing")
     if isinstance(pricing, dict):
         try:
-            return (float(pricing.get("prompt", 0)) + float(pricing.get("completion", 0))) * 1_000_000
+            prompt, completion = float(pricing.get("prompt", 0)), float(pricing.get("completion", 0))
         except (TypeError, ValueError):
-            pass
+            return float("inf")
+        if prompt >= 0 and completion >= 0:  # negative ("-1": priced per request) or NaN: unknown, last
+            return (prompt + completion) * 1_000_000
     return float("inf")
 
 

@@ -36,6 +36,8 @@ class Tx(Protocol):
 
     async def fetchrow(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None: ...
 
+    async def fetchall(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]: ...
+
     async def execute(self, sql: str, params: Mapping[str, Any]) -> int: ...
 
     def ts(self, value: datetime | None) -> Any: ...
@@ -69,6 +71,10 @@ class _PgTx:
         row = await self.con.fetchrow(text, *args)
         return tuple(row) if row is not None else None
 
+    async def fetchall(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        text, args = self._args(sql, params)
+        return [tuple(row) for row in await self.con.fetch(text, *args)]
+
     async def execute(self, sql: str, params: Mapping[str, Any]) -> int:
         text, args = self._args(sql, params)
         status = await self.con.execute(text, *args)
@@ -87,6 +93,9 @@ class _SqliteTx:
     async def fetchrow(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         row = self.con.execute(sql, params).fetchone()
         return tuple(row) if row is not None else None
+
+    async def fetchall(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.con.execute(sql, params).fetchall()]
 
     async def execute(self, sql: str, params: Mapping[str, Any]) -> int:
         return self.con.execute(sql, params).rowcount

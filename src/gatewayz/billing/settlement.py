@@ -1,0 +1,195 @@
+"""Settling a request must never fail into a free request or a lost usage record.
+
+The answer has usually gone out when settlement runs, so a failure cannot be reported to the
+client. Instead: retry a few times at once (a lock, a dropped connection); if it still fails, keep
+the settlement durably — a `pending_settlements` row, or, when the database cannot take even that,
+a line in the data directory's spool file (fsynced) — and log `settlement_deferred` at error
+level (the alert). The billing job completes kept settlements. Settling is idempotent by the
+gateway's own request id (unique in usage_records), so an attempt that succeeded unnoticed is never
+charged twice: the retry finds the usage record and stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import secrets
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from gatewayz.billing.holds import AlreadySettled, Hold, HoldLedger, Settlement
+from gatewayz.storage.types import utcnow
+
+log = structlog.get_logger("gatewayz.billing.settlement")
+
+RETRY_DELAYS = (0.05, 0.25)  # then keep it for the job
+SPOOL_NAME = "pending-settlements.jsonl"
+_KEEP = "INSERT INTO pending_settlements (request_id, user_id, payload, attempts, created_at) " \
+        "VALUES (:request_id, :user_id, :payload, 0, :now)"
+_PENDING = "SELECT id, payload, attempts FROM pending_settlements ORDER BY id LIMIT 200"
+_DONE = "DELETE FROM pending_settlements WHERE id = :id"
+_FAILED = "UPDATE pending_settlements SET attempts = attempts + 1, last_error = :error WHERE id = :id"
+
+
+def _hold_json(hold: Hold | None) -> dict[str, Any] | None:
+    if hold is None:
+        return None
+    data = asdict(hold)
+    if hold.key_period_start is not None:
+        data["key_period_start"] = hold.key_period_start.isoformat()
+    return data
+
+
+def _hold_from(data: dict[str, Any] | None) -> Hold | None:
+    if data is None:
+        return None
+    start = data.get("key_period_start")
+    return Hold(
+        int(data["id"]), int(data["amount"]), int(data["user_id"]), data.get("key_id"),
+        datetime.fromisoformat(start) if start else None,
+    )
+
+
+class Settler:
+    """Settles requests through the ledger with retries, keeping what cannot be written now."""
+
+    def __init__(self, holds: HoldLedger, data_dir: Path) -> None:
+        self.holds = holds
+        self.spool = data_dir / SPOOL_NAME
+        self.deferred = 0  # kept for later by this process (exposed for health/metrics)
+
+    async def settle(
+        self, *, hold: Hold | None, user_id: int, cost: int, request_id: str, usage: dict[str, Any]
+    ) -> Settlement | None:
+        """The settlement, or None when it was kept for the billing job (or was already done)."""
+        payload = {"kind": "settle", "hold": _hold_json(hold), "user_id": user_id, "cost": cost,
+                   "request_id": request_id, "usage": usage}
+        return await self._with_retries(payload)
+
+    async def record_free(self, *, request_id: str, user_id: int, usage: dict[str, Any]) -> None:
+        payload = {"kind": "free", "user_id": user_id, "request_id": request_id, "usage": usage}
+        await self._with_retries(payload)
+
+    async def _with_retries(self, payload: dict[str, Any]) -> Settlement | None:
+        error: Exception | None = None
+        for delay in (0.0, *RETRY_DELAYS):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                return await self._apply(payload)
+            except AlreadySettled:
+                return None
+            except Exception as exc:
+                error = exc
+        await self._keep(payload, error)
+        return None
+
+    async def _apply(self, payload: dict[str, Any]) -> Settlement | None:
+        usage = payload["usage"]
+        if payload["kind"] == "free":
+            await self.holds.record_free(request_id=payload["request_id"], user_id=payload["user_id"], usage=usage)
+            return None
+        return await self.holds.settle(
+            hold=_hold_from(payload["hold"]), user_id=int(payload["user_id"]), cost=int(payload["cost"]),
+            request_id=payload["request_id"], usage=usage,
+        )
+
+    async def _keep(self, payload: dict[str, Any], error: Exception | None) -> None:
+        self.deferred += 1
+        raw = orjson.dumps(payload).decode()
+        try:
+            async with self.holds.sql.transaction() as tx:
+                await tx.execute(_KEEP, {"request_id": payload["request_id"], "user_id": payload["user_id"],
+                                         "payload": raw, "now": tx.ts(utcnow())})
+            where = "database"
+        except Exception as keep_error:
+            if "pending_settlements" in str(keep_error) and "UNIQUE" in str(keep_error).upper():
+                return  # already kept by an earlier attempt
+            await asyncio.to_thread(self._append_spool, raw)
+            where = "spool"
+        log.error("settlement_deferred", request_id=payload["request_id"], kept_in=where,
+                  error=f"{type(error).__name__}: {error}"[:300] if error else None)
+
+    def _append_spool(self, line: str) -> None:
+        """Append under the file's lock; if a drainer renamed the file meanwhile, append to the new one."""
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    current = os.stat(self.spool).st_ino
+                except FileNotFoundError:
+                    current = None
+                if current != os.fstat(fd).st_ino:
+                    continue
+                os.write(fd, line.encode() + b"\n")
+                os.fsync(fd)
+                return
+            finally:
+                os.close(fd)  # also releases the lock
+
+    # -- the job's side ------------------------------------------------------------------------
+
+    async def drain(self) -> int:
+        """Complete kept settlements (spool first, then the table); returns how many completed."""
+        done = await self._drain_spool()
+        async with self.holds.sql.transaction() as tx:
+            rows = await tx.fetchall(_PENDING, {})
+        for row_id, raw, _attempts in rows:
+            try:
+                await self._apply(orjson.loads(raw))
+            except AlreadySettled:
+                pass
+            except Exception as exc:
+                async with self.holds.sql.transaction() as tx:
+                    await tx.execute(_FAILED, {"id": row_id, "error": f"{type(exc).__name__}: {exc}"[:500]})
+                log.error("settlement_still_failing", pending_id=row_id, error=f"{type(exc).__name__}: {exc}"[:300])
+                continue
+            async with self.holds.sql.transaction() as tx:
+                await tx.execute(_DONE, {"id": row_id})
+            done += 1
+        return done
+
+    async def _drain_spool(self) -> int:
+        """Take the spool by renaming it (writers move on to a new file), then settle its lines.
+        Files left by a drainer that died are picked up too: settling twice is harmless."""
+        files = [p for p in self.spool.parent.glob(SPOOL_NAME + ".*.draining")]
+        if self.spool.exists():
+            taken = self.spool.with_name(f"{SPOOL_NAME}.{os.getpid()}.{secrets.token_hex(4)}.draining")
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(self.spool, taken)
+                files.append(taken)
+        done = 0
+        for path in files:
+            try:
+                lines = await asyncio.to_thread(_read_locked, path)
+            except FileNotFoundError:
+                continue  # another process is draining it
+            for line in lines:
+                try:
+                    await self._apply(orjson.loads(line))
+                except AlreadySettled:
+                    pass
+                except Exception:
+                    await asyncio.to_thread(self._append_spool, line)
+                    continue
+                done += 1
+            path.unlink(missing_ok=True)
+        return done
+
+
+def _read_locked(path: Path) -> list[str]:
+    with open(path) as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # waits for a writer that had it open before the rename
+        try:
+            return [line for line in handle.read().splitlines() if line.strip()]
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
