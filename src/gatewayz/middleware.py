@@ -6,6 +6,7 @@ import re
 import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -35,6 +36,7 @@ class RequestIdMiddleware:
                     client_id = candidate
         request_id = new_request_id()
         scope["gatewayz.request_id"] = request_id
+        bind_contextvars(request_id=request_id)  # every log line of this request carries it (this task only)
         headers = [(b"x-request-id", request_id.encode())]
         if client_id is not None:
             scope["gatewayz.client_request_id"] = client_id
