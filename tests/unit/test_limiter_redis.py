@@ -78,3 +78,36 @@ async def test_the_limiter_returns_to_redis_after_an_outage(tmp_path: Path) -> N
         await limiter.stop()
         await redis.aclose()
         server.kill()
+
+
+async def test_finishes_during_an_outage_are_replayed_bounded_oldest_dropped(tmp_path: Path) -> None:
+    """Five slots taken through Redis, released while it is down: the queue keeps the newest 3,
+    and they reach the restarted Redis (which came back with the slots from its snapshot)."""
+    server = ThrowawayRedis(tmp_path).start()
+    redis = Redis.from_url(server.url)
+    limiter = Limiter(redis, probe_seconds=0.05, max_pending=3)
+    slots = [concurrent_check("gwtest-replay:slots", 10, lease_ms=600_000)]
+    try:
+        tickets = [await limiter.admit(slots, 0) for _ in range(5)]
+        assert {t.backend for t in tickets} == {"redis"}
+        await redis.save()
+        server.kill()
+        for ticket in tickets:
+            await limiter.finish(ticket, None)
+        for _ in range(50):  # the finishes fail in flight: the limiter degrades
+            await asyncio.sleep(0.02)
+            if limiter.health()["status"] == "degraded":
+                break
+        assert limiter.health()["pending_finishes"] == 3 and limiter.dropped_finishes == 2
+        server.start()
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if limiter.health()["status"] == "ok":
+                break
+        assert limiter.health() == {"status": "ok", "backend": "redis"}
+        leases = await redis.zrange("gwtest-replay:slots", 0, -1)
+        assert sorted(leases) == sorted(t.lease.encode() for t in tickets[:2])  # only the dropped ones remain
+    finally:
+        await limiter.stop()
+        await redis.aclose()
+        server.kill()

@@ -5,6 +5,12 @@ served, never a 5xx), logs a warning, reports `degraded` in /health/ready, and p
 background; when Redis answers again, limits are shared again. While degraded each process
 enforces the limits on its own, so N replicas may admit up to N times a limit: the price of
 staying up. Counts taken locally are not copied into Redis on recovery.
+
+What Redis must still hear about is kept: a finish (slot release, token correction) of a request
+admitted through Redis that could not be sent is queued (bounded) and replayed when the probe
+finds Redis back, so an outage of seconds does not leave users at their `concurrent_requests`
+limit until the leases time out. A Redis command gives up after REDIS_TIMEOUT_SECONDS, so the
+request that meets a hung Redis is answered (from local counters) a fraction of a second later.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import itertools
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,6 +36,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("gatewayz.limits")
 
+REDIS_TIMEOUT_SECONDS = 0.3  # per command (and per connect): the most a hung Redis delays a request
+MAX_PENDING_FINISHES = 10_000  # finishes kept for Redis during an outage; the oldest go first
+REPLAY_BATCH = 500  # finishes replayed per pipelined round
+
 
 def redis_failures() -> tuple[type[BaseException], ...]:
     """What a failing Redis raises. redis is imported on first use: without REDIS_URL it never is."""
@@ -38,22 +49,35 @@ def redis_failures() -> tuple[type[BaseException], ...]:
 
 
 def limiter_redis(settings: Settings) -> Redis | None:
-    """The limiter's own client: one immediate retry (a pooled connection that died with a Redis
-    restart), no backoff. The shared client's default of 10 retries with backoff would hold a
-    request for seconds when Redis is down; here the local fallback is the better answer."""
+    """The limiter's own client, failing fast: a command or connect that takes longer than
+    REDIS_TIMEOUT_SECONDS fails (the request is then counted locally), and only a broken
+    connection (a pooled one that died with a Redis restart) is retried, once, at once. The shared
+    client's default of 10 retries with backoff, or a timeout of seconds, would hold a request for
+    seconds when Redis hangs; here the local fallback is the better answer."""
     if not settings.redis_url:
         return None
     from redis.asyncio import Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
     return Redis.from_url(
         settings.redis_url,
-        socket_connect_timeout=1.0,
-        socket_timeout=2.0,
-        retry=Retry(NoBackoff(), 1),
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         decode_responses=False,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFinish:
+    """A finish Redis has not heard of yet (it was degraded, or the call failed)."""
+
+    releases: list[Check]
+    corrections: list[Correction]
+    lease: str
+    now: int
 
 
 @dataclass(slots=True)
@@ -81,6 +105,7 @@ class Limiter:
         probe_seconds: float = 1.0,
         clock: Callable[[], int] = now_ms,
         owns_redis: bool = False,
+        max_pending: int = MAX_PENDING_FINISHES,
     ) -> None:
         self.local = LocalLimiter()
         self.remote = RedisLimiter(redis) if redis is not None else None
@@ -94,6 +119,9 @@ class Limiter:
         self._lease_ids = itertools.count(1)
         self._probe: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._pending: deque[PendingFinish] = deque()
+        self.max_pending = max_pending
+        self.dropped_finishes = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -138,6 +166,7 @@ class Limiter:
             "backend": "local",
             "degraded_seconds": round(time.monotonic() - self.degraded_since, 3),
             "error": self.last_error,
+            "pending_finishes": len(self._pending),
         }
 
     def degrade(self, exc: BaseException) -> None:
@@ -157,13 +186,52 @@ class Limiter:
             try:
                 await self.redis.ping()
                 await self.remote.load()
+                replayed = await self._replay()
             except redis_failures() as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 continue
+            # No await since the queue was found empty: no finish can slip in between.
             down = time.monotonic() - (self.degraded_since or time.monotonic())
             self.degraded_since, self._probe = None, None
-            log.warning("rate_limit_redis_restored", backend="redis", degraded_seconds=round(down, 3))
+            log.warning("rate_limit_redis_restored", backend="redis", degraded_seconds=round(down, 3),
+                        replayed_finishes=replayed)  # fmt: skip
             return
+
+    def _defer(self, item: PendingFinish) -> None:
+        """Keep a finish for Redis until it is back; bounded, the oldest is dropped first (its
+        leases then expire on their own after GATEWAYZ_RATE_LIMIT_LEASE_SECONDS)."""
+        if len(self._pending) >= self.max_pending:
+            self._pending.popleft()
+            self.dropped_finishes += 1
+            if self.dropped_finishes == 1 or self.dropped_finishes % 1000 == 0:
+                log.warning("rate_limit_finishes_dropped", dropped=self.dropped_finishes, kept=self.max_pending)
+        self._pending.append(item)
+
+    async def _replay(self) -> int:
+        """Send the queued finishes (in order, pipelined). A Redis failure puts the unsent ones
+        back and is raised: the probe keeps going. A release sent twice is harmless (ZREM)."""
+        assert self.remote is not None
+        replayed = 0
+        while self._pending:
+            batch = [self._pending.popleft() for _ in range(min(REPLAY_BATCH, len(self._pending)))]
+            queued = [(i, self.remote.finish_later(i.releases, i.corrections, i.lease, i.now)) for i in batch]
+            sent = [(item, future) for item, future in queued if future is not None]
+            results = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+            failed: list[PendingFinish] = []
+            error: BaseException | None = None
+            for (item, _), result in zip(sent, results, strict=True):
+                if isinstance(result, redis_failures()):
+                    failed.append(item)
+                    error = error or result
+                elif isinstance(result, BaseException):
+                    log.error("rate_limit_finish_failed", error=f"{type(result).__name__}: {result}"[:300])
+                else:
+                    replayed += 1
+            if error is not None:
+                room = max(self.max_pending - len(self._pending), 0)
+                self._pending.extendleft(reversed(failed[:room]))  # back in front, in their order
+                raise error
+        return replayed
 
     # -- operations ------------------------------------------------------------------------------
 
@@ -182,6 +250,9 @@ class Limiter:
             except redis_failures() as exc:
                 self.degrade(exc)
                 backend = "local"
+                slots = [c for c in checks if c.kind == "concurrent"]
+                if slots and not peek:  # the script may have run with only its reply lost
+                    self._defer(PendingFinish(slots, [], lease, now))
         if backend == "local":
             allowed, outcomes = self.local.admit(checks, costs, lease, now, peek=peek)
         return Ticket(backend, lease, checks, costs, outcomes, allowed, now)
@@ -198,19 +269,24 @@ class Limiter:
             return
         now = self.clock()
         if ticket.backend == "redis":
-            if self.remote is None or self.degraded_since is not None:
-                return  # the lease expires on its own; the correction is lost with the outage
+            if self.remote is None:
+                return
+            item = PendingFinish(releases, corrections, ticket.lease, now)
+            if self.degraded_since is not None:
+                self._defer(item)  # replayed when Redis is back
+                return
             future = self.remote.finish_later(releases, corrections, ticket.lease, now)
             if future is not None:
-                future.add_done_callback(self._finished)
+                future.add_done_callback(lambda done: self._finished(item, done))
             return
         self.local.finish(releases, corrections, ticket.lease, now)
 
-    def _finished(self, future: asyncio.Future[Any]) -> None:
+    def _finished(self, item: PendingFinish, future: asyncio.Future[Any]) -> None:
         if future.cancelled():
             return
         error = future.exception() or future.result()
         if isinstance(error, redis_failures()):
+            self._defer(item)
             self.degrade(error)
         elif isinstance(error, Exception):
             log.error("rate_limit_finish_failed", error=f"{type(error).__name__}: {error}"[:300])
