@@ -18,7 +18,7 @@ from tests.support.servers import ThreadedGateway, free_port
 
 HELLO = [{"role": "user", "content": "hello there"}]
 A_THEN_B = {"provider": {"order": ["fakeopenai", "fakebackup"]}}
-COOLDOWN = 0.4
+COOLDOWN = 1.0  # long enough that "still open" checks hold on a busy machine
 DEAD_PORT = free_port()  # nothing listens there: connections are refused
 
 
