@@ -100,12 +100,19 @@ def test_admin_cannot_deactivate_themselves(admin: httpx.Client) -> None:
     assert admin.get("/admin/users").status_code == 200
 
 
-def test_promoting_a_user_lets_them_create_admin_scoped_keys(admin: httpx.Client, make_user: Any) -> None:
+def test_a_promoted_users_keys_do_not_gain_the_admin_scope(admin: httpx.Client, make_user: Any) -> None:
     person: GwUser = make_user()
     denied = person.client.post("/user/api-keys", json={"name": "x", "scopes": ["admin"]})
     assert denied.status_code == 403
     assert admin.patch(f"/admin/users/{person.id}", json={"role": "admin"}).json()["role"] == "admin"
-    allowed = person.client.post("/user/api-keys", json={"name": "x", "scopes": ["admin", "keys"]})
-    assert allowed.status_code == 201
-    as_admin = httpx.get(f"{admin.base_url}/admin/users", headers={"Authorization": f"Bearer {allowed.json()['key']}"})
+    # the role allows admin keys, but a key never mints one with more scopes than it has itself
+    still = person.client.post("/user/api-keys", json={"name": "x", "scopes": ["admin", "keys"]})
+    assert still.status_code == 403 and still.json()["error"]["code"] == "key_rights_exceeded"
+    # an admin user created as such gets a first key that can administer
+    created = admin.post("/admin/users", json={"email": f"adm-{person.id}@example.com", "role": "admin"}).json()
+    assert "admin" in created["api_key"]["scopes"]
+    minted = httpx.post(f"{admin.base_url}/user/api-keys", json={"name": "y", "scopes": ["admin", "keys"]},
+                        headers={"Authorization": f"Bearer {created['api_key']['key']}"})
+    assert minted.status_code == 201
+    as_admin = httpx.get(f"{admin.base_url}/admin/users", headers={"Authorization": f"Bearer {minted.json()['key']}"})
     assert as_admin.status_code == 200

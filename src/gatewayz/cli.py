@@ -177,7 +177,7 @@ def users_create(
                 session,
                 settings.key_hash_secret_bytes,
                 user,
-                KeyCreate(),
+                service.first_key_spec(user),
                 default_environment=settings.environment,
             )
             return user.id, key

@@ -7,17 +7,19 @@ secrets explicitly.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from cryptography.fernet import Fernet
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -55,7 +57,10 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, validation_alias=_alias("WORKERS"))
     log_level: str = Field("info", validation_alias=_alias("LOG_LEVEL"))
     log_format: Literal["json", "console"] = Field("json", validation_alias=_alias("LOG_FORMAT"))
-    trusted_proxies: list[str] = Field(default_factory=list, validation_alias=_alias("TRUSTED_PROXIES"))
+    # comma-separated in the environment (NoDecode: not parsed as JSON), a list in the TOML file
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_alias("TRUSTED_PROXIES")
+    )
 
     db_pool_size: int = Field(10, ge=1, validation_alias=_alias("DB_POOL_SIZE"))
     db_max_overflow: int = Field(20, ge=0, validation_alias=_alias("DB_MAX_OVERFLOW"))
@@ -109,6 +114,16 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"GATEWAYZ_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR") from exc
+        return value
+
     @field_validator("environment", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
@@ -154,7 +169,8 @@ class Settings(BaseSettings):
         path = self.data_dir / "secrets.json"
         if path.is_file():
             return dict(json.loads(path.read_text()))
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(parents=True, mode=0o700)
         values = {
             "key_hash_secret": secrets.token_urlsafe(48),
             "encryption_key": Fernet.generate_key().decode(),

@@ -11,7 +11,6 @@ from gatewayz.accounts import service
 from gatewayz.accounts.dependencies import require_admin
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import (
-    KeyCreate,
     KeyCreated,
     SecurityEventList,
     SecurityEventOut,
@@ -37,7 +36,7 @@ async def create_user(body: UserCreate, request: Request, _: Principal = Depends
             session,
             svc.settings.key_hash_secret_bytes,
             user,
-            KeyCreate(name=body.key_name),
+            service.first_key_spec(user, body.key_name),
             default_environment=svc.settings.environment,
         )
         user_out, key_out = service.user_out(user), service.key_out(key)

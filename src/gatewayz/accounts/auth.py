@@ -60,7 +60,9 @@ class Authenticator:
         peer = conn.client.host if conn.client else None
         if not self.trusted_proxies or peer is None or not self._trusted(peer):
             return peer
-        forwarded = conn.headers.get("x-forwarded-for", "")
+        # Every X-Forwarded-For line, in order: a proxy may append its own line instead of
+        # extending the client's, and reading only the first would believe the client's claim.
+        forwarded = ",".join(conn.headers.getlist("x-forwarded-for"))
         hops = [h.strip() for h in forwarded.split(",") if h.strip()]
         for hop in reversed(hops):
             if not self._trusted(hop):

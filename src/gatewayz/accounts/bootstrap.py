@@ -8,7 +8,6 @@ from sqlalchemy.exc import IntegrityError
 
 from gatewayz.accounts import service
 from gatewayz.accounts.keys import MAX_KEY_LENGTH, MIN_KEY_LENGTH
-from gatewayz.accounts.schemas import KeyCreate
 from gatewayz.errors import Conflict
 from gatewayz.settings import Settings, SettingsError
 from gatewayz.storage.db import Database
@@ -34,7 +33,7 @@ async def ensure_admin(settings: Settings, db: Database) -> BootstrapResult | No
                 session,
                 settings.key_hash_secret_bytes,
                 user,
-                KeyCreate(name="bootstrap admin"),
+                service.first_key_spec(user, "bootstrap admin"),
                 default_environment=settings.environment,
                 plaintext=given,
             )

@@ -34,6 +34,8 @@ log = structlog.get_logger("gatewayz.accounts.cache")
 
 AUTH_COUNTER = "auth"
 MAX_ENTRIES = 200_000
+MAX_NEGATIVE_ENTRIES = 20_000
+NEGATIVE_TTL_SECONDS = 5.0
 REDIS_BACKSTOP_POLL_SECONDS = 5.0
 
 
@@ -44,31 +46,42 @@ class _Entry:
 
 
 class KeyCache:
+    """Known keys and unknown ones are cached apart: a flood of random invalid keys fills only the
+    small, short-lived negative side (oldest out first) and never evicts a real key's entry."""
+
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl = ttl_seconds
+        self.negative_ttl = min(ttl_seconds, NEGATIVE_TTL_SECONDS)
         self.epoch = 0
         self._entries: dict[str, _Entry] = {}
+        self._negative: dict[str, _Entry] = {}
 
     def get(self, key_hash: str) -> _Entry | None:
-        entry = self._entries.get(key_hash)
+        entry = self._entries.get(key_hash) or self._negative.get(key_hash)
         if entry is None:
             return None
         if entry.expires < time.monotonic():
             self._entries.pop(key_hash, None)
+            self._negative.pop(key_hash, None)
             return None
         return entry
 
     def put(self, key_hash: str, principal: Principal | None, epoch: int) -> None:
         if epoch != self.epoch or self.ttl <= 0:
             return
-        if len(self._entries) >= MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key_hash] = _Entry(principal, time.monotonic() + self.ttl)
+        side, limit, ttl = (
+            (self._entries, MAX_ENTRIES, self.ttl) if principal is not None
+            else (self._negative, MAX_NEGATIVE_ENTRIES, self.negative_ttl)
+        )
+        if len(side) >= limit:
+            side.pop(next(iter(side)))  # dicts keep insertion order: the oldest entry goes
+        side[key_hash] = _Entry(principal, time.monotonic() + ttl)
 
     def evict_hashes(self, hashes: list[str]) -> None:
         self.epoch += 1
         for key_hash in hashes:
             self._entries.pop(key_hash, None)
+            self._negative.pop(key_hash, None)
 
     def evict_user(self, user_id: int) -> None:
         self.epoch += 1
@@ -79,6 +92,7 @@ class KeyCache:
     def clear(self) -> None:
         self.epoch += 1
         self._entries.clear()
+        self._negative.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

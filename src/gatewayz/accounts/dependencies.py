@@ -24,6 +24,15 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
 async def require_admin(request: Request) -> Principal:
     svc = services(request)
     principal = await svc.auth.authenticate(request, "admin")
+    if principal.is_sandbox:  # a sandbox key never administers (nor grants credits), whatever its scopes
+        svc.auth.refuse(
+            request,
+            svc.auth.client_ip(request),
+            None,
+            principal,
+            PermissionDenied("Sandbox (test) keys cannot use admin endpoints.", code="sandbox_key"),
+            "sandbox_admin",
+        )
     if not principal.is_admin:
         svc.auth.refuse(
             request,

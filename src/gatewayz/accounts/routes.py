@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from gatewayz.accounts import service
+from gatewayz.accounts.delegation import principal_rights
 from gatewayz.accounts.dependencies import require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, KeyUpdate
@@ -25,6 +26,7 @@ async def create_key(body: KeyCreate, request: Request, principal: Principal = D
             user,
             body,
             default_environment=svc.settings.environment,
+            caller=principal_rights(principal),
         )
         out = service.key_out(key)
     return KeyCreated(**out.model_dump(), key=plaintext)
@@ -55,7 +57,7 @@ async def update_key(
     async with svc.db.transaction() as session:
         key = await service.get_own_key(session, principal.user_id, key_id)
         user = await service.get_user(session, principal.user_id)
-        invalidation = await service.update_key(session, user, key, body)
+        invalidation = await service.update_key(session, user, key, body, caller=principal_rights(principal))
         out = service.key_out(key)
     await svc.publish(invalidation)
     return out
@@ -66,7 +68,7 @@ async def revoke_key(key_id: int, request: Request, principal: Principal = Depen
     svc = services(request)
     async with svc.db.transaction() as session:
         key = await service.get_own_key(session, principal.user_id, key_id)
-        invalidation = await service.revoke_key(session, key)
+        invalidation = await service.revoke_key(session, key, caller=principal_rights(principal))
         out = service.key_out(key)
     await svc.publish(invalidation)
     return out
@@ -84,7 +86,8 @@ async def rotate_key(
     async with svc.db.transaction() as session:
         key = await service.get_own_key(session, principal.user_id, key_id)
         plaintext, invalidation = await service.rotate_key(
-            session, svc.settings.key_hash_secret_bytes, key, grace_period_seconds=grace
+            session, svc.settings.key_hash_secret_bytes, key, grace_period_seconds=grace,
+            caller=principal_rights(principal),
         )
         out = service.key_out(key)
     await svc.publish(invalidation)

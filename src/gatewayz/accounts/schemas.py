@@ -11,6 +11,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gatewayz.accounts.keys import SCOPES, normalize_domain_pattern, parse_networks
+from gatewayz.billing.money import MAX_USD
 from gatewayz.limits.config import RateLimits
 
 Scope = Literal["inference", "keys", "billing", "admin"]
@@ -18,6 +19,7 @@ Role = Literal["admin", "user"]
 KeyEnvironment = Literal["live", "test", "staging", "dev"]
 BudgetPeriod = Literal["daily", "weekly", "monthly"]
 MAX_METADATA_BYTES = 8192
+MAX_REQUESTS = 10**12  # a lifetime request cap; bounded so it fits the database's 64-bit integers
 MAX_LIST_ITEMS = 256
 
 
@@ -39,9 +41,9 @@ class KeyRules(_Strict):
     allowed_referers: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
     allowed_models: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
     expires_at: datetime | None = None
-    max_requests: int | None = Field(None, ge=1)
+    max_requests: int | None = Field(None, ge=1, le=MAX_REQUESTS)
     metadata: dict[str, Any] | None = None
-    max_budget: Decimal | None = Field(None, ge=0, description="USD the key may spend per budget_period")
+    max_budget: Decimal | None = Field(None, ge=0, le=MAX_USD, description="USD the key may spend per budget_period")
     budget_period: BudgetPeriod | None = None
     rate_limits: RateLimits | None = Field(None, description="This key's own limits; they can only narrow the defaults")
 
@@ -75,7 +77,13 @@ class KeyRules(_Strict):
     @field_validator("metadata")
     @classmethod
     def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None and len(orjson.dumps(value)) > MAX_METADATA_BYTES:
+        if value is None:
+            return None
+        try:
+            size = len(orjson.dumps(value))
+        except TypeError as exc:  # e.g. an integer beyond 64 bits
+            raise ValueError("metadata must be JSON with numbers that fit 64 bits") from exc
+        if size > MAX_METADATA_BYTES:
             raise ValueError(f"metadata must serialise to at most {MAX_METADATA_BYTES} bytes")
         return value
 

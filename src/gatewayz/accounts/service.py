@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatewayz.accounts.cache import bump_auth_counter
+from gatewayz.accounts.delegation import Rights, inherited, key_rights, require_may_create, require_within
 from gatewayz.accounts.keys import DEFAULT_SCOPES, SCOPES, display_prefix, generate_key, hash_key, last4
 from gatewayz.accounts.schemas import KeyCreate, KeyOut, KeyUpdate, UserOut
 from gatewayz.accounts.tables import ApiKey, User
@@ -106,9 +107,16 @@ def user_out(user: User) -> UserOut:
 # -- keys ------------------------------------------------------------------------------------------
 
 
-def _check_scopes(user: User, scopes: list[str]) -> None:
+def _check_scopes(user: User, scopes: list[str], environment: str) -> None:
     if "admin" in scopes and user.role != "admin":
         raise PermissionDenied("Only admins can hold keys with the 'admin' scope.", param="scopes")
+    if "admin" in scopes and environment == "test":
+        raise PermissionDenied("Sandbox (test) keys cannot have the 'admin' scope.", param="scopes")
+
+
+def first_key_spec(user: User, name: str = "default") -> KeyCreate:
+    """A new user's first key: an admin's can administer, everyone else's has the default scopes."""
+    return KeyCreate(name=name, scopes=list(SCOPES) if user.role == "admin" else None)  # type: ignore[arg-type]
 
 
 async def create_key(
@@ -119,17 +127,25 @@ async def create_key(
     *,
     default_environment: str,
     plaintext: str | None = None,
+    caller: Rights | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; `plaintext` lets the bootstrap admin key come from GATEWAYZ_ADMIN_KEY."""
-    environment = spec.environment or default_environment
+    """Create a key; `plaintext` lets the bootstrap admin key come from GATEWAYZ_ADMIN_KEY.
+
+    `caller` is the calling key's rights (API requests): the new key inherits its restrictions and
+    may not exceed them. Unset scopes are the defaults (never `admin`), within the caller's own.
+    """
+    require_may_create(caller)
+    values = inherited(caller, spec.model_dump(exclude_unset=False))
+    environment = values.get("environment") or default_environment
     if spec.scopes is not None:
         scopes = list(dict.fromkeys(spec.scopes))
     else:
-        scopes = list(SCOPES) if user.role == "admin" else list(DEFAULT_SCOPES)
-    _check_scopes(user, scopes)
-    expires_at = spec.expires_at
+        allowed = values.get("scopes_default") or frozenset(SCOPES)
+        scopes = [s for s in DEFAULT_SCOPES if s in allowed]
+    _check_scopes(user, scopes, environment)
+    expires_at = values.get("expires_at")
     if spec.expires_in_days is not None:
-        if expires_at is not None:
+        if spec.expires_at is not None:
             raise InvalidRequest("Give expires_at or expires_in_days, not both.", param="expires_in_days")
         expires_at = utcnow() + timedelta(days=spec.expires_in_days)
     if expires_at is not None and expires_at <= utcnow():
@@ -143,9 +159,9 @@ async def create_key(
         last4=last4(key),
         environment=environment,
         scopes=scopes,
-        ip_allowlist=spec.ip_allowlist or None,
-        allowed_referers=spec.allowed_referers or None,
-        allowed_models=spec.allowed_models or None,
+        ip_allowlist=values.get("ip_allowlist") or None,
+        allowed_referers=values.get("allowed_referers") or None,
+        allowed_models=values.get("allowed_models") or None,
         expires_at=expires_at,
         max_requests=spec.max_requests,
         request_count=0,
@@ -154,6 +170,7 @@ async def create_key(
         rate_limits=stored(spec.rate_limits),
         key_metadata=spec.metadata,
     )
+    require_within(key_rights(row), caller, "create")
     session.add(row)
     await session.flush()
     return row, key
@@ -178,15 +195,20 @@ def _hashes(key: ApiKey) -> list[str]:
     return [h for h in (key.key_hash, key.previous_key_hash) if h]
 
 
-async def update_key(session: AsyncSession, user: User, key: ApiKey, spec: KeyUpdate) -> Invalidation:
+async def update_key(
+    session: AsyncSession, user: User, key: ApiKey, spec: KeyUpdate, *, caller: Rights | None = None
+) -> Invalidation:
+    """Change a key's rules. Through the API (`caller` set) a key can only be narrowed, never
+    widened: not the calling key itself, and not a key that already has wider rights."""
     if key.revoked_at is not None:
         raise InvalidRequest("This API key is revoked and cannot be changed.", param="id")
+    require_within(key_rights(key), caller, "change")
     changes = spec.model_dump(exclude_unset=True)
     if "scopes" in changes:
         if changes["scopes"] is None:
             raise InvalidRequest("scopes cannot be null.", param="scopes")
         changes["scopes"] = list(dict.fromkeys(changes["scopes"]))
-        _check_scopes(user, changes["scopes"])
+        _check_scopes(user, changes["scopes"], key.environment)
     if changes.get("name", "") is None:
         raise InvalidRequest("name cannot be null.", param="name")
     if "metadata" in changes:
@@ -200,12 +222,14 @@ async def update_key(session: AsyncSession, user: User, key: ApiKey, spec: KeyUp
             changes[list_field] = None
     for name, value in changes.items():
         setattr(key, name, value)
+    require_within(key_rights(key), caller, "change")  # raising here rolls the transaction back
     key.updated_at = utcnow()
     await session.flush()
     return Invalidation(await bump_auth_counter(session), hashes=_hashes(key))
 
 
-async def revoke_key(session: AsyncSession, key: ApiKey) -> Invalidation:
+async def revoke_key(session: AsyncSession, key: ApiKey, *, caller: Rights | None = None) -> Invalidation:
+    require_within(key_rights(key), caller, "revoke")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         key.updated_at = key.revoked_at
@@ -214,11 +238,12 @@ async def revoke_key(session: AsyncSession, key: ApiKey) -> Invalidation:
 
 
 async def rotate_key(
-    session: AsyncSession, secret: bytes, key: ApiKey, *, grace_period_seconds: int
+    session: AsyncSession, secret: bytes, key: ApiKey, *, grace_period_seconds: int, caller: Rights | None = None
 ) -> tuple[str, Invalidation]:
     """New secret for the same key row; the old one keeps working for the grace period only."""
     if key.revoked_at is not None:
         raise InvalidRequest("This API key is revoked and cannot be rotated.", param="id")
+    require_within(key_rights(key), caller, "rotate")
     old_hashes = _hashes(key)
     plaintext = generate_key(key.environment)
     now = utcnow()

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gatewayz.billing.money import MAX_USD
+
 TransactionType = Literal[
     "purchase", "usage", "refund", "admin_grant", "admin_deduct", "trial", "coupon", "referral", "expiry", "adjustment"
 ]
@@ -18,16 +20,16 @@ class _Strict(BaseModel):
 
 
 class CreditChange(_Strict):
-    user_id: int
-    amount: Decimal = Field(description="USD; negative to deduct")
+    user_id: int = Field(ge=1, le=2**63 - 1)
+    amount: Decimal = Field(ge=-MAX_USD, le=MAX_USD, description="USD; negative to deduct")
     reason: str = Field(min_length=1, max_length=500)
     expires_at: datetime | None = None
 
     @field_validator("amount")
     @classmethod
     def _nonzero(cls, value: Decimal) -> Decimal:
-        if value == 0 or not value.is_finite():
-            raise ValueError("amount must be a non-zero number")
+        if not value.is_finite() or abs(value) < Decimal("0.000000001"):
+            raise ValueError("amount must be a non-zero number of at least one nano-dollar")
         return value
 
     @field_validator("expires_at")
@@ -38,12 +40,12 @@ class CreditChange(_Strict):
 
 class RefundRequest(_Strict):
     request_id: str = Field(min_length=1, max_length=128)
-    amount: Decimal | None = Field(None, gt=0, description="USD; omitted = the whole remaining charge")
+    amount: Decimal | None = Field(None, gt=0, le=MAX_USD, description="USD; omitted = the whole remaining charge")
     reason: str = Field(min_length=1, max_length=500)
 
 
 class BalanceSettings(_Strict):
-    low_balance_threshold: Decimal | None = Field(None, ge=0)
+    low_balance_threshold: Decimal | None = Field(None, ge=0, le=MAX_USD)
 
 
 class Forecast(BaseModel):

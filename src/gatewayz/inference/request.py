@@ -12,8 +12,10 @@ import orjson
 from starlette.requests import Request
 
 from gatewayz.errors import GatewayError, InvalidRequest
+from gatewayz.providers.router import parse_fallback_models, parse_preference
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_TOKENS = 2**31 - 1  # per choice; with n <= 128 and any sane price, a hold fits the ledger
 JSON = dict[str, Any]
 
 
@@ -99,11 +101,21 @@ def check_chat(body: JSON) -> str:
     _optional(body, "stream_options", dict, "an object")
     _optional(body, "tools", list, "an array")
     _optional(body, "n", int, "an integer")
-    _optional(body, "max_tokens", int, "an integer")
-    _optional(body, "max_completion_tokens", int, "an integer")
     if isinstance(body.get("n"), int) and not 1 <= body["n"] <= 128:
         raise InvalidRequest("'n' must be between 1 and 128.", param="n")
+    for name in ("max_tokens", "max_completion_tokens"):
+        _optional(body, name, int, "an integer")
+        value = body.get(name)
+        if isinstance(value, int) and not 1 <= value <= MAX_TOKENS:
+            raise InvalidRequest(f"'{name}' must be between 1 and {MAX_TOKENS}.", param=name)
+    check_routing(body)
     return model
+
+
+def check_routing(body: JSON) -> None:
+    """The gateway's own routing fields (`models`, `provider`): refused early with a 400 when malformed."""
+    parse_fallback_models(body.get("models"))
+    parse_preference(body.get("provider"))
 
 
 def check_embeddings(body: JSON) -> str:
@@ -113,6 +125,7 @@ def check_embeddings(body: JSON) -> str:
         raise InvalidRequest("'input' is required.", param="input", code="missing_required_parameter")
     if not isinstance(value, str | list):
         raise InvalidRequest("'input' must be a string or an array.", param="input", code="invalid_type")
+    check_routing(body)
     return model
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -28,12 +31,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def private_file(path: Path) -> None:
+    """Create the SQLite file (and its directory) readable by this user only: it holds key hashes
+    and the ledger. SQLite gives its -wal and -shm files the database file's permissions."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.sqlalchemy_url
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)
         engine = create_async_engine(url, pool_size=5, max_overflow=10)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
