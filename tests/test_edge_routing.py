@@ -76,3 +76,21 @@ def test_inference_refuses_a_body_that_says_it_is_not_json_with_415(sandbox: htt
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error" and error["code"] == "unsupported_media_type"
     assert "application/json" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "said"),
+    [(None, "no Content-Type"), ("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
+     ("text/plain", "'text/plain'")],
+)  # fmt: skip
+def test_management_routes_take_json_only_and_say_so_with_415(
+    user: GwUser, content_type: str | None, said: str
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = user.client.post("/user/api-keys", content=b'{"name": "x"}', headers=headers)
+    assert response.status_code == 415, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_media_type" and said in error["message"]
+    assert "Content-Type: application/json" in error["message"]
+    # No body at all needs no Content-Type (e.g. rotating a key).
+    assert user.client.post(f"/user/api-keys/{user.key_id}/rotate").status_code == 200

@@ -6,6 +6,9 @@ Here, a POST/PUT/PATCH to a route that needs an API key is answered 401 at once 
 missing, unknown, revoked or expired — the same answer and the same security event the route's own
 check gives. Only the identity is checked (no request cap consumed): the route's dependency then
 makes the full check (scopes, IP, referer, cap) as an in-process cache hit.
+
+Those routes take JSON objects only; a body declared as anything else (or not declared at all) is a
+415 that says what to send, instead of the validator's puzzling "Input should be a valid dictionary".
 """
 
 from __future__ import annotations
@@ -43,8 +46,28 @@ class EarlyAuthMiddleware:
             conn = HTTPConnection(scope)
             try:
                 await conn.app.state.services.auth.identify(conn)
+                require_json(scope)
             except GatewayError as exc:
                 response = error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def require_json(scope: Scope) -> None:
+    has_body, media = False, ""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            has_body = has_body or value != b"0"
+        elif name == b"transfer-encoding":
+            has_body = True
+        elif name == b"content-type":
+            media = value.decode("latin-1").partition(";")[0].strip().lower()
+    if has_body and not (media == "application/json" or media.endswith("+json")):
+        said = f"Unsupported Content-Type {media!r}" if media else "The request body has no Content-Type"
+        raise GatewayError(
+            f"{said}: send it as JSON (Content-Type: application/json).",
+            status=415,
+            type="invalid_request_error",
+            code="unsupported_media_type",
+        )
