@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, validation_alias=_alias("WORKERS"))
     log_level: str = Field("info", validation_alias=_alias("LOG_LEVEL"))
     log_format: Literal["json", "console"] = Field("json", validation_alias=_alias("LOG_FORMAT"))
+    access_log: bool = Field(True, validation_alias=_alias("ACCESS_LOG"))
     # comma-separated in the environment (NoDecode: not parsed as JSON), a list in the TOML file
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_alias("TRUSTED_PROXIES")

@@ -8,7 +8,6 @@ default; `GATEWAYZ_ACCESS_LOG=false` turns it off (then the layer is not install
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -18,15 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gatewayz.billing.money import usd
 
 log = structlog.get_logger("gatewayz.access")
-_OFF = frozenset({"0", "false", "no", "off"})
 
 
 def access_log_enabled(settings: Any) -> bool:
-    """The `access_log` setting when Settings has one, else GATEWAYZ_ACCESS_LOG (default true)."""
-    value = getattr(settings, "access_log", None)
-    if isinstance(value, bool):
-        return value
-    return os.environ.get("GATEWAYZ_ACCESS_LOG", "true").strip().lower() not in _OFF
+    """GATEWAYZ_ACCESS_LOG (default true)."""
+    return bool(settings.access_log)
 
 
 class AccessLogMiddleware:
