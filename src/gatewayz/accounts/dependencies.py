@@ -22,25 +22,18 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
 
 
 async def require_admin(request: Request) -> Principal:
+    """The `admin` scope, an admin owner, and a live key: a sandbox key never administers (nor
+    grants credits), whatever its scopes."""
     svc = services(request)
     principal = await svc.auth.authenticate(request, "admin")
-    if principal.is_sandbox:  # a sandbox key never administers (nor grants credits), whatever its scopes
-        svc.auth.refuse(
-            request,
-            svc.auth.client_ip(request),
-            None,
-            principal,
-            PermissionDenied("Sandbox (test) keys cannot use admin endpoints.", code="sandbox_key"),
-            "sandbox_admin",
-        )
-    if not principal.is_admin:
-        svc.auth.refuse(
-            request,
-            svc.auth.client_ip(request),
-            None,
-            principal,
-            PermissionDenied("Admin role required.", code="admin_required"),
-            "not_admin",
-        )
+    for refused, message, code in (
+        (principal.is_sandbox, "Sandbox (test) keys cannot use admin endpoints.", "sandbox_key"),
+        (not principal.is_admin, "Admin role required.", "admin_required"),
+    ):
+        if refused:
+            svc.auth.refuse(
+                request, svc.auth.client_ip(request), None, principal, PermissionDenied(message, code=code),
+                "sandbox_admin" if code == "sandbox_key" else "not_admin",
+            )
     request.state.principal = principal
     return principal

@@ -76,6 +76,22 @@ def bad_value(param: str, value: Any, supported: tuple[str, ...] | list[str]) ->
     return fail(f"Invalid value: {shown}. Supported values are: {_quoted_list(supported)}.", param, "invalid_value")
 
 
+def _check_range(key: str, value: float, low: float, high: float | None, kind: str) -> None:
+    """OpenAI's wording for a number outside [low, high]; `kind` is "decimal" or "integer"."""
+    if value < low:
+        raise fail(
+            f"Invalid '{key}': {kind} below minimum value. Expected a value >= {low}, but got {value} instead.",
+            key,
+            f"{kind}_below_min_value",
+        )
+    if high is not None and value > high:
+        raise fail(
+            f"Invalid '{key}': {kind} above maximum value. Expected a value <= {high}, but got {value} instead.",
+            key,
+            f"{kind}_above_max_value",
+        )
+
+
 def check_number(body: dict[str, Any], key: str, low: float, high: float) -> None:
     """A present, non-null decimal field must be a number in [low, high]."""
     value = body.get(key)
@@ -83,18 +99,7 @@ def check_number(body: dict[str, Any], key: str, low: float, high: float) -> Non
         return
     if not is_number(value):
         raise wrong_type(key, "a decimal", value)
-    if value < low:
-        raise fail(
-            f"Invalid '{key}': decimal below minimum value. Expected a value >= {low}, but got {value} instead.",
-            key,
-            "decimal_below_min_value",
-        )
-    if value > high:
-        raise fail(
-            f"Invalid '{key}': decimal above maximum value. Expected a value <= {high}, but got {value} instead.",
-            key,
-            "decimal_above_max_value",
-        )
+    _check_range(key, value, low, high, "decimal")
 
 
 def check_integer(body: dict[str, Any], key: str, low: int, high: int | None = None) -> None:
@@ -104,18 +109,7 @@ def check_integer(body: dict[str, Any], key: str, low: int, high: int | None = N
         return
     if not is_int(value):
         raise wrong_type(key, "an integer", value)
-    if value < low:
-        raise fail(
-            f"Invalid '{key}': integer below minimum value. Expected a value >= {low}, but got {value} instead.",
-            key,
-            "integer_below_min_value",
-        )
-    if high is not None and value > high:
-        raise fail(
-            f"Invalid '{key}': integer above maximum value. Expected a value <= {high}, but got {value} instead.",
-            key,
-            "integer_above_max_value",
-        )
+    _check_range(key, value, low, high, "integer")
 
 
 def check_bool(body: dict[str, Any], key: str) -> None:
