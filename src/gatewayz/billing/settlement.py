@@ -69,7 +69,8 @@ class Settler:
         self, *, hold: Hold | None, user_id: int, cost: int, request_id: str, usage: dict[str, Any]
     ) -> Settlement | None:
         """The settlement, or None when it was kept for the billing job (or was already done)."""
-        payload = {"kind": "settle", "hold": _hold_json(hold), "user_id": user_id, "cost": cost,
+        # the Hold itself: it is turned into JSON only if the settlement has to be kept
+        payload = {"kind": "settle", "hold": hold, "user_id": user_id, "cost": cost,
                    "request_id": request_id, "usage": usage}
         return await self._with_retries(payload)
 
@@ -96,13 +97,18 @@ class Settler:
         if payload["kind"] == "free":
             await self.holds.record_free(request_id=payload["request_id"], user_id=payload["user_id"], usage=usage)
             return None
+        hold = payload["hold"]
+        if isinstance(hold, dict):  # read back from the table or the spool
+            hold = _hold_from(hold)
         return await self.holds.settle(
-            hold=_hold_from(payload["hold"]), user_id=int(payload["user_id"]), cost=int(payload["cost"]),
+            hold=hold, user_id=int(payload["user_id"]), cost=int(payload["cost"]),
             request_id=payload["request_id"], usage=usage,
         )
 
     async def _keep(self, payload: dict[str, Any], error: Exception | None) -> None:
         self.deferred += 1
+        if isinstance(payload.get("hold"), Hold):
+            payload = {**payload, "hold": _hold_json(payload["hold"])}
         raw = orjson.dumps(payload).decode()
         try:
             async with self.holds.sql.transaction() as tx:
