@@ -232,3 +232,14 @@ def test_canned_text_never_sends_live_keys_to_sandbox_models(sandbox: openai.Ope
         assert "live key" in content and "provider model id" in content, content
         closers.add(content.rsplit(". ", 1)[-1])
     assert len(closers) >= 2  # several closers were exercised, not just one
+
+
+def test_an_unknown_sandbox_model_is_refused_before_it_costs_quota(gateway: Any, admin: httpx.Client) -> None:
+    limited = inference_key(admin, environment="test", rate_limits={"requests_per_minute": 1})
+    with openai_client(gateway.url, limited) as sdk:
+        for _ in range(3):
+            with pytest.raises(openai.NotFoundError):
+                sdk.chat.completions.create(model="sandbox/nope", messages=HI)
+        assert sdk.chat.completions.create(model="sandbox/chat", messages=HI).choices  # the minute's one request
+        with pytest.raises(openai.RateLimitError):
+            sdk.chat.completions.create(model="sandbox/chat", messages=HI)

@@ -21,9 +21,19 @@ from gatewayz.providers.sandbox import (
     simulate_chat_stream,
     simulate_embeddings,
 )
+from gatewayz.providers.sandbox_checks import require_model
 
 JSON = dict[str, Any]
 HEADERS = {"x-gatewayz-provider": SANDBOX_PROVIDER}
+
+
+def check_sandbox_model(body: JSON, endpoint: str) -> None:
+    """Before admission (rate limits, idempotency): a test key naming a model the sandbox does not
+    have is refused like a live key naming a model no provider serves, and costs no quota."""
+    try:
+        require_model(body, endpoint)
+    except SandboxError as exc:
+        raise _as_gateway_error(exc) from exc
 
 
 def _as_gateway_error(exc: SandboxError) -> GatewayError:

@@ -20,7 +20,7 @@ from gatewayz.inference.dispatch import Dispatcher
 from gatewayz.inference.failures import NoRoute, final_error
 from gatewayz.inference.pipeline import AnswerFromStore, InferenceCall, Stages, StoredResponse
 from gatewayz.inference.relay import CLIENT_CLOSED, relay
-from gatewayz.inference.sandbox import sandbox_chat, sandbox_embeddings, sandbox_model_list
+from gatewayz.inference.sandbox import check_sandbox_model, sandbox_chat, sandbox_embeddings, sandbox_model_list
 from gatewayz.inference.sse import DONE
 from gatewayz.middleware import new_request_id
 from gatewayz.providers.catalog import Catalog
@@ -84,7 +84,9 @@ class InferenceService:
             idempotency_key=request.headers.get("idempotency-key"),
         )
         request.scope["gatewayz.call"] = call  # the access log reads provider and cost from it
-        if not principal.is_sandbox:
+        if principal.is_sandbox:
+            check_sandbox_model(body, endpoint)
+        else:
             call.routes = await self.router.routes(
                 model, preference=body.get("provider"), fallbacks=body.get("models")
             )
