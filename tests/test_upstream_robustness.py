@@ -227,3 +227,19 @@ def test_a_dropped_connection_is_reported_as_a_reason_not_exception_text(
         client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=stream, extra_body=ONLY_A)
     message = raised.value.response.json()["error"]["message"]
     assert message == "Upstream provider fakeopenai failed: closed the connection"
+
+
+# -- whole answers are bounded too ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "json-to-stream"])
+def test_a_whole_answer_over_64_mib_is_that_providers_failure(
+    client: openai.OpenAI, fake_a: FakeProvider, fake_b: FakeProvider, stream: bool
+) -> None:
+    fake_a.set(reply="x" * (65 * 1024 * 1024), ignore_stream=True)
+    answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=stream, extra_body=A_THEN_B)
+    if stream:
+        assert "".join(c.choices[0].delta.content or "" for c in answer if c.choices) == "Echo: hello there"
+    else:
+        assert answer.choices[0].message.content == "Echo: hello there"  # failed over to fakebackup
+    assert len(fake_b.requests) == 1

@@ -30,6 +30,7 @@ from gatewayz.providers.upstream import (
     UpstreamFailure,
     UpstreamResponse,
     parse_retry_after,
+    read_capped,
     transport_errors,
     transport_failure,
 )
@@ -169,11 +170,12 @@ class Dispatcher:
             response = await self.clients.open(route.spec, call)
             try:
                 if response.status >= 300:
-                    body_bytes = await response.read()
+                    body_bytes = await read_capped(route.spec, response)
                     raise status_failure(route, UpstreamResponse(response.status, response.headers, body_bytes))
                 if response.headers.get("Content-Type", "")[:16].lower() == "application/json":
                     # The server ignored `stream: true` (some local servers do): stream its answer.
-                    data = answer_object(route, UpstreamResponse(200, response.headers, await response.read()).json())
+                    raw = await read_capped(route.spec, response)
+                    data = answer_object(route, UpstreamResponse(200, response.headers, raw).json())
                     answer = whole_answer(route, data, include_usage)
                     return OpenStream(route, response, answer.events(), answer, answer.chunks, started,
                                       time.monotonic())

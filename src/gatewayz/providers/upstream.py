@@ -40,6 +40,7 @@ def transport_errors() -> tuple[type[BaseException], ...]:
     return (TimeoutError, OSError, aiohttp_module().ClientError)
 
 
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a whole (non-streamed) provider answer; more is that provider's failure
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 
 
@@ -149,7 +150,7 @@ class UpstreamClients:
                 call.method, call.url, data=call.body, headers=call.headers, timeout=self._timeout(spec),
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                body = await read_capped(spec, response)
                 return UpstreamResponse(response.status, response.headers, body)
         except transport_errors() as exc:
             raise transport_failure(spec, exc) from exc
@@ -211,3 +212,19 @@ def transport_failure(spec: ProviderSpec, exc: BaseException) -> UpstreamFailure
         error=scrubbed(spec, f"{type(exc).__name__}: {exc}"),
     )
     return UpstreamFailure(spec.name, kind, f"{spec.name} timed out" if kind == "timeout" else reason)
+
+
+async def read_capped(spec: ProviderSpec, response: aiohttp.ClientResponse, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """A whole answer body, refused past `limit` (a provider must not exhaust the gateway's memory)."""
+    declared = response.headers.get("Content-Length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise UpstreamFailure(spec.name, "protocol", f"answered with a body over {limit // (1024 * 1024)} MiB")
+        return await response.read()  # bounded by the declared length
+    parts, size = [], 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise UpstreamFailure(spec.name, "protocol", f"answered with a body over {limit // (1024 * 1024)} MiB")
+        parts.append(chunk)
+    return b"".join(parts)
