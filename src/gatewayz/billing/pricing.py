@@ -117,7 +117,8 @@ def _bare(model: str) -> str:
     return model.rsplit("/", 1)[-1]
 
 
-_published_cache: dict[tuple[str, str], tuple[int, Price | None]] = {}
+# (provider, model) -> (the published entry it was built from, kept alive so identity is sound, price)
+_published_cache: dict[tuple[str, str], tuple[Any, Price | None]] = {}
 
 
 def price_for(route: Route, catalog: Catalog) -> Price | None:
@@ -131,7 +132,7 @@ def price_for(route: Route, catalog: Catalog) -> Price | None:
     if published is not None:
         key = (route.provider, route.upstream_model)
         hit = _published_cache.get(key)
-        if hit is not None and hit[0] == id(published):
+        if hit is not None and hit[0] is published:
             return hit[1]
         price: Price | None = None
         if isinstance(published, dict):
@@ -141,7 +142,7 @@ def price_for(route: Route, catalog: Catalog) -> Price | None:
                 price = None
         if len(_published_cache) > 100_000:
             _published_cache.clear()
-        _published_cache[key] = (id(published), price)
+        _published_cache[key] = (published, price)
         return price
     defaults = default_prices()
     return defaults.get(route.upstream_model) or defaults.get(_bare(route.upstream_model))
