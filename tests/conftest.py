@@ -19,7 +19,7 @@ from gatewayz.settings import Settings
 from tests.fakeprovider import FakeProvider
 from tests.support.databases import REDIS_URL, backend, session_database
 from tests.support.identity import ADMIN_KEY, UPSTREAM_KEY_A, UPSTREAM_KEY_B, GwUser
-from tests.support.money import assert_ledgers_balance
+from tests.support.money import assert_ledgers_balance, grant
 from tests.support.servers import ThreadedGateway
 
 
@@ -241,6 +241,14 @@ def make_user(admin: httpx.Client, gateway: ThreadedGateway) -> Iterator[Any]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def funded(make_user: Any, admin: httpx.Client, fake_a: FakeProvider, fake_b: FakeProvider) -> GwUser:
+    """A fresh user with $10 of credit (and both fake providers reset)."""
+    person: GwUser = make_user()
+    grant(admin, person.id, "10")
+    return person
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,16 +14,11 @@ from tests.fakeprovider import FakeProvider
 from tests.support.clients import openai_client
 from tests.support.databases import run_sql
 from tests.support.identity import GwUser
-from tests.support.money import assert_ledgers_balance, balance, grant, nanos
+from tests.support.money import balance, grant, nanos
 
 HELLO = [{"role": "user", "content": "hello there"}]
 PRICED = {"model": "fakepriced/priced-model", "messages": HELLO, "max_tokens": 10}  # $0.003 a request
 
-
-@pytest.fixture(autouse=True)
-def ledgers_stay_balanced(database_url: str) -> Iterator[None]:
-    yield
-    assert_ledgers_balance(database_url)
 
 
 def _spend(gateway: Any, person: GwUser, times: int = 1) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,22 +13,11 @@ from tests.fakeprovider import FakeProvider
 from tests.support.clients import openai_client
 from tests.support.databases import run_sql
 from tests.support.identity import GwUser
-from tests.support.money import assert_ledgers_balance, balance, grant, nanos
+from tests.support.money import balance, nanos
 
 HELLO = [{"role": "user", "content": "hello there"}]
 
 
-@pytest.fixture(autouse=True)
-def ledgers_stay_balanced(database_url: str) -> Iterator[None]:
-    yield
-    assert_ledgers_balance(database_url)
-
-
-@pytest.fixture
-def funded(make_user: Any, admin: httpx.Client, fake_a: FakeProvider, fake_b: FakeProvider) -> GwUser:
-    person: GwUser = make_user()
-    grant(admin, person.id, "10")
-    return person
 
 
 def _sdk(gateway: Any, person: GwUser) -> openai.OpenAI:

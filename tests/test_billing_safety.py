@@ -22,7 +22,7 @@ from tests.fakeprovider import FakeProvider
 from tests.support.clients import openai_client
 from tests.support.databases import backend, run_sql
 from tests.support.identity import UPSTREAM_KEY_B, GwUser
-from tests.support.money import assert_ledgers_balance, balance, grant, nanos
+from tests.support.money import balance, grant, nanos
 from tests.support.servers import ThreadedGateway
 
 HELLO = [{"role": "user", "content": "hello there"}]
@@ -32,17 +32,6 @@ SLOW = {**PRICED, "max_tokens": 500,
         "messages": [{"role": "user", "content": '[[fake:{"latency_ms": 3000}]] hello there'}]}
 
 
-@pytest.fixture(autouse=True)
-def ledgers_stay_balanced(database_url: str) -> Iterator[None]:
-    yield
-    assert_ledgers_balance(database_url)
-
-
-@pytest.fixture
-def funded(make_user: Any, admin: httpx.Client, fake_a: FakeProvider, fake_b: FakeProvider) -> GwUser:
-    person: GwUser = make_user()
-    grant(admin, person.id, "10")
-    return person
 
 
 def _usage(database_url: str, request_id: str) -> list[tuple[Any, ...]]:

@@ -25,13 +25,13 @@ CALL: dict[str, Any] = {"id": "call_1", "type": "function", "function": {"name":
 
 
 @pytest.fixture(scope="module")
-def test_key(gateway: Any, admin: httpx.Client) -> str:
+def sandbox_key(gateway: Any, admin: httpx.Client) -> str:
     return inference_key(admin, environment="test")
 
 
 @pytest.fixture
-def sandbox(gateway: Any, test_key: str) -> Iterator[openai.OpenAI]:
-    with openai_client(gateway.url, test_key) as sdk:
+def sandbox(gateway: Any, sandbox_key: str) -> Iterator[openai.OpenAI]:
+    with openai_client(gateway.url, sandbox_key) as sdk:
         yield sdk
 
 

@@ -76,6 +76,18 @@ def bad_value(param: str, value: Any, supported: tuple[str, ...] | list[str]) ->
     return fail(f"Invalid value: {shown}. Supported values are: {_quoted_list(supported)}.", param, "invalid_value")
 
 
+def kind_of(value: Any, param: str, supported: tuple[str, ...], field: str = "type") -> str:
+    """An object whose `field` (its type, or a message's role) is one of `supported`: that value."""
+    if not isinstance(value, dict):
+        raise wrong_type(param, "an object", value)
+    found = value.get(field)
+    if found is None:
+        raise missing(f"{param}.{field}")
+    if found not in supported:
+        raise bad_value(f"{param}.{field}", found, supported)
+    return str(found)
+
+
 def _check_range(key: str, value: float, low: float, high: float | None, kind: str) -> None:
     """OpenAI's wording for a number outside [low, high]; `kind` is "decimal" or "integer"."""
     if value < low:

@@ -20,6 +20,7 @@ from gatewayz.providers.sandbox_checks import (
     fail,
     is_int,
     is_number,
+    kind_of,
     missing,
     require_model,
     wrong_type,
@@ -97,13 +98,7 @@ def _check_content(message: dict[str, Any], role: str, param: str, *, required: 
     allowed = _PARTS_BY_ROLE[role]
     for j, part in enumerate(content):
         here = f"{where}[{j}]"
-        if not isinstance(part, dict):
-            raise wrong_type(here, "an object", part)
-        kind = part.get("type")
-        if kind is None:
-            raise missing(f"{here}.type")
-        if kind not in _PART_TYPES:
-            raise bad_value(f"{here}.type", kind, _PART_TYPES)
+        kind = kind_of(part, here, _PART_TYPES)
         if kind not in allowed:
             if kind == "image_url":
                 raise fail(
@@ -150,13 +145,7 @@ def _check_tool_calls(message: dict[str, Any], param: str) -> list[str]:
 def _check_message(message: Any, i: int) -> list[str]:
     """Validate one chat message for its role; returns the ids of the tool calls it makes."""
     param = f"messages[{i}]"
-    if not isinstance(message, dict):
-        raise wrong_type(param, "an object", message)
-    role = message.get("role")
-    if role is None:
-        raise missing(f"{param}.role")
-    if role not in _ROLES:
-        raise bad_value(f"{param}.role", role, _ROLES)
+    role = kind_of(message, param, _ROLES, "role")
     check_string(message, "name", f"{param}.name")
     if role == "assistant":
         ids = _check_tool_calls(message, param)

@@ -14,6 +14,7 @@ from gatewayz.providers.sandbox_checks import (
     check_length,
     content_words,
     fail,
+    kind_of,
     missing,
     wrong_type,
 )
@@ -64,13 +65,7 @@ def check_tools(body: dict[str, Any]) -> tuple[list[str], list[str]]:
     customs: list[str] = []
     for i, tool in enumerate(tools):
         param = f"tools[{i}]"
-        if not isinstance(tool, dict):
-            raise wrong_type(param, "an object", tool)
-        kind = tool.get("type")
-        if kind is None:
-            raise missing(f"{param}.type")
-        if kind not in _TOOL_TYPES:
-            raise bad_value(f"{param}.type", kind, _TOOL_TYPES)
+        kind = kind_of(tool, param, _TOOL_TYPES)
         if kind == "custom":
             custom = _check_object(tool, "custom", f"{param}.custom")
             customs.append(_check_name(custom.get("name"), f"{param}.custom.name"))
@@ -145,11 +140,7 @@ def check_tool_choice(body: dict[str, Any], functions: list[str], customs: list[
         return
     if not isinstance(choice, dict):
         raise wrong_type("tool_choice", "one of a string or object", choice)
-    kind = choice.get("type")
-    if kind is None:
-        raise missing("tool_choice.type")
-    if kind not in _CHOICE_TYPES:
-        raise bad_value("tool_choice.type", kind, _CHOICE_TYPES)
+    kind = kind_of(choice, "tool_choice", _CHOICE_TYPES)
     if kind == "allowed_tools":
         _allowed_tools(choice, functions, customs)
     else:
@@ -161,13 +152,7 @@ def check_response_format(body: dict[str, Any]) -> None:
     fmt = body.get("response_format")
     if fmt is None:
         return
-    if not isinstance(fmt, dict):
-        raise wrong_type("response_format", "an object", fmt)
-    kind = fmt.get("type")
-    if kind is None:
-        raise missing("response_format.type")
-    if kind not in _FORMAT_TYPES:
-        raise bad_value("response_format.type", kind, _FORMAT_TYPES)
+    kind = kind_of(fmt, "response_format", _FORMAT_TYPES)
     if kind == "json_schema":
         spec = _check_object(fmt, "json_schema", "response_format.json_schema")
         _check_name(spec.get("name"), "response_format.json_schema.name")
