@@ -62,3 +62,29 @@ def test_money_numbers_are_bounded(admin: httpx.Client, user: GwUser, path: str,
     assert response.json()["error"]["param"] == param
     threshold = user.client.patch("/user/balance", json={"low_balance_threshold": "1e30"})
     assert threshold.status_code == 400 and threshold.json()["error"]["param"] == "low_balance_threshold"
+
+
+@pytest.mark.parametrize("path", [
+    "/admin/users/9223372036854775808",
+    "/admin/users?offset=9223372036854775808",
+    "/user/api-keys/9223372036854775808",
+    "/user/api-keys/9223372036854775808/usage",
+    "/user/credit-transactions?before_id=9223372036854775808",
+])
+def test_ids_beyond_64_bits_are_a_400_not_an_overflow(admin: httpx.Client, path: str) -> None:
+    response = admin.get(path)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", "99999999999"])
+def test_a_providers_absurd_retry_after_is_not_believed(
+    user: GwUser, admin: httpx.Client, fake_a: Any, value: str
+) -> None:
+    grant(admin, user.id, "1")
+    fake_a.set(status=429, error_headers={"retry-after": value})
+    response = user.client.post("/v1/chat/completions", json={
+        "model": "fakeopenai/gpt-4o-mini", "messages": HELLO, "provider": "fakeopenai"}, timeout=30)
+    assert response.status_code == 429, response.text
+    retry_after = response.headers.get("retry-after")
+    assert retry_after is None or 1 <= int(retry_after) <= 86_400

@@ -21,6 +21,7 @@ from gatewayz.accounts.schemas import (
     UserUpdate,
 )
 from gatewayz.audit.tables import SecurityEvent
+from gatewayz.http.params import Offset, RowId
 from gatewayz.services import services
 
 router = APIRouter(prefix="/admin", tags=["Admin"])
@@ -47,7 +48,7 @@ async def create_user(body: UserCreate, request: Request, _: Principal = Depends
 async def list_users(
     request: Request,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
     email: str | None = Query(None, max_length=320),
     _: Principal = Depends(require_admin),
 ) -> UserList:
@@ -57,14 +58,14 @@ async def list_users(
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-async def get_user(user_id: int, request: Request, _: Principal = Depends(require_admin)) -> UserOut:
+async def get_user(user_id: RowId, request: Request, _: Principal = Depends(require_admin)) -> UserOut:
     async with services(request).db.session() as session:
         return service.user_out(await service.get_user(session, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 async def update_user(
-    user_id: int, body: UserUpdate, request: Request, admin: Principal = Depends(require_admin)
+    user_id: RowId, body: UserUpdate, request: Request, admin: Principal = Depends(require_admin)
 ) -> UserOut:
     """Deactivating a user stops every one of their keys, in every gateway process, within a second."""
     svc = services(request)

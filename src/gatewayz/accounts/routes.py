@@ -9,6 +9,7 @@ from gatewayz.accounts.delegation import principal_rights
 from gatewayz.accounts.dependencies import require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, KeyUpdate
+from gatewayz.http.params import RowId
 from gatewayz.services import services
 
 router = APIRouter(prefix="/user/api-keys", tags=["API keys"])
@@ -44,14 +45,14 @@ async def list_keys(
 
 
 @router.get("/{key_id}", response_model=KeyOut)
-async def get_key(key_id: int, request: Request, principal: Principal = Depends(keys_scope)) -> KeyOut:
+async def get_key(key_id: RowId, request: Request, principal: Principal = Depends(keys_scope)) -> KeyOut:
     async with services(request).db.session() as session:
         return service.key_out(await service.get_own_key(session, principal.user_id, key_id))
 
 
 @router.patch("/{key_id}", response_model=KeyOut)
 async def update_key(
-    key_id: int, body: KeyUpdate, request: Request, principal: Principal = Depends(keys_scope)
+    key_id: RowId, body: KeyUpdate, request: Request, principal: Principal = Depends(keys_scope)
 ) -> KeyOut:
     svc = services(request)
     async with svc.db.transaction() as session:
@@ -64,7 +65,7 @@ async def update_key(
 
 
 @router.delete("/{key_id}", response_model=KeyOut)
-async def revoke_key(key_id: int, request: Request, principal: Principal = Depends(keys_scope)) -> KeyOut:
+async def revoke_key(key_id: RowId, request: Request, principal: Principal = Depends(keys_scope)) -> KeyOut:
     svc = services(request)
     async with svc.db.transaction() as session:
         key = await service.get_own_key(session, principal.user_id, key_id)
@@ -76,7 +77,7 @@ async def revoke_key(key_id: int, request: Request, principal: Principal = Depen
 
 @router.post("/{key_id}/rotate", response_model=KeyCreated)
 async def rotate_key(
-    key_id: int,
+    key_id: RowId,
     request: Request,
     body: KeyRotate | None = None,
     principal: Principal = Depends(keys_scope),

@@ -27,6 +27,7 @@ from gatewayz.billing.schemas import (
 )
 from gatewayz.billing.tables import BillingEvent, CreditAccount
 from gatewayz.errors import InvalidRequest
+from gatewayz.http.params import MAX_ID, RowId
 from gatewayz.services import services
 
 router = APIRouter(tags=["Billing"])
@@ -68,7 +69,7 @@ async def list_transactions(
     since: datetime | None = Query(None),
     until: datetime | None = Query(None),
     limit: int = Query(50, ge=1, le=500),
-    before_id: int | None = Query(None, ge=1, description="cursor: next_before_id of the previous page"),
+    before_id: int | None = Query(None, ge=1, le=MAX_ID, description="cursor: next_before_id of the previous page"),
     principal: Principal = Depends(billing_scope),
 ) -> TransactionList:
     async with services(request).db.session() as session:
@@ -100,7 +101,7 @@ async def usage(
 
 @router.get("/user/api-keys/{key_id}/usage", response_model=UsageSummary)
 async def key_usage(
-    key_id: int,
+    key_id: RowId,
     request: Request,
     group_by: str = Query("day", pattern="^(day|model|provider)$"),
     since: datetime | None = Query(None),

@@ -11,6 +11,7 @@ from gatewayz.accounts import service
 from gatewayz.accounts.dependencies import require_admin, require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import UserOut
+from gatewayz.http.params import RowId
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.limits.config import RateLimits, stored
 from gatewayz.limits.stage import RateLimitStage, duration, model_identities
@@ -99,7 +100,7 @@ async def my_rate_limits(
 
 @router.put("/admin/users/{user_id}/rate-limits", response_model=UserOut, tags=["Admin"])
 async def set_user_rate_limits(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     body: RateLimits = Body(...),
     _: Principal = Depends(require_admin),

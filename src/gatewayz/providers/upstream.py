@@ -6,6 +6,7 @@ httpx on this class of machine (bench/upstream_clients.py; figures in bench/READ
 
 from __future__ import annotations
 
+import math
 import socket
 import ssl
 from dataclasses import dataclass
@@ -79,14 +80,21 @@ class UpstreamFailure(Exception):
         return self.status is not None and self.status >= 500
 
 
+MAX_RETRY_AFTER_SECONDS = 86_400.0
+
+
 def parse_retry_after(headers: Any) -> float | None:
+    """The provider's wait, in seconds; "inf", "nan" or absurd values are not believed (input like
+    any other: they would reach our own `retry-after` header and the backoff)."""
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         value = headers.get(name)
         if value:
             try:
-                return max(0.0, float(value) * scale)
+                seconds = float(value) * scale
             except ValueError:
                 continue
+            if math.isfinite(seconds):
+                return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
     return None
 
 
