@@ -19,6 +19,7 @@ from gatewayz.http.access_log import AccessLogMiddleware, access_log_enabled
 from gatewayz.http.bodylimit import BodyLimitMiddleware
 from gatewayz.http.docs import router as docs_router
 from gatewayz.http.early_auth import EarlyAuthMiddleware
+from gatewayz.http.openapi import install_openapi
 from gatewayz.http.routing import TrailingSlashMiddleware, install_routing_handlers
 from gatewayz.inference.routes import router as inference_router
 from gatewayz.limits.routes import router as limits_router
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(admin_router)
     app.include_router(billing_router)
     app.include_router(limits_router)
+    install_openapi(app)
     # Pure-ASGI layers; the last added runs first: slash, request id, access log, body cap, auth.
     app.add_middleware(EarlyAuthMiddleware)
     app.add_middleware(BodyLimitMiddleware)

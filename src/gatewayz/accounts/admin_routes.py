@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
@@ -21,7 +19,7 @@ from gatewayz.accounts.schemas import (
     UserUpdate,
 )
 from gatewayz.audit.tables import SecurityEvent
-from gatewayz.http.params import Offset, RowId
+from gatewayz.http.params import Offset, QueryInt, RowId, Timestamp
 from gatewayz.services import services
 
 router = APIRouter(prefix="/admin", tags=["Admin"])
@@ -47,7 +45,7 @@ async def create_user(body: UserCreate, request: Request, _: Principal = Depends
 @router.get("/users", response_model=UserList)
 async def list_users(
     request: Request,
-    limit: int = Query(50, ge=1, le=500),
+    limit: QueryInt = Query(50, ge=1, le=500),
     offset: Offset = 0,
     email: str | None = Query(None, max_length=320),
     _: Principal = Depends(require_admin),
@@ -81,14 +79,13 @@ async def update_user(
 @router.get("/security-events", response_model=SecurityEventList)
 async def list_security_events(
     request: Request,
-    limit: int = Query(100, ge=1, le=1000),
-    since: datetime | None = Query(None),
+    limit: QueryInt = Query(100, ge=1, le=1000),
+    since: Timestamp | None = Query(None),
     reason: str | None = Query(None, max_length=64),
     _: Principal = Depends(require_admin),
 ) -> SecurityEventList:
     query = select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(limit)
     if since is not None:
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
         query = query.where(SecurityEvent.created_at >= since)
     if reason:
         query = query.where(SecurityEvent.reason == reason)

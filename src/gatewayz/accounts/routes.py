@@ -9,7 +9,7 @@ from gatewayz.accounts.delegation import principal_rights
 from gatewayz.accounts.dependencies import require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, KeyUpdate
-from gatewayz.http.params import RowId
+from gatewayz.http.params import QueryBool, RowId
 from gatewayz.services import services
 
 router = APIRouter(prefix="/user/api-keys", tags=["API keys"])
@@ -36,7 +36,7 @@ async def create_key(body: KeyCreate, request: Request, principal: Principal = D
 @router.get("", response_model=KeyList)
 async def list_keys(
     request: Request,
-    include_revoked: bool = Query(False),
+    include_revoked: QueryBool = Query(False),
     principal: Principal = Depends(keys_scope),
 ) -> KeyList:
     async with services(request).db.session() as session:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from gatewayz.accounts.keys import SCOPES, normalize_domain_pattern, parse_networks
 from gatewayz.billing.money import MAX_USD
+from gatewayz.http.params import Timestamp
 from gatewayz.limits.config import RateLimits
 
 Scope = Literal["inference", "keys", "billing", "admin"]
@@ -27,12 +28,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 class KeyRules(_Strict):
     """The access rules a key carries; shared by create and update."""
 
@@ -40,8 +35,8 @@ class KeyRules(_Strict):
     ip_allowlist: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
     allowed_referers: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
     allowed_models: list[str] | None = Field(None, max_length=MAX_LIST_ITEMS)
-    expires_at: datetime | None = None
-    max_requests: int | None = Field(None, ge=1, le=MAX_REQUESTS)
+    expires_at: Timestamp | None = None
+    max_requests: StrictInt | None = Field(None, ge=1, le=MAX_REQUESTS)
     metadata: dict[str, Any] | None = None
     max_budget: Decimal | None = Field(None, ge=0, le=MAX_USD, description="USD the key may spend per budget_period")
     budget_period: BudgetPeriod | None = None
@@ -69,11 +64,6 @@ class KeyRules(_Strict):
             raise ValueError("model ids must be 1-200 characters")
         return cleaned
 
-    @field_validator("expires_at")
-    @classmethod
-    def _expiry(cls, value: datetime | None) -> datetime | None:
-        return _aware(value)
-
     @field_validator("metadata")
     @classmethod
     def _metadata_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -91,7 +81,7 @@ class KeyRules(_Strict):
 class KeyCreate(KeyRules):
     name: str = Field("default", min_length=1, max_length=200)
     environment: KeyEnvironment | None = None
-    expires_in_days: int | None = Field(None, ge=1, le=3650)
+    expires_in_days: StrictInt | None = Field(None, ge=1, le=3650)
 
 
 class KeyUpdate(KeyRules):
@@ -99,7 +89,7 @@ class KeyUpdate(KeyRules):
 
 
 class KeyRotate(_Strict):
-    grace_period_seconds: int = Field(0, ge=0, le=7 * 24 * 3600)
+    grace_period_seconds: StrictInt = Field(0, ge=0, le=7 * 24 * 3600)
 
 
 class KeyOut(BaseModel):
@@ -137,11 +127,12 @@ class KeyList(BaseModel):
     data: list[KeyOut]
 
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+EMAIL_PATTERN = r"^\s*[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}\s*$"  # surrounding blanks are stripped
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 class UserCreate(_Strict):
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, pattern=EMAIL_PATTERN, description="local@domain.tld, stored lower-cased")
     name: str | None = Field(None, max_length=200)
     role: Role = "user"
     key_name: str = Field("default", min_length=1, max_length=200)
@@ -150,16 +141,15 @@ class UserCreate(_Strict):
     @classmethod
     def _email(cls, value: str) -> str:
         """A plausible address (local@domain.tld); deliverability is not the gateway's business."""
-        value = value.strip().lower()
         if not _EMAIL.match(value):
             raise ValueError("not a valid email address")
-        return value
+        return value.strip().lower()
 
 
 class UserUpdate(_Strict):
     name: str | None = Field(None, max_length=200)
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class UserOut(BaseModel):

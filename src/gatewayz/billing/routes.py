@@ -27,15 +27,11 @@ from gatewayz.billing.schemas import (
 )
 from gatewayz.billing.tables import BillingEvent, CreditAccount
 from gatewayz.errors import InvalidRequest
-from gatewayz.http.params import MAX_ID, RowId
+from gatewayz.http.params import MAX_ID, QueryInt, RowId, Timestamp
 from gatewayz.services import services
 
 router = APIRouter(tags=["Billing"])
 billing_scope = require_scope("billing")
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @router.get("/user/balance", response_model=BalanceOut)
@@ -66,10 +62,10 @@ async def update_balance_settings(
 async def list_transactions(
     request: Request,
     type: TransactionType | None = Query(None),
-    since: datetime | None = Query(None),
-    until: datetime | None = Query(None),
-    limit: int = Query(50, ge=1, le=500),
-    before_id: int | None = Query(None, ge=1, le=MAX_ID, description="cursor: next_before_id of the previous page"),
+    since: Timestamp | None = Query(None),
+    until: Timestamp | None = Query(None),
+    limit: QueryInt = Query(50, ge=1, le=500),
+    before_id: QueryInt | None = Query(None, ge=1, le=MAX_ID, description="cursor: the previous next_before_id"),
     principal: Principal = Depends(billing_scope),
 ) -> TransactionList:
     async with services(request).db.session() as session:
@@ -77,8 +73,8 @@ async def list_transactions(
             session,
             principal.user_id,
             type_=type,
-            since=_utc(since),
-            until=_utc(until),
+            since=since,
+            until=until,
             limit=limit,
             before_id=before_id,
         )
@@ -89,13 +85,13 @@ async def list_transactions(
 async def usage(
     request: Request,
     group_by: str = Query("day", pattern="^(day|model|provider|key)$"),
-    since: datetime | None = Query(None),
-    until: datetime | None = Query(None),
+    since: Timestamp | None = Query(None),
+    until: Timestamp | None = Query(None),
     principal: Principal = Depends(billing_scope),
 ) -> UsageSummary:
     async with services(request).db.session() as session:
         return await queries.usage_summary(
-            session, user_id=principal.user_id, group_by=group_by, since=_utc(since), until=_utc(until)
+            session, user_id=principal.user_id, group_by=group_by, since=since, until=until
         )
 
 
@@ -104,20 +100,20 @@ async def key_usage(
     key_id: RowId,
     request: Request,
     group_by: str = Query("day", pattern="^(day|model|provider)$"),
-    since: datetime | None = Query(None),
-    until: datetime | None = Query(None),
+    since: Timestamp | None = Query(None),
+    until: Timestamp | None = Query(None),
     principal: Principal = Depends(billing_scope),
 ) -> UsageSummary:
     async with services(request).db.session() as session:
         await accounts.get_own_key(session, principal.user_id, key_id)
         return await queries.usage_summary(
-            session, user_id=principal.user_id, key_id=key_id, group_by=group_by, since=_utc(since), until=_utc(until)
+            session, user_id=principal.user_id, key_id=key_id, group_by=group_by, since=since, until=until
         )
 
 
 @router.get("/user/billing-events", response_model=list[BillingEventOut])
 async def billing_events(
-    request: Request, limit: int = Query(50, ge=1, le=500), principal: Principal = Depends(billing_scope)
+    request: Request, limit: QueryInt = Query(50, ge=1, le=500), principal: Principal = Depends(billing_scope)
 ) -> list[BillingEventOut]:
     query = (
         select(BillingEvent)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from gatewayz.billing.money import MAX_USD
+from gatewayz.http.params import MAX_ID, Timestamp
 
 TransactionType = Literal[
     "purchase", "usage", "refund", "admin_grant", "admin_deduct", "trial", "coupon", "referral", "expiry", "adjustment"
@@ -20,10 +21,10 @@ class _Strict(BaseModel):
 
 
 class CreditChange(_Strict):
-    user_id: int = Field(ge=1, le=2**63 - 1)
+    user_id: StrictInt = Field(ge=1, le=MAX_ID)
     amount: Decimal = Field(ge=-MAX_USD, le=MAX_USD, description="USD; negative to deduct")
     reason: str = Field(min_length=1, max_length=500)
-    expires_at: datetime | None = None
+    expires_at: Timestamp | None = None
 
     @field_validator("amount")
     @classmethod
@@ -31,11 +32,6 @@ class CreditChange(_Strict):
         if not value.is_finite() or abs(value) < Decimal("0.000000001"):
             raise ValueError("amount must be a non-zero number of at least one nano-dollar")
         return value
-
-    @field_validator("expires_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class RefundRequest(_Strict):

@@ -15,16 +15,19 @@ This module has no I/O and no gatewayz imports, so settings and the principal ca
 from __future__ import annotations
 
 import fnmatch
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
 
 log = structlog.get_logger("gatewayz.limits.config")
 
 Kind = Literal["requests", "tokens", "concurrent"]
 Endpoint = Literal["chat", "embeddings"]
 MAX_MODEL_RULES = 256
+# The largest limit: bounded so a stored limit fits 64-bit integers everywhere (JSON columns, Redis
+# counters) with room for the arithmetic on it; a trillion per window is effectively no limit.
+MAX_LIMIT = 10**12
 
 # window name -> (length, bucket width) in ms. The bucket width is the error bound: a request is
 # remembered for between one window and one window + one bucket (see windows.py).
@@ -49,22 +52,25 @@ class Windows(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    requests_per_second: int | None = Field(None, ge=1)
-    requests_per_minute: int | None = Field(None, ge=1)
-    requests_per_hour: int | None = Field(None, ge=1)
-    requests_per_day: int | None = Field(None, ge=1)
-    tokens_per_second: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
-    tokens_per_hour: int | None = Field(None, ge=1)
-    tokens_per_day: int | None = Field(None, ge=1)
-    concurrent_requests: int | None = Field(None, ge=1)
+    requests_per_second: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
+    requests_per_minute: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
+    requests_per_hour: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
+    requests_per_day: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
+    tokens_per_second: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
+    tokens_per_minute: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
+    tokens_per_hour: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
+    tokens_per_day: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
+    concurrent_requests: StrictInt | None = Field(None, ge=1, le=MAX_LIMIT)
 
     def is_empty(self) -> bool:
         return all(getattr(self, name) is None for name in LIMIT_FIELDS)
 
 
+ModelPattern = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
 class RateLimits(Windows):
-    models: dict[str, Windows] | None = Field(None, max_length=MAX_MODEL_RULES)
+    models: dict[ModelPattern, Windows] | None = Field(None, max_length=MAX_MODEL_RULES)
     endpoints: dict[Endpoint, Windows] | None = None
 
     def is_empty(self) -> bool:
