@@ -23,6 +23,7 @@ from .scenario import (
     plan_reply,
     split_chunks,
     split_json,
+    strip_paths,
 )
 
 _ERROR_KINDS: dict[int, tuple[str, str | None]] = {
@@ -99,7 +100,8 @@ def _finish(reply: Reply) -> str:
     return "tool_calls" if reply.tool_calls else ("length" if reply.truncated else "stop")
 
 
-def _render_chat(model: Any, reply: Reply, omit_usage: bool, usage_override: dict[str, Any] | None = None) -> bytes:
+def _render_chat(model: Any, reply: Reply, omit_usage: bool, usage_override: dict[str, Any] | None = None,
+                 strip: list[str] | None = None) -> bytes:
     """Serialise a ``chat.completion`` object."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None, "annotations": []}
     if reply.tool_calls:
@@ -119,7 +121,7 @@ def _render_chat(model: Any, reply: Reply, omit_usage: bool, usage_override: dic
     }
     if not omit_usage:
         out["usage"] = _usage(reply, usage_override)
-    return orjson.dumps(out)
+    return orjson.dumps(strip_paths(out, strip or ()))
 
 
 def _prompt_words(body: dict[str, Any]) -> int:
@@ -144,8 +146,8 @@ async def chat_completions(ctx: Ctx) -> web.StreamResponse:
         opts = body.get("stream_options")
         include_usage = isinstance(opts, dict) and bool(opts.get("include_usage")) and not omit_usage
         return await _stream_chat(ctx, model, reply, include_usage, override)
-    if reply.tool_calls or override is not None:
-        return await ctx.send_json(_render_chat(model, reply, omit_usage, override))
+    if reply.tool_calls or override is not None or ctx.scenario.strip_fields:
+        return await ctx.send_json(_render_chat(model, reply, omit_usage, override, ctx.scenario.strip_fields))
     key = (model, reply.text, reply.truncated, reply.prompt_tokens, reply.completion_tokens, omit_usage)
     payload = _chat_cache.get(key)
     if payload is None:
@@ -168,8 +170,9 @@ async def _stream_chat(
             {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
         if include_usage:
             data["usage"] = None
-        return b"data: " + orjson.dumps(data) + b"\n\n"
+        return b"data: " + orjson.dumps(strip_paths(data, strip)) + b"\n\n"
 
+    strip = ctx.scenario.strip_fields
     stream = await ctx.open_stream()
     first_content = "" if reply.text is not None else None
     await stream.send(chunk({"role": "assistant", "content": first_content, "refusal": None}))
@@ -184,7 +187,8 @@ async def _stream_chat(
     await stream.send(chunk({}, _finish(reply)))
     if include_usage:
         usage = _usage(reply, usage_override)
-        await stream.send(b"data: " + orjson.dumps({**base, "choices": [], "usage": usage}) + b"\n\n")
+        last = strip_paths({**base, "choices": [], "usage": usage}, strip)
+        await stream.send(b"data: " + orjson.dumps(last) + b"\n\n")
     await stream.send(_DONE)
     return await stream.finish()
 
@@ -227,7 +231,7 @@ async def embeddings(ctx: Ctx) -> web.StreamResponse:
     out: dict[str, Any] = {"object": "list", "data": data, "model": body["model"]}
     if not ctx.scenario.omit_usage:
         out["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
-    return await ctx.send_json(orjson.dumps(out))
+    return await ctx.send_json(orjson.dumps(strip_paths(out, ctx.scenario.strip_fields)))
 
 
 def model_entry(scenario: Scenario, model_id: str) -> dict[str, Any]:

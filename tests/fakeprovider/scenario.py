@@ -96,6 +96,10 @@ class Scenario:
     """How many reply words go into each streamed text delta."""
     embedding_dim: int = 16
     """Embedding length when the request does not ask for ``dimensions``."""
+    strip_fields: list[str] = field(default_factory=list)
+    """OpenAI protocol: dotted paths dropped from answers and stream chunks, through lists, e.g.
+    ``["id", "choices.logprobs", "choices.message.refusal", "usage.total_tokens", "data.object"]``
+    (some OpenAI-compatible servers omit fields OpenAI's schema requires)."""
 
     def __post_init__(self) -> None:
         """Normalise tool calls once so every protocol sees ids and JSON-string arguments."""
@@ -266,6 +270,24 @@ def split_directive(text: str) -> tuple[dict[str, Any] | None, str]:
     if unknown:
         raise ValueError(f"unknown scenario field(s): {', '.join(sorted(unknown))}")
     return obj, stripped[end + len(DIRECTIVE_SUFFIX) :].lstrip()
+
+
+def strip_paths(value: Any, paths: Iterable[str]) -> Any:
+    """Drop each dotted path from a JSON value in place (a list applies the rest to every item)."""
+    for path in paths:
+        _strip(value, path.split("."))
+    return value
+
+
+def _strip(value: Any, parts: list[str]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _strip(item, parts)
+    elif isinstance(value, dict):
+        if len(parts) == 1:
+            value.pop(parts[0], None)
+        elif parts[0] in value:
+            _strip(value[parts[0]], parts[1:])
 
 
 def count_words(text: str) -> int:

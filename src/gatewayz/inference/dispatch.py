@@ -243,12 +243,13 @@ class WholeAnswer:
             raise ValueError("a completion without choices")
         usage = completion.get("usage")
         self.usage: JSON | None = usage if isinstance(usage, dict) else None
-        base: JSON = {
-            "id": completion.get("id") or "chatcmpl-gatewayz",
+        base: JSON = {  # a missing id or model is the relay's to fill in (normalise.Chunks)
             "object": "chat.completion.chunk",
             "created": completion.get("created") or int(time.time()),
-            "model": completion.get("model") or "",
         }
+        for name in ("id", "model"):
+            if isinstance(completion.get(name), str) and completion[name]:
+                base[name] = completion[name]
         if completion.get("system_fingerprint"):
             base["system_fingerprint"] = completion["system_fingerprint"]
         chunks: list[JSON] = []

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from gatewayz.inference.dispatch import OpenStream, decode_event
+from gatewayz.inference.normalise import Chunks, usage
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.inference.sse import DONE, EventTooLarge, encode
 from gatewayz.providers.protocols.errors import UpstreamStreamError
@@ -58,6 +59,7 @@ async def relay(
     translator = opened.translator
     usage_chunk: JSON | None = None
     call.route, call.first_byte_at, call.status = route, opened.first_byte_at, CLIENT_CLOSED
+    complete = Chunks(call.request_id, call.model).chunk  # every chunk in OpenAI's schema
 
     def forward(chunks: list[JSON]) -> list[bytes]:
         nonlocal usage_chunk
@@ -67,7 +69,7 @@ async def relay(
                 usage_chunk = chunk
                 continue
             call.generated_chars += generated_chars(chunk)
-            out.append(encode(chunk))
+            out.append(encode(complete(chunk)))
         return out
 
     try:
@@ -96,7 +98,8 @@ async def relay(
         await finish(call)
         if usage_chunk is not None:
             decorate_usage(call, usage_chunk["usage"])
-            yield encode(usage_chunk)
+            usage(usage_chunk["usage"])  # only now: billing has read the provider's own counts
+            yield encode(complete(usage_chunk))
         yield DONE
     except (UpstreamStreamError, UpstreamFailure, EventTooLarge) as exc:
         call.usage, call.status, call.error_code = translator.usage, 502, "upstream_error"

@@ -10,6 +10,7 @@ from typing import Any
 
 from gatewayz.errors import GatewayError
 from gatewayz.inference.asgi import EventStreamResponse
+from gatewayz.inference.normalise import Chunks
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.inference.sse import DONE, encode
 from gatewayz.providers.sandbox import (
@@ -65,19 +66,21 @@ async def sandbox_chat(
     except SandboxError as exc:
         raise _as_gateway_error(exc) from exc
 
+    complete = Chunks(call.request_id, model).chunk  # same schema guarantee as a relayed stream
+
     async def events() -> AsyncIterator[bytes]:
         usage: JSON | None = None
         for chunk in chunks:
             if not chunk.get("choices") and chunk.get("usage"):
                 usage = chunk
                 continue
-            yield encode(chunk)
+            yield encode(complete(chunk))
             await asyncio.sleep(0)
         call.status, call.usage = 200, (usage or {}).get("usage")
         await finish(call)
         if usage is not None:
             decorate_usage(call, usage["usage"])
-            yield encode(usage)
+            yield encode(complete(usage))
         yield DONE
 
     async def cleanup() -> None:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from gatewayz.accounts.auth import Authenticator
 from gatewayz.errors import GatewayError
+from gatewayz.inference import normalise
 from gatewayz.inference import request as parse
 from gatewayz.inference.asgi import ClientDisconnected, EventStreamResponse, until_disconnect
 from gatewayz.inference.dispatch import Dispatcher
@@ -124,6 +125,10 @@ class InferenceService:
         await self.stages.finish(call)
         if isinstance(result.get("usage"), dict):
             self.decorate_usage(call, result["usage"])
+        if call.endpoint == "chat":  # after billing read the provider's own usage
+            normalise.completion(result, call.request_id, call.model)
+        else:
+            normalise.embeddings(result, call.model, call.usage)
         headers = {**call.headers, **route_headers(call)}
         body = orjson.dumps(result)
         if "idempotency" in call.state:
