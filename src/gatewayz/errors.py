@@ -116,7 +116,8 @@ _STATUS_TYPES = {
 
 
 def _validation_param(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # "[key]" marks an error in a mapping's key, already named by the part before it
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "[key]") and p != ""]
     if not parts:
         return None
     out = parts[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
@@ -45,7 +47,7 @@ async def create_user(body: UserCreate, request: Request, _: Principal = Depends
 @router.get("/users", response_model=UserList)
 async def list_users(
     request: Request,
-    limit: QueryInt = Query(50, ge=1, le=500),
+    limit: Annotated[QueryInt, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
     email: str | None = Query(None, max_length=320),
     _: Principal = Depends(require_admin),
@@ -79,8 +81,8 @@ async def update_user(
 @router.get("/security-events", response_model=SecurityEventList)
 async def list_security_events(
     request: Request,
-    limit: QueryInt = Query(100, ge=1, le=1000),
-    since: Timestamp | None = Query(None),
+    limit: Annotated[QueryInt, Query(ge=1, le=1000)] = 100,
+    since: Annotated[Timestamp | None, Query()] = None,
     reason: str | None = Query(None, max_length=64),
     _: Principal = Depends(require_admin),
 ) -> SecurityEventList:

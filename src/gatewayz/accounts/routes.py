@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Query, Request
 
 from gatewayz.accounts import service
@@ -36,7 +38,7 @@ async def create_key(body: KeyCreate, request: Request, principal: Principal = D
 @router.get("", response_model=KeyList)
 async def list_keys(
     request: Request,
-    include_revoked: QueryBool = Query(False),
+    include_revoked: Annotated[QueryBool, Query()] = False,
     principal: Principal = Depends(keys_scope),
 ) -> KeyList:
     async with services(request).db.session() as session:

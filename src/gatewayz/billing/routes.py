@@ -4,6 +4,7 @@ and the admin side: `/admin/credits`, `/admin/refunds`."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
@@ -62,10 +63,12 @@ async def update_balance_settings(
 async def list_transactions(
     request: Request,
     type: TransactionType | None = Query(None),
-    since: Timestamp | None = Query(None),
-    until: Timestamp | None = Query(None),
-    limit: QueryInt = Query(50, ge=1, le=500),
-    before_id: QueryInt | None = Query(None, ge=1, le=MAX_ID, description="cursor: the previous next_before_id"),
+    since: Annotated[Timestamp | None, Query()] = None,
+    until: Annotated[Timestamp | None, Query()] = None,
+    limit: Annotated[QueryInt, Query(ge=1, le=500)] = 50,
+    before_id: Annotated[
+        QueryInt | None, Query(ge=1, le=MAX_ID, description="cursor: next_before_id of the previous page")
+    ] = None,
     principal: Principal = Depends(billing_scope),
 ) -> TransactionList:
     async with services(request).db.session() as session:
@@ -85,8 +88,8 @@ async def list_transactions(
 async def usage(
     request: Request,
     group_by: str = Query("day", pattern="^(day|model|provider|key)$"),
-    since: Timestamp | None = Query(None),
-    until: Timestamp | None = Query(None),
+    since: Annotated[Timestamp | None, Query()] = None,
+    until: Annotated[Timestamp | None, Query()] = None,
     principal: Principal = Depends(billing_scope),
 ) -> UsageSummary:
     async with services(request).db.session() as session:
@@ -100,8 +103,8 @@ async def key_usage(
     key_id: RowId,
     request: Request,
     group_by: str = Query("day", pattern="^(day|model|provider)$"),
-    since: Timestamp | None = Query(None),
-    until: Timestamp | None = Query(None),
+    since: Annotated[Timestamp | None, Query()] = None,
+    until: Annotated[Timestamp | None, Query()] = None,
     principal: Principal = Depends(billing_scope),
 ) -> UsageSummary:
     async with services(request).db.session() as session:
@@ -113,7 +116,9 @@ async def key_usage(
 
 @router.get("/user/billing-events", response_model=list[BillingEventOut])
 async def billing_events(
-    request: Request, limit: QueryInt = Query(50, ge=1, le=500), principal: Principal = Depends(billing_scope)
+    request: Request,
+    limit: Annotated[QueryInt, Query(ge=1, le=500)] = 50,
+    principal: Principal = Depends(billing_scope),
 ) -> list[BillingEventOut]:
     query = (
         select(BillingEvent)
