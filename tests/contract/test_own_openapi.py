@@ -133,7 +133,7 @@ def _keep_the_contract(gateway: Any, accounts: Accounts, http: requests.Session,
             run()
         except Unsatisfiable:  # negative mode, and nothing of this operation can be invalid (no parameters)
             continue
-        except Exception as exc:  # schemathesis' failure text holds the reproducing curl command
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis' failure text holds the curl to reproduce
             failures.append(f"{operation.label}: {exc}")
     assert not failures, "\n\n".join(failures)
     print(f"{mode}: {sum(calls.values())} requests", calls)
