@@ -127,7 +127,10 @@ def _keep_the_contract(gateway: Any, accounts: Accounts, http: requests.Session,
         def run(case: Any) -> None:
             headers = _steer(case, accounts)
             calls[case.operation.label] = calls.get(case.operation.label, 0) + 1
-            case.call_and_validate(session=http, headers=headers, checks=checks, timeout=30)
+            try:
+                case.call_and_validate(session=http, headers=headers, checks=checks, timeout=30)
+            except requests.Timeout as exc:
+                raise AssertionError(f"no answer within 30 s to: {case.as_curl_command(headers)}") from exc
 
         try:
             run()

@@ -212,7 +212,7 @@ EMBEDDINGS_REQUEST: JSON = {
             ]
         },
         "encoding_format": {"type": "string", "enum": ["float", "base64"]},
-        "dimensions": {"type": "integer", "minimum": 1},
+        "dimensions": {"type": "integer", "minimum": 1, "maximum": 8192, "description": "at most the model's own size"},
         **_ROUTING,
     },
 }
