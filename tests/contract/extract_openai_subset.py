@@ -6,7 +6,9 @@ Keeps the four operations the gateway serves and every component they reference,
 One repair, recorded in ``info.x-gatewayz-source``: the spec is OpenAPI 3.1 but still writes
 ``nullable: true`` (an OpenAPI 3.0 keyword that 3.1 validators ignore) on 21 schemas, e.g. a
 stream chunk's ``finish_reason``; those become ``anyOf: [<schema>, {"type": "null"}]``, the 3.1
-spelling of what OpenAI means (its own answers send ``"finish_reason": null``).
+spelling of what OpenAI means (its own answers send ``"finish_reason": null``). And
+``Embedding.embedding`` also admits a string: with ``encoding_format: "base64"`` OpenAI answers
+(and the SDKs expect) the vector as base64 text, which the published schema does not say.
 """
 
 from __future__ import annotations
@@ -80,11 +82,19 @@ def extract(spec: dict[str, Any], commit: str, date: str) -> dict[str, Any]:
         "commit": commit,
         "commit_date": date,
         "spec_version": spec["info"]["version"],
-        "repair": "nullable: true (OpenAPI 3.0) rewritten as anyOf [schema, {type: null}] (OpenAPI 3.1)",
+        "repairs": [
+            "nullable: true (OpenAPI 3.0) rewritten as anyOf [schema, {type: null}] (OpenAPI 3.1)",
+            "Embedding.embedding: anyOf [array of numbers, string] (a base64 string for encoding_format=base64)",
+        ],
     }
     out = {"openapi": spec["openapi"], "info": info, "servers": [{"url": "/v1"}],
            "security": [{"ApiKeyAuth": []}], "paths": paths, "components": components}
-    return denull(out)  # type: ignore[no-any-return]
+    out = denull(out)
+    embedding = out["components"]["schemas"]["Embedding"]["properties"]
+    vector = embedding["embedding"]
+    embedding["embedding"] = {"description": vector.pop("description"), "anyOf": [
+        vector, {"type": "string", "description": "base64 of little-endian float32s (encoding_format=base64)"}]}
+    return out  # type: ignore[no-any-return]
 
 
 if __name__ == "__main__":
