@@ -8,7 +8,8 @@ serves and `stream` to off (SSE is covered by tests/test_openai_schema_conforman
 provider plays a lax OpenAI-compatible server that omits required fields (LAX_UPSTREAM).
 
 Bounded for CI (derandomised, a few examples per operation); explore further with
-`GATEWAYZ_CONTRACT_EXAMPLES=500 pytest tests/contract/test_openai_spec.py`.
+`GATEWAYZ_CONTRACT_EXAMPLES=500 pytest -p no:timeout tests/contract/test_openai_spec.py`, and with
+invalid requests too, `GATEWAYZ_CONTRACT_MODES=positive,negative`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.support.clients import inference_key
 
 EXAMPLES = int(os.environ.get("GATEWAYZ_CONTRACT_EXAMPLES", "30"))
+# "positive" (valid requests: every answer must be in OpenAI's schema); "positive,negative" adds
+# invalid ones (which must never be a 5xx; their 4xx answers are not in OpenAI's spec to check).
+MODES = os.environ.get("GATEWAYZ_CONTRACT_MODES", "positive").split(",")
 # The upstream is a lax OpenAI-compatible server: it omits fields OpenAI's schema requires.
 LAX_UPSTREAM = ["id", "created", "choices.logprobs", "choices.message.refusal", "usage.total_tokens",
                 "data.object", "data.index"]
 MODELS = {"/chat/completions": "fakeopenai/gpt-4o-mini", "/embeddings": "fakeopenai/text-embedding-3-small"}
 
 schema = schemathesis.openapi.from_path(Path(__file__).parent / "openai_spec_subset.json")
-schema.config.generation.update(modes=["positive"], max_examples=EXAMPLES, deterministic=True, no_shrink=True)
+schema.config.generation.update(modes=MODES, max_examples=EXAMPLES, deterministic=True, no_shrink=True)
 
 
 @pytest.fixture(scope="module")
