@@ -180,3 +180,30 @@ def test_sandbox_answers_conform(sandbox: httpx.Client) -> None:
     listed = sandbox.get("/models")
     assert listed.status_code == 200, listed.text
     conforms(MODEL_LIST, listed.json())
+
+
+def test_inconsistent_total_is_corrected(client: httpx.Client, fake_a: FakeProvider) -> None:
+    fake_a.set(usage_override={"total_tokens": 999})
+    usage = client.post("/chat/completions", json=ask("fakeopenai/gpt-4o-mini")).json()["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] != 999
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_completed_usage_is_never_what_is_billed(
+    gateway: Any, funded: Any, fake_b: FakeProvider, stream: bool
+) -> None:
+    """Counts the upstream left out are filled in (zeros) only after billing estimated them."""
+    fake_b.set(strip_fields=["usage.prompt_tokens", "usage.completion_tokens"], reply="one two three four")
+    body = {**ask("fakepriced/priced-model"), "stream_options": {"include_usage": True}}
+    with httpx.Client(base_url=gateway.url + "/v1", headers={"Authorization": f"Bearer {funded.key}"}) as client:
+        if stream:
+            chunks = stream_chunks(client, body)
+            for chunk in chunks:
+                conforms(CHUNK, chunk)
+            cost = chunks[-1]["usage"]["cost"]
+        else:
+            response = client.post("/chat/completions", json=ask("fakepriced/priced-model"))
+            assert response.status_code == 200, response.text
+            conforms(COMPLETION, response.json())
+            cost = response.json()["usage"]["cost"]
+    assert cost > 0  # billed from the gateway's estimate, not from the zeros the client sees
