@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from tests.conftest import providers_config, settings_from_env
@@ -193,9 +194,17 @@ def test_garbage_usage_is_billed_from_the_estimate(
     assert response.status_code == 200
     if stream:
         assert response.text.rstrip().endswith("data: [DONE]")
-    _, _, completion, cost, estimated, status = _usage(database_url, response.headers["x-request-id"])[0]
+    _, prompt, completion, cost, estimated, status = _usage(database_url, response.headers["x-request-id"])[0]
     assert (estimated, status) == (True, 200)
     assert completion >= 3 and cost == completion * 1_000_000  # "Echo: hello there", estimated from the text
+    if stream:
+        shown = [orjson.loads(line[6:]) for line in response.text.splitlines()
+                 if line.startswith("data: {") and '"usage":{' in line.replace(" ", "")][-1]["usage"]
+    else:
+        shown = response.json()["usage"]
+    # the client is shown what was billed, not the provider's garbage
+    assert (shown["prompt_tokens"], shown["completion_tokens"], shown["total_tokens"]) == (
+        prompt, completion, prompt + completion)
     assert balance(funded.client)["held"] == "0.000000000"
 
 
@@ -300,3 +309,15 @@ def test_idempotency_is_kept_apart_per_key_environment(gateway: Any, funded: GwU
     again = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=10,
                        headers={**headers, "Authorization": f"Bearer {funded.key}"})
     assert again.headers["idempotent-replayed"] == "true" and again.json() == live.json()
+
+
+def test_an_answer_without_usage_shows_what_was_billed(
+    gateway: Any, funded: GwUser, fake_a: FakeProvider, database_url: str
+) -> None:
+    fake_a.set(omit_usage=True)
+    response = funded.client.post("/v1/embeddings", json={"model": "fakeopenai/text-embedding-3-small",
+                                                         "input": "x" * 300})
+    assert response.status_code == 200, response.text
+    _, prompt, _, cost, estimated, _ = _usage(database_url, response.headers["x-request-id"])[0]
+    assert estimated and prompt == 100 and cost > 0  # 300 characters at ~3 a token
+    assert response.json()["usage"]["prompt_tokens"] == prompt == response.json()["usage"]["total_tokens"]

@@ -160,6 +160,7 @@ class BillingStage:
             price = state["prices"].get((call.route.provider, call.route.upstream_model))
             if price is not None:
                 cost = min(price.cost(tokens[0], tokens[1], tokens[2], images=state.get("images", 0)), MAX_NANOS)
+            call.state["billed_tokens"] = tokens
         try:
             result = await self.settler.settle(
                 hold=hold,
@@ -182,7 +183,13 @@ class BillingStage:
 
 
 def decorate_usage(call: InferenceCall, usage: dict[str, Any]) -> None:
-    """OpenRouter's convention: the cost in USD as `usage.cost` in the body."""
+    """OpenRouter's convention: the cost in USD as `usage.cost` in the body. When the provider's
+    token counts were not believable (or missing), the body shows the counts that were billed."""
     cost = call.state.get("cost")
     if cost is not None:
         usage["cost"] = usd_float(cost)
+    billed = call.state.get("billed_tokens")
+    if billed is not None and billed[3]:  # estimated
+        usage["prompt_tokens"], usage["total_tokens"] = billed[0], billed[0] + billed[1]
+        if call.endpoint == "chat":
+            usage["completion_tokens"] = billed[1]

@@ -123,6 +123,8 @@ class InferenceService:
         call.status, call.usage = 200, result.get("usage")
         call.state["result"] = result  # billing estimates the completion from it if usage is not believable
         await self.stages.finish(call)
+        if not isinstance(result.get("usage"), dict) and call.state.get("billed_tokens"):
+            result["usage"] = {}  # the provider sent none: show what was billed
         if isinstance(result.get("usage"), dict):
             self.decorate_usage(call, result["usage"])
         if call.endpoint == "chat":  # after billing read the provider's own usage
