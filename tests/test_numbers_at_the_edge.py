@@ -88,3 +88,29 @@ def test_a_providers_absurd_retry_after_is_not_believed(
     assert response.status_code == 429, response.text
     retry_after = response.headers.get("retry-after")
     assert retry_after is None or 1 <= int(retry_after) <= 86_400
+
+
+@pytest.mark.parametrize("body", [
+    {"metadata": {"note": "a\u0000b"}},
+    {"metadata": {"a\u0000": 1}},
+    {"name": "nul\u0000name"},
+    {"allowed_models": ["fakeopenai/\u0000"]},
+    {"rate_limits": {"models": {"x\u0000": {"requests_per_minute": 1}}}},
+], ids=["metadata-value", "metadata-key", "name", "allowed-models", "rate-limit-pattern"])
+def test_text_the_database_cannot_store_is_a_400(user: GwUser, body: dict[str, Any]) -> None:
+    response = user.client.post("/user/api-keys", json={"name": "k", **body})
+    assert response.status_code == 400, response.text
+
+
+def test_a_lone_surrogate_is_a_400(user: GwUser) -> None:
+    raw = b'{"name": "k", "metadata": {"x": "\\udb4b"}}'
+    response = user.client.post("/user/api-keys", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("model", ["fakeopenai/" + "x" * 300, "fakeopenai/gpt\u0000", "fakeopenai/gpt\n4"])
+def test_a_model_id_that_cannot_be_recorded_is_a_400(user: GwUser, admin: httpx.Client, model: str) -> None:
+    grant(admin, user.id, "1")
+    response = user.client.post("/v1/chat/completions", json={"model": model, "messages": HELLO})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "model"

@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from gatewayz.accounts.keys import SCOPES, normalize_domain_pattern, parse_networks
 from gatewayz.billing.money import MAX_USD
 from gatewayz.http.params import Timestamp
 from gatewayz.limits.config import RateLimits
+from gatewayz.storage.text import check_storable
 
 Scope = Literal["inference", "keys", "billing", "admin"]
 Role = Literal["admin", "user"]
@@ -26,6 +27,12 @@ MAX_LIST_ITEMS = 256
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        check_storable(data)
+        return data
 
 
 class KeyRules(_Strict):

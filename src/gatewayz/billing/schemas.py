@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from gatewayz.billing.money import MAX_USD
 from gatewayz.http.params import MAX_ID, Timestamp
+from gatewayz.storage.text import check_storable
 
 TransactionType = Literal[
     "purchase", "usage", "refund", "admin_grant", "admin_deduct", "trial", "coupon", "referral", "expiry", "adjustment"
@@ -18,6 +19,12 @@ TransactionType = Literal[
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        check_storable(data)
+        return data
 
 
 class CreditChange(_Strict):

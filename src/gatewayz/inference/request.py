@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from gatewayz.errors import GatewayError, InvalidRequest
 from gatewayz.providers.router import parse_fallback_models, parse_preference
+from gatewayz.storage.text import unstorable
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_TOKENS = 2**31 - 1  # per choice; with n <= 128 and any sane price, a hold fits the ledger
@@ -69,6 +70,9 @@ async def read_json_object(request: Request) -> JSON:
     return body
 
 
+MAX_MODEL_LENGTH = 256  # what a usage record can keep
+
+
 def require_model(body: JSON) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
@@ -77,7 +81,13 @@ def require_model(body: JSON) -> str:
             param="model",
             code="missing_required_parameter" if model is None else "invalid_type",
         )
-    return model.strip()
+    model = model.strip()
+    # The id is stored on the usage record: one that cannot be stored would make settlement fail.
+    if len(model) > MAX_MODEL_LENGTH or not model.isprintable() or unstorable(model):
+        raise InvalidRequest(
+            f"'model' must be at most {MAX_MODEL_LENGTH} printable characters.", param="model", code="invalid_value"
+        )
+    return model
 
 
 def _optional(body: JSON, name: str, kind: type | tuple[type, ...], label: str) -> None:

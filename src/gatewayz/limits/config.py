@@ -9,7 +9,7 @@ One shape everywhere (settings, plans, users, keys):
 Top-level windows count everything of the subject (the user, the key, or the whole gateway);
 `endpoints` windows count one endpoint; `models` windows count one requested model id each (a glob
 selects which limits apply to a model; every matching model still gets its own counter).
-This module has no I/O and no gatewayz imports, so settings and the principal can use it.
+This module has no I/O and imports only gatewayz.storage.text, so settings and the principal can use it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import fnmatch
 from typing import Annotated, Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError, model_validator
+
+from gatewayz.storage.text import check_storable
 
 log = structlog.get_logger("gatewayz.limits.config")
 
@@ -72,6 +74,12 @@ ModelPattern = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 class RateLimits(Windows):
     models: dict[ModelPattern, Windows] | None = Field(None, max_length=MAX_MODEL_RULES)
     endpoints: dict[Endpoint, Windows] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        check_storable(data)  # stored as JSON: no NUL or lone surrogates in model patterns
+        return data
 
     def is_empty(self) -> bool:
         return super().is_empty() and not self.models and not self.endpoints
