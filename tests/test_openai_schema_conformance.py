@@ -57,7 +57,7 @@ def live_key(admin: httpx.Client) -> str:
 
 
 @pytest.fixture(scope="module")
-def test_key(admin: httpx.Client) -> str:
+def sandbox_key(admin: httpx.Client) -> str:
     return inference_key(admin, environment="test")
 
 
@@ -68,8 +68,8 @@ def client(gateway: Any, live_key: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def sandbox(gateway: Any, test_key: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url + "/v1", headers={"Authorization": f"Bearer {test_key}"}) as c:
+def sandbox(gateway: Any, sandbox_key: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url + "/v1", headers={"Authorization": f"Bearer {sandbox_key}"}) as c:
         yield c
 
 

@@ -105,7 +105,7 @@ def test_the_email_schema_says_what_the_handler_accepts(document: dict[str, Any]
     assert response.status_code == 201 and response.json()["user"]["email"] == "someone.padded@example.com"
 
 
-def _bad(response: httpx.Response, param: str) -> None:
+def assert_refused(response: httpx.Response, param: str) -> None:
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == param and error["type"] == "invalid_request_error", error
@@ -113,9 +113,9 @@ def _bad(response: httpx.Response, param: str) -> None:
 
 def test_a_malformed_body_is_400_never_422(admin: httpx.Client) -> None:
     response = admin.post("/admin/users", json={})
-    _bad(response, "email")
+    assert_refused(response, "email")
     response = admin.post("/admin/credits", json={"user_id": 1, "reason": "x"})
-    _bad(response, "amount")
+    assert_refused(response, "amount")
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_a_malformed_body_is_400_never_422(admin: httpx.Client) -> None:
     ],
 )
 def test_loose_query_values_are_refused(admin: httpx.Client, path: str, params: dict[str, str], param: str) -> None:
-    _bad(admin.get(path, params=params), param)
+    assert_refused(admin.get(path, params=params), param)
 
 
 @pytest.mark.parametrize(
@@ -151,15 +151,16 @@ def test_the_accepted_forms_are_accepted(admin: httpx.Client, path: str, params:
 
 
 def test_loose_body_values_are_refused(user: GwUser, admin: httpx.Client) -> None:
-    _bad(user.client.post("/user/api-keys", json={"expires_at": 0}), "expires_at")
-    _bad(user.client.post("/user/api-keys", json={"expires_at": "1700000000"}), "expires_at")
-    _bad(user.client.post("/user/api-keys", json={"expires_in_days": 1.0}), "expires_in_days")
-    _bad(user.client.post("/user/api-keys", json={"max_requests": "5"}), "max_requests")
-    _bad(user.client.post(f"/user/api-keys/{user.key_id}/rotate", json={"grace_period_seconds": False}),
+    assert_refused(user.client.post("/user/api-keys", json={"expires_at": 0}), "expires_at")
+    assert_refused(user.client.post("/user/api-keys", json={"expires_at": "1700000000"}), "expires_at")
+    assert_refused(user.client.post("/user/api-keys", json={"expires_in_days": 1.0}), "expires_in_days")
+    assert_refused(user.client.post("/user/api-keys", json={"max_requests": "5"}), "max_requests")
+    assert_refused(user.client.post(f"/user/api-keys/{user.key_id}/rotate", json={"grace_period_seconds": False}),
          "grace_period_seconds")
-    _bad(admin.patch(f"/admin/users/{user.id}", json={"is_active": 0}), "is_active")
-    _bad(admin.post("/admin/credits", json={"user_id": True, "amount": "1", "reason": "x"}), "user_id")
-    _bad(admin.put(f"/admin/users/{user.id}/rate-limits", json={"requests_per_minute": True}), "requests_per_minute")
+    assert_refused(admin.patch(f"/admin/users/{user.id}", json={"is_active": 0}), "is_active")
+    assert_refused(admin.post("/admin/credits", json={"user_id": True, "amount": "1", "reason": "x"}), "user_id")
+    limits = admin.put(f"/admin/users/{user.id}/rate-limits", json={"requests_per_minute": True})
+    assert_refused(limits, "requests_per_minute")
     # the accepted forms still work
     created = user.client.post("/user/api-keys", json={"expires_at": "2099-01-01T00:00:00", "max_requests": 5})
     assert created.status_code == 201, created.text
@@ -168,10 +169,10 @@ def test_loose_body_values_are_refused(user: GwUser, admin: httpx.Client) -> Non
 
 def test_rate_limit_values_are_bounded(user: GwUser, admin: httpx.Client) -> None:
     """A limit beyond 64 bits was stored as JSON the database (or orjson) cannot hold: a 500."""
-    _bad(admin.put(f"/admin/users/{user.id}/rate-limits", json={"tokens_per_day": 2**64}), "tokens_per_day")
-    _bad(user.client.post("/user/api-keys", json={"rate_limits": {"requests_per_second": 10**13}}),
+    assert_refused(admin.put(f"/admin/users/{user.id}/rate-limits", json={"tokens_per_day": 2**64}), "tokens_per_day")
+    assert_refused(user.client.post("/user/api-keys", json={"rate_limits": {"requests_per_second": 10**13}}),
          "rate_limits.requests_per_second")
-    _bad(admin.put(f"/admin/users/{user.id}/rate-limits", json={"models": {"": {"requests_per_minute": 1}}}),
+    assert_refused(admin.put(f"/admin/users/{user.id}/rate-limits", json={"models": {"": {"requests_per_minute": 1}}}),
          "models")
     fine = admin.put(f"/admin/users/{user.id}/rate-limits", json={"tokens_per_day": 10**12})
     assert fine.status_code == 200, fine.text

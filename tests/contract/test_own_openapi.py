@@ -112,7 +112,7 @@ def _steer(case: Any, accounts: Accounts) -> dict[str, str]:
     return {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-def _keep_the_contract(gateway: Any, accounts: Accounts, http: requests.Session, mode: GenerationMode) -> None:
+def assert_contract_kept(gateway: Any, accounts: Accounts, http: requests.Session, mode: GenerationMode) -> None:
     """Every operation, EXAMPLES cases each; all the operations' failures are reported together."""
     checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS
     failures: list[str] = []
@@ -145,10 +145,10 @@ def _keep_the_contract(gateway: Any, accounts: Accounts, http: requests.Session,
 
 
 def test_positive_requests_keep_the_contract(gateway: Any, accounts: Accounts, http: requests.Session) -> None:
-    _keep_the_contract(gateway, accounts, http, GenerationMode.POSITIVE)
+    assert_contract_kept(gateway, accounts, http, GenerationMode.POSITIVE)
 
 
 def test_invalid_requests_are_refused_by_the_contract(
     gateway: Any, accounts: Accounts, http: requests.Session
 ) -> None:
-    _keep_the_contract(gateway, accounts, http, GenerationMode.NEGATIVE)
+    assert_contract_kept(gateway, accounts, http, GenerationMode.NEGATIVE)
