@@ -53,38 +53,51 @@ def _tool_calls(calls: Any) -> None:
                 call["type"] = "function"
 
 
-def completion(body: JSON, request_id: str, model: str) -> JSON:
-    """A non-streaming `chat.completion` (CreateChatCompletionResponse), completed in place."""
+def _head(body: JSON, id_: str, kind: str, created: int, model: str) -> None:
+    """The fields every chat answer and chunk carries: id, object, created, model."""
     if "id" not in body:
-        body["id"] = "chatcmpl-" + request_id
+        body["id"] = id_
     if "object" not in body:
-        body["object"] = "chat.completion"
+        body["object"] = kind
     if "created" not in body:
-        body["created"] = int(time.time())
+        body["created"] = created
     if "model" not in body:
         body["model"] = model
+
+
+def _choices(body: JSON) -> list[JSON]:
+    """The body's choice objects, each with its `index` (its position when missing)."""
     choices = body.get("choices")
-    if isinstance(choices, list):
-        for position, choice in enumerate(choices):
-            if not isinstance(choice, dict):
-                continue
+    if not isinstance(choices, list):
+        return []
+    out = []
+    for position, choice in enumerate(choices):
+        if isinstance(choice, dict):
             if "index" not in choice:
                 choice["index"] = position
-            message = choice.get("message")
-            if not isinstance(message, dict):
-                message = choice["message"] = {}
-            if "role" not in message:
-                message["role"] = "assistant"
-            if "content" not in message:
-                message["content"] = None
-            if "refusal" not in message:
-                message["refusal"] = None
-            if "tool_calls" in message:
-                _tool_calls(message["tool_calls"])
-            if "finish_reason" not in choice or choice["finish_reason"] is None:
-                choice["finish_reason"] = "tool_calls" if message.get("tool_calls") else "stop"
-            if "logprobs" not in choice:
-                choice["logprobs"] = None
+            out.append(choice)
+    return out
+
+
+def completion(body: JSON, request_id: str, model: str) -> JSON:
+    """A non-streaming `chat.completion` (CreateChatCompletionResponse), completed in place."""
+    _head(body, "chatcmpl-" + request_id, "chat.completion", int(time.time()), model)
+    for choice in _choices(body):
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            message = choice["message"] = {}
+        if "role" not in message:
+            message["role"] = "assistant"
+        if "content" not in message:
+            message["content"] = None
+        if "refusal" not in message:
+            message["refusal"] = None
+        if "tool_calls" in message:
+            _tool_calls(message["tool_calls"])
+        if "finish_reason" not in choice or choice["finish_reason"] is None:
+            choice["finish_reason"] = "tool_calls" if message.get("tool_calls") else "stop"
+        if "logprobs" not in choice:
+            choice["logprobs"] = None
     if "usage" in body:
         usage(body["usage"])
     return body
@@ -107,21 +120,10 @@ class Chunks:
         (`usage()` completes it once the stages have finished). Usage riding on a chunk with
         choices (rare) is completed on a copy, for the same reason.
         """
-        if "id" not in chunk:
-            chunk["id"] = self.id
-        if "object" not in chunk:
-            chunk["object"] = "chat.completion.chunk"
-        if "created" not in chunk:
-            chunk["created"] = self.created
-        if "model" not in chunk:
-            chunk["model"] = self.model
+        _head(chunk, self.id, "chat.completion.chunk", self.created, self.model)
         choices = chunk.get("choices")
         if isinstance(choices, list):
-            for position, choice in enumerate(choices):
-                if not isinstance(choice, dict):
-                    continue
-                if "index" not in choice:
-                    choice["index"] = position
+            for choice in _choices(chunk):
                 delta = choice.get("delta")
                 if not isinstance(delta, dict):
                     choice["delta"] = {}
