@@ -151,7 +151,7 @@ def _sampling(body: JSON, out: JSON) -> None:
             out["user"] = user_id
     tier = body.get("service_tier")
     if tier is not None:
-        if tier not in _SERVICE_TIERS:
+        if not isinstance(tier, str) or tier not in _SERVICE_TIERS:
             raise _fail("service_tier", "Input should be 'auto' or 'standard_only'")
         out["service_tier"] = _SERVICE_TIERS[tier]
 
@@ -463,7 +463,7 @@ def _image_part(block: JSON, path: str) -> JSON:
     source, kind = _source(block, path)
     if kind == "base64":
         media_type = source.get("media_type")
-        if media_type not in _IMAGE_TYPES:
+        if not isinstance(media_type, str) or media_type not in _IMAGE_TYPES:
             raise _fail(f"{path}.source.media_type",
                         "Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'")
         url = f"data:{media_type};base64,{_base64_data(source, path)}"
