@@ -86,6 +86,21 @@ def error_body(message: str, type: str, param: str | None = None, code: str | No
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
+ANTHROPIC_FACE = "/v1/messages"  # errors under this path are in Anthropic's shape (its SDK reads them)
+
+
+def error_payload(
+    status: int, message: str, type: str, param: str | None = None, code: str | None = None, *, path: str = ""
+) -> tuple[int, bytes]:
+    """The status and JSON body of an error, in the shape of the API face the path belongs to."""
+    if path.startswith(ANTHROPIC_FACE):
+        from gatewayz.inference.faces.messages_errors import anthropic_error
+
+        status, body = anthropic_error(status, message, type, code)
+        return status, orjson.dumps(body)
+    return status, orjson.dumps(error_body(message, type, param, code))
+
+
 def error_response(
     status: int,
     message: str,
@@ -93,13 +108,11 @@ def error_response(
     param: str | None = None,
     code: str | None = None,
     headers: dict[str, str] | None = None,
+    *,
+    path: str = "",
 ) -> Response:
-    return Response(
-        orjson.dumps(error_body(message, type, param, code)),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+    status, body = error_payload(status, message, type, param, code, path=path)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 _STATUS_TYPES = {
@@ -126,31 +139,32 @@ def _validation_param(loc: tuple[Any, ...]) -> str | None:
     return out
 
 
-def _validation_response(exc: RequestValidationError) -> Response:
+def _validation_response(exc: RequestValidationError, path: str) -> Response:
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "Invalid request", "type": ""}
     if first.get("type") == "json_invalid":
-        return error_response(400, "The request body is not valid JSON.", "invalid_request_error")
+        return error_response(400, "The request body is not valid JSON.", "invalid_request_error", path=path)
     param = _validation_param(tuple(first.get("loc", ())))
     message = str(first.get("msg", "Invalid request"))
     if param:
         message = f"Invalid value for '{param}': {message}"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem(s))"
-    return error_response(400, message, "invalid_request_error", param, "invalid_value")
+    return error_response(400, message, "invalid_request_error", param, "invalid_value", path=path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
-    async def _gateway_error(_: Request, exc: GatewayError) -> Response:
-        return error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers)
+    async def _gateway_error(request: Request, exc: GatewayError) -> Response:
+        return error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers,
+                              path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
-        return _validation_response(exc)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return _validation_response(exc, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         status = exc.status_code
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
         code = "not_found" if status == 404 else None
@@ -160,6 +174,7 @@ def install_error_handlers(app: FastAPI) -> None:
             _STATUS_TYPES.get(status, "server_error"),
             code=code,
             headers=getattr(exc, "headers", None),
+            path=request.url.path,
         )
 
     @app.exception_handler(Exception)
@@ -170,4 +185,5 @@ def install_error_handlers(app: FastAPI) -> None:
             500,
             f"The server had an error while processing your request (request id {request_id}).",
             "server_error",
+            path=request.url.path,
         )

@@ -21,8 +21,10 @@ from gatewayz.billing.jobs import BillingJobs
 from gatewayz.billing.settlement import Settler
 from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
+from gatewayz.history.responses import ResponseStore
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
 from gatewayz.inference.pipeline import Stages
+from gatewayz.inference.responses_state import ResponsesState
 from gatewayz.inference.service import InferenceService
 from gatewayz.limits.limiter import Limiter, limiter_redis
 from gatewayz.limits.stage import build_rate_limit_stage
@@ -87,6 +89,7 @@ class Services:
         settler = Settler(holds, settings.data_dir)
         billing = BillingStage(settings, holds, catalog, settler)
         limits = Limiter(limiter_redis(settings), probe_seconds=settings.rate_limit_probe_seconds, owns_redis=True)
+        response_store = ResponseStore(fast_sql, settings.data_dir)
         return cls(
             settings=settings,
             db=db,
@@ -109,6 +112,7 @@ class Services:
                 catalog,
                 stages=pipeline_stages(settings, db, catalog, limits, billing),
                 decorate_usage=decorate_usage,
+                responses=ResponsesState(response_store, auth),
             ),
             billing_jobs=BillingJobs(
                 db,
@@ -117,6 +121,7 @@ class Services:
                 settler=settler,
                 live_holds=billing.live_holds,
                 hold_ttl=settings.credit_hold_ttl_seconds,
+                drains=(response_store.drain,),
             ),
             fast_sql=fast_sql,
             started_at=started_at,

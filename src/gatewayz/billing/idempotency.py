@@ -28,7 +28,10 @@ MAX_KEY_LENGTH = 255
 
 
 def request_hash(call: InferenceCall) -> str:
-    payload = orjson.dumps({"endpoint": call.endpoint, "body": call.body}, option=orjson.OPT_SORT_KEYS)
+    # The face is part of the request: one key reused across /v1/chat and /v1/messages with an
+    # equivalent body must not replay a chat answer to an Anthropic client.
+    payload = orjson.dumps({"endpoint": call.endpoint, "face": call.face, "body": call.body},
+                           option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(payload).hexdigest()
 
 

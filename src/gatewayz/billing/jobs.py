@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
@@ -32,6 +33,7 @@ class BillingJobs:
         settler: Settler | None = None,
         live_holds: dict[int, Hold] | None = None,
         hold_ttl: float = 900.0,
+        drains: tuple[Callable[[], Awaitable[int]], ...] = (),
     ) -> None:
         self.db = db
         self.holds = holds
@@ -39,6 +41,7 @@ class BillingJobs:
         self.settler = settler
         self.live_holds = live_holds if live_holds is not None else {}
         self.hold_ttl = hold_ttl
+        self.drains = drains  # other records kept for later after a failed write (stored responses)
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> tuple[int, int]:
@@ -49,6 +52,10 @@ class BillingJobs:
             settled = await self.settler.drain()
             if settled:
                 log.warning("pending_settlements_completed", count=settled)
+        for drain in self.drains:
+            completed = await drain()
+            if completed:
+                log.warning("deferred_writes_completed", count=completed, kind=getattr(drain, "__qualname__", ""))
         async with self.db.session() as session:
             stale = await ledger.expired_holds(session, now)
         released = 0

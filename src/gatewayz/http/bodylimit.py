@@ -9,10 +9,9 @@ that announces its length needs no wrapper: the server never delivers more than 
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gatewayz.errors import GatewayError, error_body
+from gatewayz.errors import GatewayError, error_payload
 from gatewayz.inference.request import MAX_BODY_BYTES
 
 INFERENCE_PREFIX = "/v1/"
@@ -37,10 +36,11 @@ def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
 
 
-async def send_too_large(send: Send, limit: int) -> None:
-    body = orjson.dumps(error_body(BodyTooLarge(limit).message, BodyTooLarge.type, None, BodyTooLarge.code))
+async def send_too_large(send: Send, limit: int, path: str) -> None:
+    status, body = error_payload(413, BodyTooLarge(limit).message, BodyTooLarge.type, None, BodyTooLarge.code,
+                                 path=path)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -56,7 +56,7 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > limit:
-                    await send_too_large(send, limit)
+                    await send_too_large(send, limit, scope["path"])
                     return
                 await self.app(scope, receive, send)
                 return
@@ -89,7 +89,7 @@ async def _capped(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limi
                 # Whatever the app made of the interrupted read (our 413 from the GatewayError
                 # handler, FastAPI's "error parsing the body" 400), the client gets the same 413.
                 replaced = True
-                await send_too_large(send, limit)
+                await send_too_large(send, limit, scope["path"])
                 return
         await send(message)
 
@@ -99,4 +99,4 @@ async def _capped(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limi
         if started and not replaced:
             raise
     if exceeded and not started:
-        await send_too_large(send, limit)
+        await send_too_large(send, limit, scope["path"])

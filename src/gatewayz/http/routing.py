@@ -54,4 +54,5 @@ def install_routing_handlers(app: FastAPI) -> None:
             "invalid_request_error",
             code="method_not_allowed",
             headers={"Allow": ", ".join(allowed)},
+            path=request.url.path,
         )

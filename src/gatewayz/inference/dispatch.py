@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -74,6 +74,20 @@ class OpenStream:
     first_chunks: list[JSON]
     started: float
     first_byte_at: float
+    native: bool = False  # the upstream speaks the client's own face: its events pass through
+    first_events: list[tuple[str | None, JSON]] = field(default_factory=list)  # what first_chunks read
+
+
+@dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A face request to pass through untranslated to routes whose protocol is the face's own."""
+
+    protocol: str
+    body: JSON
+    headers: dict[str, str]
+
+    def applies(self, route: Route) -> bool:
+        return route.spec.protocol == self.protocol
 
 
 class Dispatcher:
@@ -141,14 +155,18 @@ class Dispatcher:
             raise status_failure(route, response)
         return answer_object(route, response.json())
 
-    async def complete(self, routes: list[Route], model: str, body: JSON) -> tuple[Route, JSON]:
-        """Non-streaming chat completion: (route that answered, OpenAI-shaped result)."""
+    async def complete(
+        self, routes: list[Route], model: str, body: JSON, native: NativeRequest | None = None
+    ) -> tuple[Route, JSON, JSON | None]:
+        """Non-streaming chat completion: (route that answered, OpenAI-shaped result, and the
+        upstream's own answer when the request went through natively)."""
 
-        async def attempt(route: Route, call: UpstreamCall) -> tuple[Route, JSON]:
-            return route, chat_result(route, await self._json_object(route, call))
+        async def attempt(route: Route, call: UpstreamCall) -> tuple[Route, JSON, JSON | None]:
+            data = await self._json_object(route, call)
+            return route, chat_result(route, data), data if native is not None and native.applies(route) else None
 
         return await self._attempts(  # type: ignore[no-any-return]
-            routes, model, lambda r: r.adapter.chat_call(r.spec, body, r.upstream_model, stream=False), attempt
+            routes, model, lambda r: chat_call(r, body, native, stream=False), attempt
         )
 
     async def embed(self, routes: list[Route], model: str, body: JSON) -> tuple[Route, JSON]:
@@ -162,7 +180,9 @@ class Dispatcher:
 
         return await self._attempts(routes, model, build, attempt)  # type: ignore[no-any-return]
 
-    async def open_stream(self, routes: list[Route], model: str, body: JSON, include_usage: bool) -> OpenStream:
+    async def open_stream(
+        self, routes: list[Route], model: str, body: JSON, include_usage: bool, native: NativeRequest | None = None
+    ) -> OpenStream:
         """Open a stream and read until its first chunk; failures before that fail over."""
 
         async def attempt(route: Route, call: UpstreamCall) -> OpenStream:
@@ -181,8 +201,11 @@ class Dispatcher:
                                       time.monotonic())
                 events = read_events(response.content.iter_any())
                 translator = route.adapter.stream_translator(model=route.upstream_model, include_usage=include_usage)
-                first = await first_chunks(route, events, translator)
-                return OpenStream(route, response, events, translator, first, started, time.monotonic())
+                passthrough = native is not None and native.applies(route)
+                seen: list[tuple[str | None, JSON]] | None = [] if passthrough else None
+                first = await first_chunks(route, events, translator, seen)
+                return OpenStream(route, response, events, translator, first, started, time.monotonic(),
+                                  passthrough, seen or [])
             except UpstreamFailure:
                 response.close()
                 raise
@@ -197,8 +220,16 @@ class Dispatcher:
                 raise
 
         return await self._attempts(  # type: ignore[no-any-return]
-            routes, model, lambda r: r.adapter.chat_call(r.spec, body, r.upstream_model, stream=True), attempt
+            routes, model, lambda r: chat_call(r, body, native, stream=True), attempt
         )
+
+
+def chat_call(route: Route, body: JSON, native: NativeRequest | None, *, stream: bool) -> UpstreamCall:
+    """The upstream call for one route: the face's own body where the route speaks it, else chat."""
+    if native is not None and native.applies(route):
+        return route.adapter.native_call(route.spec, native.body, route.upstream_model, stream=stream,
+                                         headers=native.headers)
+    return route.adapter.chat_call(route.spec, body, route.upstream_model, stream=stream)
 
 
 def answer_object(route: Route, data: Any) -> JSON:
@@ -304,14 +335,20 @@ def decode_event(route: Route, data: bytes) -> JSON | None:
 
 
 async def first_chunks(
-    route: Route, events: AsyncIterator[tuple[str | None, bytes]], translator: StreamTranslator
+    route: Route,
+    events: AsyncIterator[tuple[str | None, bytes]],
+    translator: StreamTranslator,
+    seen: list[tuple[str | None, JSON]] | None = None,
 ) -> list[JSON]:
+    """Read until the translator yields chunks; `seen` collects the events read (for passthrough)."""
     from gatewayz.providers.protocols.errors import UpstreamStreamError
 
     async for event, data in events:
         decoded = decode_event(route, data)
         if decoded is None:
             break
+        if seen is not None:
+            seen.append((event, decoded))
         try:
             chunks = translator.feed(event, decoded)
         except UpstreamStreamError as exc:

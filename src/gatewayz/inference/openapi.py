@@ -291,3 +291,40 @@ MODELS_OPERATION: JSON = {
     "responses": _ok("The models the caller may use", {"application/json": {"schema": ref("ModelList")}}),
 }
 MODEL_OPERATION: JSON = {"responses": _ok("One model", {"application/json": {"schema": ref("Model")}})}
+
+# The Responses and Messages faces: their full schemas are OpenAI's and Anthropic's own; these
+# say the shape of the top level (what the gateway itself checks) and leave the rest to them.
+_OPEN_OBJECT: JSON = {"type": "object"}
+RESPONSES_OPERATION: JSON = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["model"],
+        "properties": {"model": {"type": "string"}, "input": {"anyOf": [{"type": "string"}, {"type": "array"}]},
+                       "stream": {"type": "boolean"}, "store": {"type": "boolean"},
+                       "previous_response_id": {"type": "string"}, **_ROUTING}}}}},
+    "responses": _ok("A Response, or with `stream: true` a text/event-stream of Responses events",
+                     {"application/json": {"schema": _OPEN_OBJECT},
+                      "text/event-stream": {"schema": {"type": "string"}}}),
+}
+RESPONSE_OPERATION: JSON = {"responses": _ok("The stored Response", {"application/json": {"schema": _OPEN_OBJECT}})}
+RESPONSE_DELETED_OPERATION: JSON = {
+    "responses": _ok("Deleted", {"application/json": {"schema": _OPEN_OBJECT}}),
+}
+INPUT_ITEMS_OPERATION: JSON = {
+    "responses": _ok("A page of input items", {"application/json": {"schema": _OPEN_OBJECT}}),
+}
+MESSAGES_OPERATION: JSON = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["model", "max_tokens", "messages"],
+        "properties": {"model": {"type": "string"}, "max_tokens": {"type": "integer", "minimum": 1},
+                       "messages": {"type": "array"}, "stream": {"type": "boolean"}, **_ROUTING}}}}},
+    "responses": _ok("An Anthropic Message, or with `stream: true` a text/event-stream of its events",
+                     {"application/json": {"schema": _OPEN_OBJECT},
+                      "text/event-stream": {"schema": {"type": "string"}}}),
+}
+COUNT_TOKENS_OPERATION: JSON = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["model", "messages"],
+        "properties": {"model": {"type": "string"}, "messages": {"type": "array"}}}}}},
+    "responses": _ok("The input token count", {"application/json": {"schema": {
+        "type": "object", "required": ["input_tokens"], "properties": {"input_tokens": {"type": "integer"}}}}}),
+}

@@ -31,9 +31,9 @@ JSON = dict[str, Any]
 class InferenceCall:
     request_id: str
     principal: Principal
-    endpoint: str  # "chat" | "embeddings"
+    endpoint: str  # "chat" | "embeddings": the kind of work (limits and billing key on it)
     model: str  # as requested
-    body: JSON
+    body: JSON  # in the internal (Chat Completions) model, whatever face the request came in on
     stream: bool
     idempotency_key: str | None = None
     started: float = field(default_factory=time.monotonic)
@@ -48,6 +48,8 @@ class InferenceCall:
     finished_at: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    face: str = "chat"  # the wire the client spoke: "chat" | "responses" | "messages" (embeddings: "chat")
+    face_ctx: Any = None  # the face's FaceContext (ids and the request as sent), for its renderers
 
     @property
     def provider(self) -> str | None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from gatewayz.errors import GatewayError
 from gatewayz.inference.asgi import EventStreamResponse
-from gatewayz.inference.normalise import Chunks
 from gatewayz.inference.pipeline import InferenceCall
-from gatewayz.inference.sse import DONE, encode
+from gatewayz.inference.relay import FaceStream
 from gatewayz.providers.sandbox import (
     SANDBOX_PROVIDER,
     SandboxError,
@@ -51,42 +50,35 @@ def _headers(model: str) -> dict[str, str]:
     return {**HEADERS, "x-gatewayz-model": model}
 
 
-async def sandbox_chat(
-    call: InferenceCall, finish: Callable[[InferenceCall], Awaitable[None]], decorate_usage: Any
-) -> tuple[None, JSON] | EventStreamResponse:
-    """Simulated chat; the same stages run as for a real provider (usage recorded at zero cost)."""
+async def sandbox_chat(call: InferenceCall, stream: FaceStream | None) -> tuple[None, JSON] | EventStreamResponse:
+    """Simulated chat; the same stages run as for a real provider (usage recorded at zero cost),
+    and a stream goes out through the face's renderer like a relayed one."""
     body, model = call.body, call.model
     response_id = "chatcmpl-" + secrets.token_hex(12)
     created = int(time.time())
     await _delay(body)
     try:
-        if not call.stream:
+        if stream is None:
             return None, simulate_chat(body, response_id=response_id, created=created)
         chunks = simulate_chat_stream(body, response_id=response_id, created=created)
     except SandboxError as exc:
         raise _as_gateway_error(exc) from exc
-
-    complete = Chunks(call.request_id, model).chunk  # same schema guarantee as a relayed stream
+    face = stream
 
     async def events() -> AsyncIterator[bytes]:
-        usage: JSON | None = None
+        for data in face.renderer.start():
+            yield data
         for chunk in chunks:
-            if not chunk.get("choices") and chunk.get("usage"):
-                usage = chunk
-                continue
-            yield encode(complete(chunk))
+            for data in face.forward([chunk]):
+                yield data
             await asyncio.sleep(0)
-        call.status, call.usage = 200, (usage or {}).get("usage")
-        await finish(call)
-        if usage is not None:
-            decorate_usage(call, usage["usage"])
-            yield encode(complete(usage))
-        yield DONE
+        usage = face.usage_chunk["usage"] if face.usage_chunk is not None else None
+        yield await face.close(usage)
 
     async def cleanup() -> None:
         if not call.status:
             call.status = 499
-        await finish(call)
+        await face.finish(call)
 
     return EventStreamResponse(events(), {**call.headers, **_headers(model)}, cleanup)
 

@@ -5,6 +5,7 @@ Each stage is a plain function call on the hot path; only provider and storage I
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -13,16 +14,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Authenticator
+from gatewayz.accounts.principal import Principal
 from gatewayz.errors import GatewayError
 from gatewayz.inference import normalise
 from gatewayz.inference import request as parse
 from gatewayz.inference.asgi import ClientDisconnected, EventStreamResponse, until_disconnect
-from gatewayz.inference.dispatch import Dispatcher
+from gatewayz.inference.dispatch import Dispatcher, NativeRequest
+from gatewayz.inference.faces.base import FaceContext
+from gatewayz.inference.faces.kinds import CHAT, MESSAGES, RESPONSES, Face, messages_request
 from gatewayz.inference.failures import NoRoute, final_error
+from gatewayz.inference.messages_extras import anthropic_model, anthropic_model_list, count_tokens
 from gatewayz.inference.pipeline import AnswerFromStore, InferenceCall, Stages, StoredResponse
-from gatewayz.inference.relay import CLIENT_CLOSED, relay
+from gatewayz.inference.relay import CLIENT_CLOSED, FaceStream, relay
+from gatewayz.inference.responses_state import ResponsesState
 from gatewayz.inference.sandbox import check_sandbox_model, sandbox_chat, sandbox_embeddings, sandbox_model_list
-from gatewayz.inference.sse import DONE
 from gatewayz.middleware import new_request_id
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.router import Router
@@ -30,6 +35,20 @@ from gatewayz.providers.router import Router
 JSON = dict[str, Any]
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 UsageDecorator = Callable[[InferenceCall, JSON], None]
+Prepare = Callable[[Principal, JSON], Awaitable[tuple[JSON, str, JSON]]]  # -> chat body, model, context facts
+
+
+async def prepare_chat(principal: Principal, raw: JSON) -> tuple[JSON, str, JSON]:
+    return raw, parse.check_chat(raw), {}
+
+
+async def prepare_embeddings(principal: Principal, raw: JSON) -> tuple[JSON, str, JSON]:
+    return raw, parse.check_embeddings(raw), {}
+
+
+async def prepare_messages(principal: Principal, raw: JSON) -> tuple[JSON, str, JSON]:
+    body = messages_request.to_chat(raw)
+    return body, body["model"], {}
 
 
 def route_headers(call: InferenceCall) -> dict[str, str]:
@@ -58,6 +77,7 @@ class InferenceService:
         catalog: Catalog,
         stages: Stages | None = None,
         decorate_usage: UsageDecorator = no_decoration,
+        responses: ResponsesState | None = None,
     ) -> None:
         self.auth = auth
         self.router = router
@@ -65,17 +85,19 @@ class InferenceService:
         self.catalog = catalog
         self.stages = stages or Stages()
         self.decorate_usage = decorate_usage
+        self.responses = responses
 
-    async def _begin(self, request: Request, endpoint: str, check: Callable[[JSON], str]) -> InferenceCall:
+    async def _begin(self, request: Request, endpoint: str, face: Face, prepare: Prepare) -> InferenceCall:
         principal = await self.auth.authenticate(request, "inference")
-        body = await parse.read_json_object(request)
-        model = check(body)
+        raw = await parse.read_json_object(request)
+        body, model, ctx_extra = await prepare(principal, raw)
         self.auth.authorize_model(request, principal, model)
         for fallback in body.get("models") or []:
             if isinstance(fallback, str):
                 self.auth.authorize_model(request, principal, fallback)
+        request_id = request.scope.get("gatewayz.request_id") or new_request_id()
         call = InferenceCall(
-            request_id=request.scope.get("gatewayz.request_id") or new_request_id(),
+            request_id=request_id,
             client_request_id=request.scope.get("gatewayz.client_request_id"),
             principal=principal,
             endpoint=endpoint,
@@ -83,7 +105,10 @@ class InferenceService:
             body=body,
             stream=endpoint == "chat" and body.get("stream") is True,
             idempotency_key=request.headers.get("idempotency-key"),
+            face=face.name,
         )
+        call.face_ctx = FaceContext(face.id_prefix + request_id.removeprefix("req_"), model, int(time.time()),
+                                    raw, ctx_extra)
         request.scope["gatewayz.call"] = call  # the access log reads provider and cost from it
         if principal.is_sandbox:
             check_sandbox_model(body, endpoint)
@@ -93,11 +118,14 @@ class InferenceService:
             )
             if not call.routes:
                 raise final_error(model, None)
+            if face.native_protocol is not None and any(r.spec.protocol == face.native_protocol for r in call.routes):
+                headers = {name: request.headers[name] for name in face.native_headers if name in request.headers}
+                call.state["native"] = NativeRequest(face.native_protocol, raw, headers)
         await self.stages.admit(call)
         return call
 
     async def _complete(
-        self, request: Request, call: InferenceCall, work: Callable[[], Awaitable[Any]]
+        self, request: Request, call: InferenceCall, work: Callable[[], Awaitable[Any]], face: Face = CHAT
     ) -> Response | EventStreamResponse:
         """Run the non-streaming (or stream-opening) work; finish the stages on every outcome."""
         try:
@@ -119,7 +147,8 @@ class InferenceService:
             if "idempotency" in call.state:
                 outcome.stream = self._recording(call, outcome.stream, {**call.headers, **route_headers(call)})
             return outcome
-        call.route, result = outcome
+        call.route, result = outcome[0], outcome[1]
+        native_answer = outcome[2] if len(outcome) > 2 else None
         call.status, call.usage = 200, result.get("usage")
         call.state["result"] = result  # billing estimates the completion from it if usage is not believable
         await self.stages.finish(call)
@@ -131,11 +160,28 @@ class InferenceService:
             normalise.completion(result, call.request_id, call.model)
         else:
             normalise.embeddings(result, call.model, call.usage)
+        answer = result
+        if native_answer is not None:
+            answer = native_answer
+            self._add_cost(call, answer)
+        elif face.render is not None:
+            answer = face.render(result, call.face_ctx)
+        if face is RESPONSES and self.responses is not None:
+            await self.responses.keep(call, answer)
         headers = {**call.headers, **route_headers(call)}
-        body = orjson.dumps(result)
+        body = orjson.dumps(answer)
         if "idempotency" in call.state:
             await self.stages.record_response(call, StoredResponse(200, "application/json", headers, body))
         return Response(body, media_type="application/json", headers=headers)
+
+    def _add_cost(self, call: InferenceCall, answer: JSON) -> None:
+        """A natively passed answer keeps the upstream's own counts; only the cost is added."""
+        usage = answer.get("usage")
+        if isinstance(usage, dict):
+            shown: JSON = {}
+            self.decorate_usage(call, shown)
+            if "cost" in shown:
+                usage["cost"] = shown["cost"]
 
     async def _recording(
         self, call: InferenceCall, stream: AsyncIterator[bytes], headers: dict[str, str]
@@ -144,26 +190,36 @@ class InferenceService:
         parts: list[bytes] = []
         async for part in stream:
             parts.append(part)
-            if part == DONE and call.status == 200:
+            if call.state.get("stream_end") and call.status == 200 and "recorded" not in call.state:
                 # Stored before the client sees the end, so an immediate retry finds it.
+                call.state["recorded"] = True
                 stored = StoredResponse(200, SSE_CONTENT_TYPE, headers, b"".join(parts))
                 await self.stages.record_response(call, stored)
             yield part
 
-    async def chat(self, request: Request) -> Response | EventStreamResponse:
+    async def _serve(self, request: Request, face: Face, prepare: Prepare) -> Response | EventStreamResponse:
+        """Chat, Responses or Messages: one pipeline, the face only at the two ends."""
         try:
-            call = await self._begin(request, "chat", parse.check_chat)
+            call = await self._begin(request, "chat", face, prepare)
         except AnswerFromStore as stored:
             return replay(stored.response)
+        at_end = self.responses.at_stream_end if face is RESPONSES and self.responses is not None else None
+
+        def face_stream(native: bool) -> FaceStream:
+            renderer = face.stream_renderer(call.face_ctx, call.request_id, native=native)
+            return FaceStream(call, renderer, self.stages.finish, self.decorate_usage, at_end)
+
         if call.principal.is_sandbox:
-            return await self._complete(request, call, lambda: sandbox_chat(call, self.stages.finish,
-                                                                            self.decorate_usage))
+            return await self._complete(
+                request, call, lambda: sandbox_chat(call, face_stream(False) if call.stream else None), face
+            )
+        native = call.state.get("native")
 
         async def work() -> Any:
             if not call.stream:
-                return await self.dispatcher.complete(call.routes, call.model, call.body)
+                return await self.dispatcher.complete(call.routes, call.model, call.body, native)
             opened = await self.dispatcher.open_stream(
-                call.routes, call.model, call.body, parse.include_usage(call.body)
+                call.routes, call.model, call.body, parse.include_usage(call.body), native
             )
             call.route = opened.route
 
@@ -173,14 +229,25 @@ class InferenceService:
                     call.status = CLIENT_CLOSED
                 await self.stages.finish(call)
 
-            body = relay(opened, call, self.stages.finish, self.decorate_usage)
+            body = relay(opened, call, face_stream(opened.native))
             return EventStreamResponse(body, {**call.headers, **route_headers(call)}, cleanup)
 
-        return await self._complete(request, call, work)
+        return await self._complete(request, call, work, face)
+
+    async def chat(self, request: Request) -> Response | EventStreamResponse:
+        return await self._serve(request, CHAT, prepare_chat)
+
+    async def messages(self, request: Request) -> Response | EventStreamResponse:
+        return await self._serve(request, MESSAGES, prepare_messages)
+
+    async def create_response(self, request: Request) -> Response | EventStreamResponse:
+        if self.responses is None:
+            raise GatewayError("Stored responses are not configured.", status=503, type="server_error")
+        return await self._serve(request, RESPONSES, self.responses.prepare)
 
     async def embeddings(self, request: Request) -> Response | EventStreamResponse:
         try:
-            call = await self._begin(request, "embeddings", parse.check_embeddings)
+            call = await self._begin(request, "embeddings", CHAT, prepare_embeddings)
         except AnswerFromStore as stored:
             return replay(stored.response)
         if call.principal.is_sandbox:
@@ -212,10 +279,23 @@ class InferenceService:
         return [e for e in entries if principal.allows_model(e["id"])]
 
     async def models(self, request: Request) -> Response:
-        return json_response({"object": "list", "data": await self.model_list(request)}, {})
+        entries = await self.model_list(request)
+        if "anthropic-version" in request.headers:  # the anthropic SDK's models.list()
+            query = request.query_params
+            limit = query.get("limit", "20")
+            page = anthropic_model_list(
+                entries, limit=int(limit) if limit.isdigit() and 1 <= int(limit) <= 1000 else 20,
+                after_id=query.get("after_id"), before_id=query.get("before_id"),
+            )
+            return json_response(page, {})
+        return json_response({"object": "list", "data": entries}, {})
 
     async def model(self, request: Request, model_id: str) -> Response:
         for entry in await self.model_list(request):
             if entry["id"] == model_id:
-                return json_response(entry, {})
+                return json_response(anthropic_model(entry) if "anthropic-version" in request.headers else entry, {})
         raise NoRoute(f"The model '{model_id}' does not exist.", param="model")
+
+    async def count_tokens(self, request: Request) -> Response:
+        principal = await self.auth.authenticate(request, "inference")
+        return await count_tokens(request, principal, self.router, self.dispatcher.clients, self.auth.authorize_model)

@@ -122,6 +122,18 @@ class OpenAIAdapter:
             return data["detail"], ""
         return f"upstream returned status {status}", ""
 
+    def native_call(
+        self, spec: ProviderSpec, body: JSON, upstream_model: str, *, stream: bool, headers: Mapping[str, str]
+    ) -> UpstreamCall:
+        """A face request in this protocol's own wire format, passed through (see NativeRequest)."""
+        raise ValueError(f"{spec.name} ({self.protocol} protocol) takes no native passthrough")
+
+    def count_tokens_call(
+        self, spec: ProviderSpec, body: JSON, upstream_model: str, headers: Mapping[str, str]
+    ) -> UpstreamCall | None:
+        """The provider's own token count for a native request body, where it has one."""
+        return None
+
     def embeddings_call(self, spec: ProviderSpec, body: JSON, upstream_model: str) -> UpstreamCall:
         payload = without_gateway_fields(body)
         payload["model"] = upstream_model
@@ -165,6 +177,27 @@ class AnthropicAdapter(OpenAIAdapter):
 
     def chat_result(self, data: JSON, *, model: str) -> JSON:
         return from_anthropic_response(data, model=model)
+
+    def native_call(
+        self, spec: ProviderSpec, body: JSON, upstream_model: str, *, stream: bool, headers: Mapping[str, str]
+    ) -> UpstreamCall:
+        """A Messages request as the client sent it: cache_control, thinking, documents and beta
+        features survive; only the model id and the gateway's own routing fields change."""
+        payload = without_gateway_fields(body)
+        payload["model"] = upstream_model
+        if stream:
+            payload["stream"] = True
+        else:
+            payload.pop("stream", None)
+        return UpstreamCall("POST", _url(spec, "/messages"), _headers(spec, headers), orjson.dumps(payload))
+
+    def count_tokens_call(
+        self, spec: ProviderSpec, body: JSON, upstream_model: str, headers: Mapping[str, str]
+    ) -> UpstreamCall | None:
+        payload = without_gateway_fields(body)
+        payload["model"] = upstream_model
+        return UpstreamCall("POST", _url(spec, "/messages/count_tokens"), _headers(spec, headers),
+                            orjson.dumps(payload))
 
     def stream_translator(self, *, model: str, include_usage: bool) -> StreamTranslator:
         return _AnthropicTranslator(model, include_usage)

@@ -1,0 +1,1 @@
+"""The public wire faces of the gateway (Chat Completions, Responses, Messages); see `base`."""

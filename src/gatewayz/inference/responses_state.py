@@ -1,0 +1,126 @@
+"""Responses' stored state: `store`, `previous_response_id`, and the retrieve/delete/input_items reads.
+
+The earlier turns of a `previous_response_id` chain are rebuilt from the gateway's own store
+(history domain) before admission, so the credit hold and token limits see the whole prompt,
+and so multi-turn state works on providers that have no Responses API at all. A user only ever
+sees their own responses (another user's id, or a sandbox id from a live key, is a 404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gatewayz.accounts.auth import Authenticator
+from gatewayz.accounts.principal import Principal
+from gatewayz.errors import InvalidRequest, NotFound
+from gatewayz.history.responses import ResponseStore, StoredResponseRecord
+from gatewayz.inference.faces import responses_request
+from gatewayz.inference.faces.base import StreamRenderer
+from gatewayz.inference.pipeline import InferenceCall
+
+JSON = dict[str, Any]
+MAX_ID_LENGTH = 128
+PAGE_DEFAULT, PAGE_MAX = 20, 100
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+def _response_id(value: Any, param: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
+        raise InvalidRequest(f"'{param}' must be a response id (resp_...).", param=param, code="invalid_value")
+    return value
+
+
+def _not_found(response_id: str) -> NotFound:
+    return NotFound(f"Response with id '{response_id[:MAX_ID_LENGTH]}' not found.", code=None)
+
+
+class ResponsesState:
+    def __init__(self, store: ResponseStore, auth: Authenticator) -> None:
+        self.store = store
+        self.auth = auth
+
+    # -- the pipeline's side -------------------------------------------------------------------
+
+    async def prepare(self, principal: Principal, raw: JSON) -> tuple[JSON, str, JSON]:
+        """The chat body of a Responses request, with the earlier turns of its chain."""
+        previous = raw.get("previous_response_id")
+        earlier: list[JSON] | None = None
+        if previous is not None:
+            previous = _response_id(previous, "previous_response_id")
+            earlier = await self.store.earlier_items(principal.user_id, principal.environment, previous)
+            if earlier is None:
+                raise InvalidRequest(f"Previous response with id '{previous}' not found.",
+                                     param="previous_response_id", code="previous_response_not_found")
+        body = responses_request.to_chat(raw, earlier)
+        return body, body["model"], {"previous_response_id": previous, "store": raw.get("store") is not False}
+
+    async def keep(self, call: InferenceCall, answer: JSON) -> None:
+        """Store the answer (and its input items) unless the request said `store: false`."""
+        ctx = call.face_ctx
+        if not ctx.extra.get("store") or not answer:
+            return
+        principal = call.principal
+        await self.store.save(StoredResponseRecord(
+            id=ctx.response_id,
+            user_id=principal.user_id,
+            api_key_id=principal.key_id,
+            environment=principal.environment,
+            model=call.model,
+            status=str(answer.get("status") or "completed"),
+            previous_response_id=ctx.extra.get("previous_response_id"),
+            created_at=ctx.created,
+            response=answer,
+            input_items=responses_request.input_items(ctx.request),
+        ))
+
+    async def at_stream_end(self, call: InferenceCall, renderer: StreamRenderer) -> None:
+        await self.keep(call, renderer.result())
+
+    # -- the HTTP reads --------------------------------------------------------------------------
+
+    async def _record(self, request: Request, response_id: str) -> tuple[Principal, StoredResponseRecord]:
+        principal = await self.auth.authenticate(request, "inference")
+        record = None
+        if len(response_id) <= MAX_ID_LENGTH:
+            record = await self.store.get(principal.user_id, principal.environment, response_id)
+        if record is None:
+            raise _not_found(response_id)
+        return principal, record
+
+    async def retrieve(self, request: Request, response_id: str) -> Response:
+        _, record = await self._record(request, response_id)
+        return _json(record.response)
+
+    async def delete(self, request: Request, response_id: str) -> Response:
+        principal, record = await self._record(request, response_id)
+        await self.store.delete(principal.user_id, principal.environment, record.id)
+        return _json({"id": record.id, "object": "response.deleted", "deleted": True})
+
+    async def input_items(
+        self, request: Request, response_id: str, *, limit: int, order: str, after: str | None
+    ) -> Response:
+        """OpenAI's list page: newest first by default, `after` an item id of the previous page."""
+        _, record = await self._record(request, response_id)
+        items = record.input_items if order == "asc" else record.input_items[::-1]
+        start = 0
+        if after is not None:
+            positions = [n for n, item in enumerate(items) if item.get("id") == after]
+            if not positions:
+                raise InvalidRequest(f"No input item with id '{after[:MAX_ID_LENGTH]}'.", param="after",
+                                     code="invalid_value")
+            start = positions[0] + 1
+        page = items[start:start + limit]
+        return _json({
+            "object": "list",
+            "data": page,
+            "first_id": page[0].get("id") if page else None,
+            "last_id": page[-1].get("id") if page else None,
+            "has_more": start + limit < len(items),
+        })
