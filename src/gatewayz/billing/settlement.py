@@ -12,10 +12,6 @@ charged twice: the retry finds the usage record and stops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import os
-import secrets
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +21,7 @@ import orjson
 import structlog
 
 from gatewayz.billing.holds import AlreadySettled, Hold, HoldLedger, Settlement
+from gatewayz.storage.spool import Spool
 from gatewayz.storage.types import utcnow
 
 log = structlog.get_logger("gatewayz.billing.settlement")
@@ -62,7 +59,7 @@ class Settler:
 
     def __init__(self, holds: HoldLedger, data_dir: Path) -> None:
         self.holds = holds
-        self.spool = data_dir / SPOOL_NAME
+        self.spool = Spool(data_dir / SPOOL_NAME)
         self.deferred = 0  # kept for later by this process (exposed for health/metrics)
 
     async def settle(
@@ -118,29 +115,10 @@ class Settler:
         except Exception as keep_error:
             if "pending_settlements" in str(keep_error) and "UNIQUE" in str(keep_error).upper():
                 return  # already kept by an earlier attempt
-            await asyncio.to_thread(self._append_spool, raw)
+            await asyncio.to_thread(self.spool.append, raw)
             where = "spool"
         log.error("settlement_deferred", request_id=payload["request_id"], kept_in=where,
                   error=f"{type(error).__name__}: {error}"[:300] if error else None)
-
-    def _append_spool(self, line: str) -> None:
-        """Append under the file's lock; if a drainer renamed the file meanwhile, append to the new one."""
-        self.spool.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(self.spool, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    current = os.stat(self.spool).st_ino
-                except FileNotFoundError:
-                    current = None
-                if current != os.fstat(fd).st_ino:
-                    continue
-                os.write(fd, line.encode() + b"\n")
-                os.fsync(fd)
-                return
-            finally:
-                os.close(fd)  # also releases the lock
 
     # -- the job's side ------------------------------------------------------------------------
 
@@ -165,37 +143,18 @@ class Settler:
         return done
 
     async def _drain_spool(self) -> int:
-        """Take the spool by renaming it (writers move on to a new file), then settle its lines.
-        Files left by a drainer that died are picked up too: settling twice is harmless."""
-        files = [p for p in self.spool.parent.glob(SPOOL_NAME + ".*.draining")]
-        if self.spool.exists():
-            taken = self.spool.with_name(f"{SPOOL_NAME}.{os.getpid()}.{secrets.token_hex(4)}.draining")
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(self.spool, taken)
-                files.append(taken)
+        """Take the spool (see storage/spool.py: files left by a drainer that died are taken too;
+        settling twice is harmless), settle its lines, put back those that still fail."""
         done = 0
-        for path in files:
-            try:
-                lines = await asyncio.to_thread(_read_locked, path)
-            except FileNotFoundError:
-                continue  # another process is draining it
-            for line in lines:
+        for taken in await asyncio.to_thread(self.spool.take):
+            for line in taken.lines:
                 try:
                     await self._apply(orjson.loads(line))
                 except AlreadySettled:
                     pass
                 except Exception:
-                    await asyncio.to_thread(self._append_spool, line)
+                    await asyncio.to_thread(self.spool.append, line)
                     continue
                 done += 1
-            path.unlink(missing_ok=True)
+            self.spool.finish(taken)
         return done
-
-
-def _read_locked(path: Path) -> list[str]:
-    with open(path) as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # waits for a writer that had it open before the rename
-        try:
-            return [line for line in handle.read().splitlines() if line.strip()]
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
