@@ -8,7 +8,8 @@ settlement (billing/settlement.py) it retries at once (a lock, a dropped connect
 row durably in the data directory's spool (`pending-responses.jsonl`, fsynced) and logs
 `response_store_deferred` at error level; `drain()`, run by a periodic job, completes kept saves.
 A save the database refuses for good (the user was deleted; a value too long) is logged as
-`response_store_refused` and dropped: retrying could never succeed.
+`response_store_refused` and dropped: retrying could never succeed. Known gap: a response deleted
+while an earlier save of it still waits in the spool comes back when the spool is drained.
 
 Statements per call (each one SQL statement, one round trip on PostgreSQL unless noted):
 - save: one upsert per attempt, at most 3 attempts;
