@@ -8,6 +8,7 @@ sees their own responses (another user's id, or a sandbox id from a live key, is
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -67,7 +68,8 @@ class ResponsesState:
         if not ctx.extra.get("store") or not answer:
             return
         principal = call.principal
-        await self.store.save(StoredResponseRecord(
+        # shielded: a client leaving at the last moment must not cancel the write halfway
+        await asyncio.shield(self.store.save(StoredResponseRecord(
             id=ctx.response_id,
             user_id=principal.user_id,
             api_key_id=principal.key_id,
@@ -78,7 +80,7 @@ class ResponsesState:
             created_at=ctx.created,
             response=answer,
             input_items=responses_request.input_items(ctx.request),
-        ))
+        )))
 
     async def at_stream_end(self, call: InferenceCall, renderer: StreamRenderer) -> None:
         await self.keep(call, renderer.result())
