@@ -329,6 +329,16 @@ def _blocks(content: Any, path: str) -> list[Any]:
     return content
 
 
+def _plain_text(block: Any) -> JSON | None:
+    """The common case, a well-formed text block without a cache breakpoint, without building its
+    path; anything else (None) goes through the checking helpers."""
+    if type(block) is dict and block.get("type") == "text" and "cache_control" not in block:
+        text = block.get("text")
+        if type(text) is str and text:
+            return {"type": "text", "text": text}
+    return None
+
+
 def _block_type(block: Any, path: str) -> str:
     if not isinstance(block, dict):
         raise _fail(path, "Input should be a valid dictionary", "invalid_type")
@@ -350,6 +360,10 @@ def _user(content: Any, path: str, out: list[JSON]) -> None:
     media: list[JSON] = []  # what tool results carry besides text: sent after them, in the user turn
     parts: list[JSON] = []
     for index, block in enumerate(blocks):
+        plain = _plain_text(block)
+        if plain is not None:
+            parts.append(plain)
+            continue
         block_path = f"{path}.content.{index}"
         kind = _block_type(block, block_path)
         if kind == "text":
@@ -381,6 +395,10 @@ def _assistant(content: Any, path: str, out: list[JSON], *, final: bool) -> None
     parts: list[JSON] = []
     calls: list[JSON] = []
     for index, block in enumerate(blocks):
+        plain = _plain_text(block)
+        if plain is not None:
+            parts.append(plain)
+            continue
         block_path = f"{path}.content.{index}"
         kind = _block_type(block, block_path)
         if kind == "text":
