@@ -1,0 +1,595 @@
+"""Responses face, requests and answers: Responses body -> chat body, chat answer -> Response.
+
+The official `openai` SDK's pydantic types, in strict mode, judge every object produced here;
+hostile bodies must be an `InvalidRequest` naming the Responses parameter, never a crash.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import pydantic
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openai.types.responses import Response, ResponseItem
+
+from gatewayz.errors import InvalidRequest
+from gatewayz.inference.faces.base import FaceContext
+from gatewayz.inference.faces.responses_answer import failed_response, render_response, usage_from_chat
+from gatewayz.inference.faces.responses_request import input_items, to_chat
+from gatewayz.inference.request import check_chat
+
+PNG_URL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+PDF_DATA = "data:application/pdf;base64,JVBERi0xLjQKJcfsj6IKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK"
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Weather at a place",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "strict": True,
+}
+ITEMS = pydantic.TypeAdapter(list[ResponseItem])
+
+
+def rich_body() -> dict[str, Any]:
+    """A Responses request using every item and part type the face translates."""
+    return {
+        "model": "gpt-4.1",
+        "instructions": "You are terse.",
+        "input": [
+            {"role": "developer", "content": "Answer in French."},
+            {"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "Look at these."},
+                {"type": "input_image", "image_url": "https://example.com/cat.jpg", "detail": "low"},
+                {"type": "input_image", "image_url": PNG_URL, "detail": "original"},
+                {"type": "input_image", "image_url": PNG_URL},
+                {"type": "input_file", "file_data": PDF_DATA, "filename": "report.pdf"},
+            ]},
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "weather"}]},
+            {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [
+                {"type": "output_text", "text": "Checking.", "annotations": []},
+            ]},
+            {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
+             "arguments": '{"city":"Paris"}'},
+            {"type": "function_call", "call_id": "call_2", "name": "get_weather", "arguments": '{"city":"Rome"}'},
+            {"type": "function_call_output", "call_id": "call_1", "output": "18C"},
+            {"type": "function_call_output", "call_id": "call_2",
+             "output": [{"type": "input_text", "text": "station "}, {"type": "input_text", "text": "offline"}]},
+            {"role": "assistant", "content": [{"type": "refusal", "refusal": "I cannot say."}]},
+            {"role": "user", "content": "And tomorrow?"},
+        ],
+        "tools": [WEATHER],
+        "tool_choice": {"type": "function", "name": "get_weather"},
+        "parallel_tool_calls": False,
+        "text": {"format": {"type": "json_schema", "name": "forecast", "schema": {"type": "object"}, "strict": True,
+                            "description": "A forecast"}, "verbosity": "low"},
+        "max_output_tokens": 500,
+        "temperature": 0.3,
+        "top_p": 0.9,
+        "reasoning": {"effort": "low", "summary": "auto"},
+        "user": "u-1",
+        "safety_identifier": "s-1",
+        "prompt_cache_key": "k-1",
+        "service_tier": "flex",
+        "metadata": {"team": "a"},
+        "store": True,
+        "truncation": "auto",
+        "include": ["reasoning.encrypted_content"],
+    }  # fmt: skip
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+def test_every_item_and_part_type_translates() -> None:
+    chat = to_chat(rich_body())
+    assert chat["messages"] == [
+        {"role": "system", "content": "You are terse."},
+        {"role": "developer", "content": "Answer in French."},
+        {"role": "user", "content": [
+            {"type": "text", "text": "Look at these."},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg", "detail": "low"}},
+            {"type": "image_url", "image_url": {"url": PNG_URL, "detail": "high"}},
+            {"type": "image_url", "image_url": {"url": PNG_URL}},
+            {"type": "file", "file": {"file_data": PDF_DATA, "filename": "report.pdf"}},
+        ]},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
+            {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'}},
+        ]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "station offline"},
+        {"role": "assistant", "content": "", "refusal": "I cannot say."},
+        {"role": "user", "content": "And tomorrow?"},
+    ]  # fmt: skip
+    assert chat["tools"] == [
+        {"type": "function", "function": {"name": "get_weather", "description": "Weather at a place",
+                                          "parameters": WEATHER["parameters"], "strict": True}}
+    ]  # fmt: skip
+    assert chat["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert chat["parallel_tool_calls"] is False
+    assert chat["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "forecast", "schema": {"type": "object"}, "description": "A forecast", "strict": True},
+    }
+    assert chat["verbosity"] == "low"
+    assert chat["max_tokens"] == 500
+    assert (chat["temperature"], chat["top_p"], chat["reasoning_effort"]) == (0.3, 0.9, "low")
+    assert (chat["user"], chat["safety_identifier"], chat["prompt_cache_key"]) == ("u-1", "s-1", "k-1")
+    assert chat["service_tier"] == "flex"
+    for name in ("metadata", "store", "truncation", "include", "input", "instructions", "text", "reasoning"):
+        assert name not in chat
+    assert "stream" not in chat
+    assert check_chat(chat) == "gpt-4.1"  # the pipeline's own chat check accepts it
+
+
+def test_string_input_is_one_user_message_and_stream_asks_for_usage() -> None:
+    chat = to_chat({"model": " gpt-4o ", "input": "Hello", "stream": True})
+    assert chat == {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "Hello"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+def test_unknown_fields_and_routing_fields_pass_through() -> None:
+    body = {"model": "m", "input": "hi", "provider": {"order": ["openai"]}, "models": ["a", "b"], "seed": 7,
+            "prompt_cache_retention": "24h"}  # fmt: skip
+    chat = to_chat(body)
+    assert (chat["provider"], chat["models"], chat["seed"]) == ({"order": ["openai"]}, ["a", "b"], 7)
+    assert chat["prompt_cache_retention"] == "24h"
+    assert check_chat(chat) == "m"
+
+
+def test_previous_turns_follow_the_instructions_and_earlier_instructions_are_not_replayed() -> None:
+    first = {"model": "m", "instructions": "old rules", "input": "What is 2+2?"}
+    answer = render_response(completion("4"), context(first))
+    earlier = input_items(first) + answer["output"]
+    chat = to_chat({"model": "m", "instructions": "new rules", "input": "And 3+3?", "previous_response_id": "r"},
+                   earlier)  # fmt: skip
+    assert chat["messages"] == [
+        {"role": "system", "content": "new rules"},
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4"},
+        {"role": "user", "content": "And 3+3?"},
+    ]
+    assert "previous_response_id" not in chat
+
+
+def test_logprobs_are_asked_for_when_included() -> None:
+    chat = to_chat({"model": "m", "input": "x", "include": ["message.output_text.logprobs"], "top_logprobs": 3})
+    assert (chat["logprobs"], chat["top_logprobs"]) == (True, 3)
+    assert "logprobs" not in to_chat({"model": "m", "input": "x", "top_logprobs": 0})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ({"format": {"type": "text"}}, None),
+        ({"format": {"type": "json_object"}}, {"type": "json_object"}),
+    ],
+)
+def test_text_formats(text: dict[str, Any], expected: Any) -> None:
+    assert to_chat({"model": "m", "input": "x", "text": text}).get("response_format") == expected
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [("auto", "auto"), ("none", "none"), ("required", "required"),
+     ({"type": "function", "name": "get_weather"}, {"type": "function", "function": {"name": "get_weather"}})],
+)  # fmt: skip
+def test_tool_choices(choice: Any, expected: Any) -> None:
+    assert to_chat({"model": "m", "input": "x", "tools": [WEATHER], "tool_choice": choice})["tool_choice"] == expected
+
+
+def test_without_tools_auto_and_parallel_are_not_forwarded() -> None:
+    chat = to_chat({"model": "m", "input": "x", "tools": [], "tool_choice": "auto", "parallel_tool_calls": True})
+    assert {"tools", "tool_choice", "parallel_tool_calls"}.isdisjoint(chat)
+
+
+def with_(path: str, value: Any) -> dict[str, Any]:
+    """rich_body() with the value at a dotted path (list indexes as numbers) replaced."""
+    body = copy.deepcopy(rich_body())
+    target: Any = body
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+    return body
+
+
+def without(path: str) -> dict[str, Any]:
+    body = copy.deepcopy(rich_body())
+    target: Any = body
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+    for key in keys[:-1]:
+        target = target[key]
+    del target[keys[-1]]
+    return body
+
+
+REFUSED = [
+    (without("model"), "model", "missing_required_parameter"),
+    (with_("input", 5), "input", "invalid_type"),
+    (with_("input", []), "input", "missing_required_parameter"),
+    ({"model": "m", "instructions": "only rules"}, "input", "missing_required_parameter"),
+    (with_("input.0", "text"), "input[0]", "invalid_type"),
+    (with_("input.0", {}), "input[0].type", "missing_required_parameter"),
+    (with_("input.0", {"id": "msg_x"}), "input[0].role", "missing_required_parameter"),
+    (with_("input.0.role", "tool"), "input[0].role", "invalid_value"),
+    (with_("input.0.role", ["user"]), "input[0].role", "invalid_type"),
+    (without("input.0.content"), "input[0].content", "missing_required_parameter"),
+    (with_("input.0.content", 3), "input[0].content", "invalid_type"),
+    (with_("input.1.content.0.text", None), "input[1].content[0].text", "missing_required_parameter"),
+    (with_("input.1.content.0.text", 1), "input[1].content[0].text", "invalid_type"),
+    (with_("input.1.content.0.type", "text"), "input[1].content[0].type", "invalid_value"),
+    (with_("input.1.content.0", {"text": "x"}), "input[1].content[0].type", "missing_required_parameter"),
+    (
+        with_("input.1.content.1", {"type": "input_image", "file_id": "file-1"}),
+        "input[1].content[1].file_id",
+        "unsupported_value",
+    ),
+    (
+        with_("input.1.content.1", {"type": "input_image"}),
+        "input[1].content[1].image_url",
+        "missing_required_parameter",
+    ),
+    (with_("input.1.content.1.image_url", {"url": "x"}), "input[1].content[1].image_url", "invalid_type"),
+    (with_("input.1.content.1.detail", "medium"), "input[1].content[1].detail", "invalid_value"),
+    (with_("input.1.content.1.detail", ["low"]), "input[1].content[1].detail", "invalid_value"),
+    (
+        with_("input.1.content.4", {"type": "input_file", "file_id": "file-1"}),
+        "input[1].content[4].file_id",
+        "unsupported_value",
+    ),
+    (
+        with_("input.1.content.4", {"type": "input_file", "file_url": "https://x/y.pdf"}),
+        "input[1].content[4].file_url",
+        "unsupported_value",
+    ),
+    (with_("input.1.content.4.filename", 9), "input[1].content[4].filename", "invalid_type"),
+    (
+        with_("input.0.content", [{"type": "input_image", "image_url": PNG_URL}]),
+        "input[0].content[0].type",
+        "invalid_value",
+    ),
+    (with_("input.3.content.0.type", "input_image"), "input[3].content[0].type", "invalid_value"),
+    (with_("input.3.content", [7]), "input[3].content[0]", "invalid_type"),
+    (with_("input.4.call_id", ""), "input[4].call_id", "empty_string"),
+    (without("input.4.name"), "input[4].name", "missing_required_parameter"),
+    (with_("input.4.arguments", {"city": "Paris"}), "input[4].arguments", "invalid_type"),
+    (without("input.6.call_id"), "input[6].call_id", "missing_required_parameter"),
+    (without("input.6.output"), "input[6].output", "missing_required_parameter"),
+    (
+        with_("input.7.output", [{"type": "input_image", "image_url": PNG_URL}]),
+        "input[7].output[0].type",
+        "unsupported_value",
+    ),
+    (with_("input.7.output", {"a": 1}), "input[7].output", "invalid_type"),
+    (with_("input.2", {"type": "item_reference", "id": "msg_1"}), "input[2].type", "unsupported_value"),
+    (with_("input.2", {"type": "web_search_call", "id": "ws_1"}), "input[2].type", "unsupported_value"),
+    (with_("input.2", {"type": "bogus"}), "input[2].type", "invalid_value"),
+    (with_("input.2", {"type": 3}), "input[2].type", "invalid_type"),
+    (with_("instructions", ["x"]), "instructions", "invalid_type"),
+    (with_("tools", {"a": 1}), "tools", "invalid_type"),
+    (with_("tools.0", {"type": "web_search"}), "tools[0].type", "unsupported_tool"),
+    (with_("tools.0", {"type": "mcp", "server_label": "x"}), "tools[0].type", "unsupported_tool"),
+    (with_("tools.0", {"type": "function", "function": {"name": "f"}}), "tools[0].name", "missing_required_parameter"),
+    (with_("tools.0.parameters", "{}"), "tools[0].parameters", "invalid_type"),
+    (with_("tools.0.strict", "yes"), "tools[0].strict", "invalid_type"),
+    (with_("tool_choice", "any"), "tool_choice", "invalid_value"),
+    (with_("tool_choice", {"type": "function", "name": "other"}), "tool_choice.name", "invalid_value"),
+    (with_("tool_choice", {"type": "file_search"}), "tool_choice.type", "unsupported_value"),
+    (with_("tool_choice", 1), "tool_choice", "invalid_type"),
+    ({"model": "m", "input": "x", "tool_choice": "required"}, "tool_choice", "invalid_value"),
+    (with_("parallel_tool_calls", "no"), "parallel_tool_calls", "invalid_type"),
+    (with_("text", "json"), "text", "invalid_type"),
+    (with_("text.format.type", "yaml"), "text.format.type", "invalid_value"),
+    (with_("text.format.name", "has space"), "text.format.name", "invalid_value"),
+    (without("text.format.schema"), "text.format.schema", "missing_required_parameter"),
+    (with_("text.format.schema", []), "text.format.schema", "invalid_type"),
+    (with_("text.verbosity", "loud"), "text.verbosity", "invalid_value"),
+    (with_("max_output_tokens", 0), "max_output_tokens", "integer_below_min_value"),
+    (with_("max_output_tokens", 2**31), "max_output_tokens", "integer_above_max_value"),
+    (with_("max_output_tokens", True), "max_output_tokens", "invalid_type"),
+    (with_("max_output_tokens", 1.5), "max_output_tokens", "invalid_type"),
+    (with_("temperature", 2.5), "temperature", "decimal_above_max_value"),
+    (with_("temperature", "hot"), "temperature", "invalid_type"),
+    (with_("top_p", -0.1), "top_p", "decimal_below_min_value"),
+    (with_("reasoning", "high"), "reasoning", "invalid_type"),
+    (with_("reasoning.effort", "extreme"), "reasoning.effort", "invalid_value"),
+    (with_("reasoning.summary", "long"), "reasoning.summary", "invalid_value"),
+    (with_("service_tier", "gold"), "service_tier", "invalid_value"),
+    (with_("user", 5), "user", "invalid_type"),
+    (with_("metadata", {f"k{i}": "v" for i in range(17)}), "metadata", "object_above_max_properties"),
+    (with_("metadata", {"k" * 65: "v"}), "metadata", "invalid_value"),
+    (with_("metadata", {"k": "v" * 513}), "metadata.k", "string_above_max_length"),
+    (with_("metadata", {"k": 1}), "metadata.k", "invalid_type"),
+    (with_("metadata", []), "metadata", "invalid_type"),
+    (with_("store", "yes"), "store", "invalid_type"),
+    (with_("stream", 1), "stream", "invalid_type"),
+    (with_("previous_response_id", 5), "previous_response_id", "invalid_type"),
+    (with_("truncation", "middle"), "truncation", "invalid_value"),
+    (with_("include", "all"), "include", "invalid_type"),
+    (with_("top_logprobs", 21), "top_logprobs", "integer_above_max_value"),
+    (with_("background", True), "background", "unsupported_parameter"),
+    (with_("background", "yes"), "background", "invalid_type"),
+    (with_("conversation", "conv_1"), "conversation", "unsupported_parameter"),
+    (with_("prompt", {"id": "pmpt_1"}), "prompt", "unsupported_parameter"),
+]
+
+
+@pytest.mark.parametrize(("body", "param", "code"), REFUSED, ids=[f"{p}:{c}" for _, p, c in REFUSED])
+def test_malformed_bodies_are_a_400_naming_the_parameter(body: dict[str, Any], param: str, code: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        to_chat(body)
+    assert (caught.value.param, caught.value.code, caught.value.status) == (param, code, 400)
+    assert caught.value.message
+
+
+def test_unsupported_tool_names_its_type() -> None:
+    with pytest.raises(InvalidRequest, match="'code_interpreter'"):
+        to_chat(with_("tools.0", {"type": "code_interpreter", "container": {"type": "auto"}}))
+
+
+def test_a_stored_turn_that_cannot_be_replayed_names_previous_response_id() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        to_chat({"model": "m", "input": "x"}, [{"type": "computer_call", "id": "cu_1"}])
+    assert caught.value.param == "previous_response_id"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every position in a JSON value (to plant junk at)."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += paths(item, (*prefix, index))
+    return found
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_junk_anywhere_in_a_valid_body_is_a_400_or_accepted_never_a_crash(data: st.DataObject) -> None:
+    body = copy.deepcopy(rich_body())
+    path = data.draw(st.sampled_from(paths(body)[1:]))
+    junk = data.draw(JSON_VALUES)
+    target: Any = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = junk
+    try:
+        chat = to_chat(body)
+    except InvalidRequest as exc:
+        assert exc.status == 400 and exc.message
+        return
+    check_chat(chat)
+    ctx = context(body)
+    # Whatever was accepted must echo back as a valid Response and list as valid items.
+    Response.model_validate(render_response(completion("ok"), ctx), strict=True)
+    ITEMS.validate_python(input_items(body), strict=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.dictionaries(st.sampled_from([*sorted(rich_body()), "x"]), JSON_VALUES, max_size=8))
+def test_arbitrary_bodies_never_crash(body: dict[str, Any]) -> None:
+    body.setdefault("model", "m")
+    try:
+        to_chat(body)
+    except InvalidRequest:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(earlier=st.lists(JSON_VALUES, max_size=4))
+def test_arbitrary_earlier_items_never_crash(earlier: list[Any]) -> None:
+    try:
+        to_chat({"model": "m", "input": "x"}, earlier)
+    except InvalidRequest as exc:
+        assert exc.param == "previous_response_id"
+
+
+# --- input items ----------------------------------------------------------------------------------
+
+
+def test_input_items_are_what_the_sdk_lists() -> None:
+    items = ITEMS.validate_python(input_items(rich_body()), strict=True)
+    assert [(i.type, getattr(i, "role", None)) for i in items] == [
+        ("message", "developer"), ("message", "user"), ("reasoning", None), ("message", "assistant"),
+        ("function_call", None), ("function_call", None), ("function_call_output", None),
+        ("function_call_output", None), ("message", "assistant"), ("message", "user"),
+    ]  # fmt: skip
+    assert items[1].content[2].detail == "original" and items[1].content[3].detail == "auto"
+    assert items[3].id == "msg_1" and items[4].id == "fc_1"  # the client's own ids are kept
+    assert all(i.id for i in items) and len({i.id for i in items}) == len(items)
+    assert items[0].content[0].text == "Answer in French."
+    assert input_items({"model": "m", "input": "hi"})[0]["content"] == [{"type": "input_text", "text": "hi"}]
+
+
+def test_listed_items_replay_to_the_same_chat_messages() -> None:
+    body = rich_body()
+    direct = to_chat(body)["messages"]
+    direct[2]["content"][3]["image_url"]["detail"] = "auto"  # the listing spells out the default detail
+    replayed = to_chat({"model": "m", "instructions": body["instructions"], "input": []}, input_items(body))
+    assert replayed["messages"] == direct
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+
+def context(request: dict[str, Any], **extra: Any) -> FaceContext:
+    return FaceContext("resp_" + "0" * 48, request.get("model", "m"), 1_750_000_000, request, dict(extra))
+
+
+def completion(content: Any, *, finish: str = "stop", usage: Any = None, **message: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None, **message},
+                     "finish_reason": finish, "logprobs": None}],
+        "usage": usage or {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+    }  # fmt: skip
+
+
+def valid(obj: dict[str, Any]) -> Response:
+    return Response.model_validate(obj, strict=True)
+
+
+def test_text_answer_renders_with_openai_defaults() -> None:
+    usage = {
+        "prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18, "cost": 0.00042,
+        "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 2},
+    }  # fmt: skip
+    obj = render_response(completion("Bonjour", usage=usage), context({"model": "gpt-4o", "input": "hi"}))
+    response = valid(obj)
+    assert response.output_text == "Bonjour"
+    assert (response.id, response.object, response.created_at, response.model) == (
+        "resp_" + "0" * 48, "response", 1_750_000_000, "gpt-4o")  # fmt: skip
+    assert response.status == "completed" and response.completed_at is not None and response.error is None
+    message = response.output[0]
+    assert message.type == "message" and message.id.startswith("msg_") and message.status == "completed"
+    assert obj["usage"] == {
+        "input_tokens": 11, "input_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 0},
+        "output_tokens": 7, "output_tokens_details": {"reasoning_tokens": 2}, "total_tokens": 18, "cost": 0.00042,
+    }  # fmt: skip
+    assert (response.tool_choice, response.tools, response.parallel_tool_calls) == ("auto", [], True)
+    assert (response.temperature, response.top_p, response.truncation, response.metadata) == (1.0, 1.0, "disabled", {})
+    assert response.text.format.type == "text" and response.text.verbosity == "medium"
+    assert obj["store"] is True and response.previous_response_id is None and response.service_tier == "default"
+
+
+def test_the_request_settings_are_echoed() -> None:
+    body = rich_body()
+    to_chat(body)
+    response = valid(render_response(completion('{"t":1}'), context(body, previous_response_id="resp_prev")))
+    assert response.instructions == "You are terse." and response.previous_response_id == "resp_prev"
+    assert response.tools[0].name == "get_weather" and response.tools[0].strict is True
+    assert response.tool_choice.name == "get_weather" and response.parallel_tool_calls is False
+    assert response.text.format.type == "json_schema" and response.text.format.name == "forecast"
+    assert (response.max_output_tokens, response.temperature, response.top_p) == (500, 0.3, 0.9)
+    assert (response.reasoning.effort, response.reasoning.summary) == ("low", "auto")
+    assert (response.user, response.safety_identifier, response.prompt_cache_key) == ("u-1", "s-1", "k-1")
+    assert (response.service_tier, response.metadata, response.truncation) == ("flex", {"team": "a"}, "auto")
+
+
+def test_reasoning_refusal_and_tool_calls_become_items_in_order() -> None:
+    calls = [{"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}},
+             {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]  # fmt: skip
+    done = completion("Let me check.", finish="tool_calls", reasoning_content="Weather needs a tool.", tool_calls=calls)
+    done["choices"][0]["message"]["refusal"] = "Not the exact time."
+    response = valid(render_response(done, context({"model": "m", "input": "x", "tools": [WEATHER]})))
+    reasoning, message, first, second = response.output
+    assert reasoning.type == "reasoning" and reasoning.content[0].text == "Weather needs a tool."
+    assert reasoning.summary == [] and reasoning.id.startswith("rs_")
+    assert [part.type for part in message.content] == ["output_text", "refusal"]
+    assert message.content[1].refusal == "Not the exact time."
+    assert (first.call_id, first.name, first.arguments, first.status) == ("call_a", "get_weather",
+                                                                           '{"city":"Oslo"}', "completed")  # fmt: skip
+    assert second.call_id != "call_a" and second.id.startswith("fc_")  # a repeated id is made unique
+    assert response.output_text == "Let me check."
+
+
+def test_tool_calls_alone_have_no_message_item() -> None:
+    calls = [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    response = valid(render_response(completion(None, finish="tool_calls", tool_calls=calls), context({})))
+    assert [item.type for item in response.output] == ["function_call"]
+    assert response.output_text == ""
+
+
+@pytest.mark.parametrize(("finish", "reason"), [("length", "max_output_tokens"), ("content_filter", "content_filter")])
+def test_cut_answers_are_incomplete(finish: str, reason: str) -> None:
+    response = valid(render_response(completion("Once upon", finish=finish), context({})))
+    assert response.status == "incomplete" and response.incomplete_details.reason == reason
+    assert response.output[0].status == "incomplete" and response.completed_at is None
+
+
+def test_status_override_and_missing_usage() -> None:
+    done = completion("x")
+    del done["usage"]
+    response = valid(render_response(done, context({}), status_override="cancelled"))
+    assert response.status == "cancelled" and response.usage is None
+
+
+def test_logprobs_and_citations_are_carried() -> None:
+    done = completion("Hi", annotations=[
+        {"type": "url_citation", "url_citation": {"start_index": 0, "end_index": 2, "url": "https://a", "title": "A"}},
+        {"type": "url_citation", "url_citation": {"start_index": "0"}},
+    ])  # fmt: skip
+    done["choices"][0]["logprobs"] = {"content": [
+        {"token": "Hi", "logprob": -0.1, "bytes": [72, 105], "top_logprobs": [{"token": "Hi", "logprob": -0.1,
+                                                                                "bytes": None}]},
+    ]}  # fmt: skip
+    part = valid(render_response(done, context({}))).output[0].content[0]
+    assert part.annotations[0].url == "https://a" and len(part.annotations) == 1
+    assert part.logprobs[0].token == "Hi" and part.logprobs[0].bytes == [72, 105]
+    assert part.logprobs[0].top_logprobs[0].bytes == [72, 105]
+
+
+@settings(max_examples=300, deadline=None)
+@given(answer=JSON_VALUES, usage=JSON_VALUES)
+def test_any_chat_answer_renders_a_valid_response(answer: Any, usage: Any) -> None:
+    done = completion("x")
+    done["choices"][0]["message"] = answer
+    done["usage"] = usage
+    valid(render_response(done, context({})))
+    done["choices"] = [answer]
+    valid(render_response(done, context({})))
+
+
+def test_failed_response_uses_a_code_the_spec_allows() -> None:
+    response = valid(failed_response(context({}), "upstream timed out", "upstream_timeout"))
+    assert response.status == "failed" and response.error.code == "server_error"
+    assert response.error.message == "upstream timed out" and response.output == []
+    assert valid(failed_response(context({}), "slow down", "rate_limit_exceeded")).error.code == "rate_limit_exceeded"
+
+
+def test_usage_from_nothing_is_zero() -> None:
+    assert usage_from_chat(None) == {
+        "input_tokens": 0, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": 0, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 0,
+    }  # fmt: skip
+
+
+def test_round_trip_input_to_chat_to_an_echoing_answer() -> None:
+    """What a client sends comes back: the echo model repeats the last user message."""
+    body = {"model": "m", "input": [{"role": "user", "content": [{"type": "input_text", "text": "ping"}]}]}
+    chat = to_chat(body)
+    echoed = completion(chat["messages"][-1]["content"])
+    assert valid(render_response(echoed, context(body))).output_text == "ping"
+
+
+def test_render_is_cheap() -> None:
+    """Every non-streamed Responses answer passes here: no pydantic, no copies (a loose bound)."""
+    body, done = rich_body(), completion("Hello there", reasoning_content="hm")
+    ctx = context(body)
+    rounds = 2000
+    started = time.perf_counter()
+    for _ in range(rounds):
+        render_response(done, ctx)
+    per_call = (time.perf_counter() - started) / rounds
+    assert per_call < 50e-6, f"{per_call * 1e6:.1f} µs per render"
+
+
+def test_rendering_does_not_change_its_inputs() -> None:
+    body, done = rich_body(), completion("x", tool_calls=[{"id": "c", "function": {"name": "f", "arguments": "{}"}}])
+    before = copy.deepcopy((body, done))
+    render_response(done, context(body))
+    assert (body, done) == before
