@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,7 +34,7 @@ WEATHER_TOOL = {
 def rich_body() -> dict[str, Any]:
     """A Messages request using every block type the face translates."""
     return {
-        "model": "claude-sonnet-4-5",
+        "model": "claude-test-model",
         "max_tokens": 1024,
         "system": [{"type": "text", "text": "You are terse.", "cache_control": EPHEMERAL}],
         "messages": [
@@ -114,7 +115,7 @@ def test_every_block_type_translates_to_its_chat_counterpart() -> None:
 
 def test_top_level_parameters_map_to_chat_names() -> None:
     chat = to_chat(rich_body())
-    assert chat["model"] == "claude-sonnet-4-5"
+    assert chat["model"] == "claude-test-model"
     assert chat["max_tokens"] == 1024
     assert chat["tools"] == [{"type": "function", "function": {
         "name": "get_weather", "parameters": WEATHER_TOOL["input_schema"], "description": "Weather at a place"}}]
@@ -133,7 +134,7 @@ def test_top_level_parameters_map_to_chat_names() -> None:
 
 
 def test_the_chat_body_passes_the_pipelines_own_check() -> None:
-    assert check_chat(to_chat(rich_body())) == "claude-sonnet-4-5"
+    assert check_chat(to_chat(rich_body())) == "claude-test-model"
 
 
 def test_unknown_top_level_fields_pass_through_untouched() -> None:
@@ -277,7 +278,7 @@ def _round_trip(body: dict[str, Any]) -> dict[str, Any]:
 
 def test_round_trip_keeps_text_tools_tool_use_results_images_and_sampling() -> None:
     body = {
-        "model": "claude-sonnet-4-5",
+        "model": "claude-test-model",
         "max_tokens": 512,
         "system": "Be brief.",
         "messages": [
@@ -519,3 +520,25 @@ def test_fuzz_arbitrary_bodies_never_crash(body: Any) -> None:
 @given(messages=st.lists(JSON_VALUES, min_size=1, max_size=4))
 def test_fuzz_arbitrary_messages_never_crash(messages: list[Any]) -> None:
     _survives(minimal(messages=messages))
+
+
+def test_what_the_sdk_sends_is_accepted() -> None:
+    """The body the official SDK builds (captured at its transport) translates without complaint."""
+    import httpx2
+    from anthropic import Anthropic
+
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent.append(orjson.loads(request.content))
+        return httpx2.Response(400, json={"type": "error", "error": {"type": "invalid_request_error", "message": "x"}})
+
+    client = Anthropic(api_key="k", base_url="http://gateway.test", max_retries=0,
+                       http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    body = rich_body()
+    # SDK 2.x no longer offers the sampling parameters (newer models refuse them); they still go as extras
+    extra = ("provider", "models", "temperature", "top_p", "top_k")
+    with pytest.raises(Exception, match="Error code: 400"):
+        client.messages.create(**{k: v for k, v in body.items() if k not in extra},
+                               extra_body={k: body[k] for k in extra})
+    assert to_chat(sent[0]) == to_chat(body)
