@@ -7,9 +7,11 @@ path, `messages.1.content.0.source`, in the style of Anthropic's own messages) a
 - `system` (string or text blocks) -> a leading system message; `cache_control` stays on parts.
 - user blocks: `text` -> text part, `image` -> `image_url` part (base64 -> data URL, url -> url),
   `document` -> a chat `file` part (base64 PDF, as a data URL) or text parts (text/content
-  sources); `tool_result` -> a `tool` message ahead of the rest of the turn (images and documents
-  of a tool result follow in the user message, since chat tool messages carry text only; an
-  `is_error` result has its text prefixed with "Error: ").
+  sources); `tool_result` -> a `tool` message ahead of the rest of the turn (its text as one
+  string unless a part carries `cache_control`; its images and documents follow in the user
+  message, since chat tool messages carry text only; an `is_error` result's text is prefixed
+  with "Error: "). URL documents and Files API sources cannot be expressed in chat: 400.
+- `system`-role messages (the SDK's `SystemMessageParam`) -> system messages in place.
 - assistant blocks: `text` -> content, `tool_use` -> `tool_calls` (id kept, `input` as the JSON
   `arguments`); `thinking`/`redacted_thinking` are dropped: chat has no standard input field for
   them and several upstreams reject `reasoning_content` in requests (Anthropic itself strips
