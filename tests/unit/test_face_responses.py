@@ -222,7 +222,7 @@ REFUSED = [
     ({"model": "m", "instructions": "only rules"}, "input", "missing_required_parameter"),
     (with_("input.0", "text"), "input[0]", "invalid_type"),
     (with_("input.0", {}), "input[0].type", "missing_required_parameter"),
-    (with_("input.0", {"id": "msg_x"}), "input[0].role", "missing_required_parameter"),
+    (with_("input.0", {"id": "msg_x"}), "input[0].type", "unsupported_value"),
     (with_("input.0.role", "tool"), "input[0].role", "invalid_value"),
     (with_("input.0.role", ["user"]), "input[0].role", "invalid_type"),
     (without("input.0.content"), "input[0].content", "missing_required_parameter"),

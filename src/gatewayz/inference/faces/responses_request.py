@@ -227,10 +227,10 @@ def _add_item(messages: list[JSON], item: Any, param: str) -> None:
     if not isinstance(item, dict):
         raise _invalid_type(param, "an object", item)
     kind = item.get("type")
-    if kind is None:
-        if "role" not in item:
-            raise _missing(f"{param}.type" if "id" not in item else f"{param}.role")
-        kind = "message"
+    if kind is None:  # a message in short form, or an item reference (whose type is optional too)
+        kind = "message" if "role" in item else "item_reference" if "id" in item else None
+        if kind is None:
+            raise _missing(f"{param}.type")
     if kind == "message":
         _add_message(messages, item, param)
     elif kind == "function_call":
