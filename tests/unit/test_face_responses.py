@@ -577,15 +577,18 @@ def test_round_trip_input_to_chat_to_an_echoing_answer() -> None:
 
 
 def test_render_is_cheap() -> None:
-    """Every non-streamed Responses answer passes here: no pydantic, no copies (a loose bound)."""
+    """Every non-streamed Responses answer passes here: no pydantic, no copies. A loose bound (best
+    of several batches, so a busy machine does not fail it) that still catches a validating or
+    deep-copying renderer, which costs well over 100 µs on this body."""
     body, done = rich_body(), completion("Hello there", reasoning_content="hm")
     ctx = context(body)
-    rounds = 2000
-    started = time.perf_counter()
-    for _ in range(rounds):
-        render_response(done, ctx)
-    per_call = (time.perf_counter() - started) / rounds
-    assert per_call < 50e-6, f"{per_call * 1e6:.1f} µs per render"
+    best = float("inf")
+    for _ in range(7):
+        started = time.perf_counter()
+        for _ in range(300):
+            render_response(done, ctx)
+        best = min(best, (time.perf_counter() - started) / 300)
+    assert best < 100e-6, f"{best * 1e6:.1f} µs per render"
 
 
 def test_rendering_does_not_change_its_inputs() -> None:
