@@ -144,12 +144,24 @@ def wrk_path() -> str | None:
 # ---------------------------------------------------------------- lean HTTP/1.1 client
 
 
-def build_request(port: int, path: str, body: bytes, token: str | None) -> bytes:
-    head = [f"POST {path} HTTP/1.1", f"Host: {HOST}:{port}", "Content-Type: application/json"]
+def build_request(
+    port: int, path: str, body: bytes | None, token: str | None, headers: dict[str, str] | None = None
+) -> bytes:
+    """A raw HTTP/1.1 request: a JSON POST, or a GET when ``body`` is None.
+
+    ``headers`` may carry the key itself (``x-api-key``, the Anthropic SDK's way): then pass
+    ``token=None`` so no ``Authorization`` header is added.
+    """
+    method = "GET" if body is None else "POST"
+    head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}"]
+    if body is not None:
+        head.append("Content-Type: application/json")
     if token:
         head.append(f"Authorization: Bearer {token}")
-    head.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    head += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body is not None:
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
 
 
 @dataclass
@@ -216,30 +228,64 @@ class LatencyRun:
     ttfb_ms: list[float] = field(default_factory=list)
     total_ms: list[float] = field(default_factory=list)
     errors: int = 0
+    failures: list[str] = field(default_factory=list)  # what the first few errors were
+
+    def failed(self, what: str) -> None:
+        self.errors += 1
+        if len(self.failures) < 5:
+            self.failures.append(what)
 
 
-async def sequential(port: int, raw: bytes, count: int, warmup: int, max_seconds: float) -> LatencyRun:
-    """``warmup`` then ``count`` requests one after another on one keep-alive connection."""
-    conn, run = Conn(port), LatencyRun()
+@dataclass
+class Leg:
+    """One target of an interleaved latency run: where to send what, how many times."""
+
+    name: str
+    port: int
+    raw: bytes
+    count: int
+
+
+async def interleaved(legs: Sequence[Leg], rounds: int, warmup: int, max_seconds: float) -> dict[str, LatencyRun]:
+    """Sequential requests (concurrency 1) to several targets, taking turns in ``rounds`` rounds.
+
+    Each target keeps one keep-alive connection for the whole run and gets ``warmup`` requests
+    first; then every round sends each target its share of ``count`` (spread evenly), so drift in
+    the machine's load within the run hits every target alike. Many short rounds compare targets
+    whose difference is a fraction of a millisecond on a machine shared with other work.
+    """
+    conns = {leg.name: Conn(leg.port) for leg in legs}
+    runs = {leg.name: LatencyRun() for leg in legs}
     deadline = time.monotonic() + max_seconds
+
+    async def one(leg: Leg, keep: bool) -> None:
+        conn, run = conns[leg.name], runs[leg.name]
+        try:
+            reply = await conn.send(leg.raw, keep_body=True)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+            run.failed(repr(exc))
+            await conn.close()
+            return
+        if reply.status != 200:
+            run.failed(f"HTTP {reply.status}: {reply.body[:200]!r}")
+        elif keep:
+            run.ttfb_ms.append(reply.ttfb * 1000)
+            run.total_ms.append(reply.total * 1000)
+
     try:
-        for i in range(warmup + count):
+        for _ in range(warmup):  # taking turns too: no connection idles into the server's keep-alive timeout
+            for leg in legs:
+                await one(leg, False)
+        for r in range(rounds):
             if time.monotonic() > deadline:
                 break
-            try:
-                reply = await conn.send(raw)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
-                run.errors += 1
-                await conn.close()
-                continue
-            if reply.status != 200:
-                run.errors += 1
-            elif i >= warmup:
-                run.ttfb_ms.append(reply.ttfb * 1000)
-                run.total_ms.append(reply.total * 1000)
+            for leg in legs:
+                for _ in range(leg.count * (r + 1) // rounds - leg.count * r // rounds):
+                    await one(leg, True)
     finally:
-        await conn.close()
-    return run
+        for conn in conns.values():
+            await conn.close()
+    return runs
 
 
 async def python_load(port: int, raw: bytes, connections: int, seconds: float) -> tuple[int, int, float]:

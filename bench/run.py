@@ -34,7 +34,20 @@ except ImportError:
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 MODEL = "gpt-4o-mini"
-MESSAGES = [{"role": "user", "content": "hello"}]
+TEXT = "hello"
+MESSAGES = [{"role": "user", "content": TEXT}]
+ANTHROPIC_VERSION = "2023-06-01"
+WARMUP = 200  # requests on each target's connection before a latency run measures
+MAX_RUN_S = 600  # the bound of one latency run (all targets)
+MAX_TOKENS = 256  # Messages requires it; the chat body leaves it out (the upstream answers a few words)
+# The gateway's faces other than chat: (path, body fields besides model). All run on the same pipeline,
+# so what they add over gateway chat is the face's own work (translate, render, store).
+FACES: dict[str, tuple[str, dict[str, Any]]] = {
+    "chat": ("/v1/chat/completions", {"messages": MESSAGES}),
+    "responses": ("/v1/responses", {"input": TEXT}),  # `store` left out: stored, as by default
+    "responses store:false": ("/v1/responses", {"input": TEXT, "store": False}),
+    "messages": ("/v1/messages", {"max_tokens": MAX_TOKENS, "messages": MESSAGES}),
+}
 
 
 @dataclass
@@ -44,15 +57,26 @@ class Target:
     port: int
     model: str
     token: str
+    face: str = "chat"
+
+    @property
+    def path(self) -> str:
+        return FACES[self.face][0]
 
     def body(self, stream: bool = False) -> bytes:
-        payload: dict[str, Any] = {"model": self.model, "messages": MESSAGES}
+        payload: dict[str, Any] = {"model": self.model, **FACES[self.face][1]}
         if stream:
             payload["stream"] = True
         return orjson.dumps(payload)
 
-    def raw(self, stream: bool = False) -> bytes:
-        return bl.build_request(self.port, "/v1/chat/completions", self.body(stream), self.token)
+    def raw(self, stream: bool = False, token: str | None = "") -> bytes:
+        """The request; ``token=None`` sends it without a key. Messages authenticates as the
+        Anthropic SDK does (``x-api-key`` and ``anthropic-version``), the others with a bearer."""
+        key = self.token if token == "" else token
+        if self.face != "messages":
+            return bl.build_request(self.port, self.path, self.body(stream), key)
+        headers = {"anthropic-version": ANTHROPIC_VERSION, **({"x-api-key": key} if key else {})}
+        return bl.build_request(self.port, self.path, self.body(stream), None, headers)
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,6 +86,16 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=64, help="concurrent connections for throughput")
     p.add_argument("--requests", type=int, default=2000, help="sequential requests for latency (default 2000)")
     p.add_argument("--stream-requests", type=int, default=500, help="sequential streaming requests (0: skip)")
+    p.add_argument(
+        "--face-requests",
+        type=int,
+        default=1000,
+        help="sequential requests per face target (/v1/responses twice, /v1/messages; 0: skip the faces)",
+    )
+    p.add_argument("--cpu-requests", type=int, default=1000, help="requests per target for gateway CPU per request")
+    p.add_argument("--face-stream-requests", type=int, default=250, help="sequential streams per face target")
+    p.add_argument("--rounds", type=int, default=100, help="turns the targets take in a latency run (default 100)")
+    p.add_argument("--face-budget-ms", type=float, default=0.2, help="allowed face p50 over gateway chat")
     p.add_argument("--workers", type=int, default=1, help="gateway worker processes (default 1)")
     p.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1: leave cores to servers)")
     p.add_argument("--no-wrk", action="store_true", help="use the Python load generator even if wrk exists")
@@ -134,31 +168,76 @@ def grant_credits(base: str, admin_key: str) -> str:
     return f"granted ${body['amount']} to user {uid}"
 
 
-async def sanity(direct: Target, gateway: Target) -> None:
-    """Both targets answer 200 with the same completion, and the gateway refuses a missing key."""
+async def call(t: Target, raw: bytes) -> bl.Reply:
+    conn = bl.Conn(t.port)
+    try:
+        return await conn.send(raw, keep_body=True)
+    finally:
+        await conn.close()
+
+
+async def sanity(direct: Target, gateway: Target) -> str:
+    """Both targets answer 200 with the same completion, and the gateway refuses a missing key.
+
+    Returns that completion's text (what every face must answer too)."""
     bodies = []
     for t in (direct, gateway):
-        conn = bl.Conn(t.port)
-        try:
-            reply = await conn.send(t.raw(), keep_body=True)
-        finally:
-            await conn.close()
+        reply = await call(t, t.raw())
         if reply.status != 200 or b'"choices"' not in reply.body:
             raise RuntimeError(f"{t.name}: HTTP {reply.status}: {reply.body[:300]!r}\n{t.child.log_tail()}")
         bodies.append(orjson.loads(reply.body)["choices"][0]["message"]["content"])
     if bodies[0] != bodies[1]:
         raise RuntimeError(f"gateway answered {bodies[1]!r}, upstream {bodies[0]!r}")
-    conn = bl.Conn(gateway.port)
-    try:
-        anon = await conn.send(bl.build_request(gateway.port, "/v1/chat/completions", gateway.body(), None))
-    finally:
-        await conn.close()
+    anon = await call(gateway, gateway.raw(token=None))
     if anon.status != 401:
         raise RuntimeError(f"gateway answered {anon.status} to a request without a key (expected 401)")
+    return str(bodies[0])
 
 
-def summarize(run: bl.LatencyRun, stream: bool) -> dict[str, float]:
-    out = {"n": float(len(run.total_ms)), "errors": float(run.errors)}
+def face_text(face: str, answer: dict[str, Any]) -> str:
+    """The answer's text: a Response's output_text parts, a Message's text blocks."""
+    if face == "messages":
+        blocks = answer.get("content") or []
+        return "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+    parts = [p for item in answer.get("output") or [] if item.get("type") == "message" for p in item["content"]]
+    return "".join(p.get("text", "") for p in parts if p.get("type") == "output_text")
+
+
+async def sanity_face(t: Target, expected: str, stream: bool) -> None:
+    """A face answers its own shape with the chat answer's text; Responses keeps the answer unless
+    `store: false`; Messages refuses a missing key in Anthropic's error shape; a stream ends with
+    the face's last event."""
+
+    def fail(what: str, reply: bl.Reply) -> RuntimeError:
+        hint = " (a tree without this face? --face-requests 0 skips the faces)" if reply.status == 404 else ""
+        return RuntimeError(f"{t.name}: {what}: HTTP {reply.status}{hint}: {reply.body[:300]!r}")
+
+    reply = await call(t, t.raw())
+    kind = {"messages": "message"}.get(t.face, "response")
+    if reply.status != 200:
+        raise fail("no answer", reply)
+    answer = orjson.loads(reply.body)
+    if answer.get("type" if kind == "message" else "object") != kind or face_text(t.face, answer) != expected:
+        raise fail(f"not a {kind} answering {expected!r}", reply)
+    if t.face.startswith("responses"):
+        kept = await call(t, bl.build_request(t.port, f"{t.path}/{answer['id']}", None, t.token))
+        if kept.status != (404 if "store:false" in t.face else 200):
+            raise fail(f"GET {t.path}/{answer['id']} after the create", kept)
+    if t.face == "messages":
+        anon = await call(t, t.raw(token=None))
+        if anon.status != 401 or orjson.loads(anon.body).get("type") != "error":
+            raise fail("a request without a key is not an Anthropic 401", anon)
+    if stream:
+        streamed = await call(t, t.raw(stream=True))
+        last = b"message_stop" if t.face == "messages" else b"response.completed"
+        if streamed.status != 200 or last not in streamed.body[-2000:]:
+            raise fail(f"a stream that does not end with {last.decode()}", streamed)
+
+
+def summarize(run: bl.LatencyRun, stream: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": float(len(run.total_ms)), "errors": float(run.errors)}
+    if run.failures:
+        out["failures"] = run.failures
     for p in (50, 90, 99):
         out[f"p{p}_ms"] = bl.percentile(run.total_ms, p)
         if stream:
@@ -167,16 +246,11 @@ def summarize(run: bl.LatencyRun, stream: bool) -> dict[str, float]:
     return out
 
 
-async def latency(targets: list[Target], count: int, stream: bool, blocks: int = 4) -> dict[str, dict[str, float]]:
-    """Concurrency 1, the same client for each target, alternating blocks so drift hits both alike."""
-    runs = {t.name: bl.LatencyRun() for t in targets}
-    per_block = max(1, count // blocks)
-    for b in range(blocks):
-        for t in targets:
-            part = await bl.sequential(t.port, t.raw(stream), per_block, 200 if b == 0 else 20, 120)
-            runs[t.name].ttfb_ms += part.ttfb_ms
-            runs[t.name].total_ms += part.total_ms
-            runs[t.name].errors += part.errors
+async def latency(plan: list[tuple[Target, int]], stream: bool, rounds: int) -> dict[str, dict[str, Any]]:
+    """Concurrency 1, the same client for each target, taking turns in ``rounds`` rounds so that drift
+    hits all alike; ``plan`` is (target, requests) pairs."""
+    legs = [bl.Leg(t.name, t.port, t.raw(stream), count) for t, count in plan]
+    runs = await bl.interleaved(legs, max(1, rounds), WARMUP, MAX_RUN_S)
     return {name: summarize(run, stream) for name, run in runs.items()}
 
 
@@ -250,6 +324,73 @@ def report(results: dict[str, Any]) -> None:
     )
 
 
+async def cpu_per_request(plan: list[tuple[Target, int]], rounds: int = 4) -> dict[str, float]:
+    """Gateway CPU µs per request of each target, sequential: the steadiest figure on a shared machine.
+
+    /proc counts CPU in 10 ms ticks, far coarser than a request, so each target runs alone for a
+    stretch (count / rounds requests) between two readings; the stretches alternate over ``rounds``."""
+    cpu = {t.name: 0.0 for t, _ in plan}
+    done = {t.name: 0 for t, _ in plan}
+    for _ in range(rounds):
+        for t, count in plan:
+            before = t.child.cpu_seconds()
+            runs = await bl.interleaved([bl.Leg(t.name, t.port, t.raw(), max(1, count // rounds))], 1, 0, MAX_RUN_S)
+            cpu[t.name] += t.child.cpu_seconds() - before
+            done[t.name] += len(runs[t.name].total_ms) + runs[t.name].errors
+    return {name: cpu[name] / max(done[name], 1) * 1e6 for name in cpu}
+
+
+def face_summary(results: dict[str, Any], budget_ms: float) -> dict[str, dict[str, float | bool]]:
+    """Each face against gateway chat measured in the same rounds: the difference and ratio."""
+    chat = results["gateway"]
+    out: dict[str, dict[str, float | bool]] = {}
+    for name, face in results["faces"].items():
+        row: dict[str, float | bool] = {}
+        for key, fields in (("latency", ("p50_ms", "p99_ms")), ("stream", ("ttfb_p50_ms", "p50_ms"))):
+            if key in face and key in chat:
+                for k in fields:
+                    row[f"{key}_{k}_vs_chat"] = face[key][k] - chat[key][k]
+                row[f"{key}_p50_ratio"] = ratio(face[key]["p50_ms"], chat[key]["p50_ms"])
+        if "cpu_us_per_req" in face and "cpu_us_per_req" in chat:
+            row["cpu_us_per_req_vs_chat"] = face["cpu_us_per_req"] - chat["cpu_us_per_req"]
+        row["within_budget"] = row["latency_p50_ms_vs_chat"] <= budget_ms
+        out[name] = row
+    return out
+
+
+def report_faces(results: dict[str, Any], budget_ms: float) -> None:
+    """The faces against gateway chat: c=1 p50/p99 and differences, streams, gateway CPU."""
+    if not results["faces"]:
+        return
+    chat = results["gateway"]
+    rows = [("gateway chat", chat), *results["faces"].items()]
+    sections = [("latency", "p50", "p99_ms"), ("stream", "ttfb_p50", "p50_ms")]
+    for key, first, second in sections:
+        if key not in chat:
+            continue
+        what = "c=1" if key == "latency" else "c=1 stream: ttfb p50 / total p50"
+        head = [f"{first.replace('_', ' ')} ms", f"{second[:3]} ms"]
+        head += [f"{h[:-3]} +ms" for h in head]
+        print(f"\n{what:<34}" + "".join(f"{h:>14}" for h in head) + f"{'p50 x':>8}")
+        for name, face in rows:
+            a, b = face[key][f"{first}_ms"], face[key][second]
+            line = f"{name:<34}{a:>14.3f}{b:>14.3f}"
+            if face is not chat:
+                da, db = a - chat[key][f"{first}_ms"], b - chat[key][second]
+                line += f"{da:>+14.3f}{db:>+14.3f}{ratio(face[key]['p50_ms'], chat[key]['p50_ms']):>8.3f}"
+                if key == "latency":
+                    line += "  ok" if da <= budget_ms else f"  OVER the {budget_ms:g} ms budget"
+            print(line)
+    if "cpu_us_per_req" in chat:
+        print(f"\n{'gateway CPU µs per request (c=1)':<34}{'µs':>14}{'+µs':>14}{'x':>8}")
+        for name, face in rows:
+            extra = face["cpu_us_per_req"] - chat["cpu_us_per_req"]
+            extra_cols = (
+                "" if face is chat else f"{extra:>+14.0f}{ratio(face['cpu_us_per_req'], chat['cpu_us_per_req']):>8.3f}"
+            )
+            print(f"{name:<34}{face['cpu_us_per_req']:>14.0f}{extra_cols}")
+
+
 def main() -> int:
     args = parse_args()
     bl.exit_cleanly_on_sigterm()
@@ -282,16 +423,39 @@ def main() -> int:
             print(f"gateway ready after {ready_s:.1f}s; billing: {billing}", flush=True)
             direct = Target("direct", upstream, up_port, MODEL, "sk-bench")
             gateway = Target("gateway", gw, gw_port, f"bench/{MODEL}", admin_key)
-            arun(sanity(direct, gateway))
+            expected = arun(sanity(direct, gateway))
+            faces = [Target(f, gw, gw_port, gateway.model, admin_key, f) for f in FACES if f != "chat"]
+            faces = faces if args.face_requests > 0 else []
+            for face in faces:
+                arun(sanity_face(face, expected, args.stream_requests > 0 and args.face_stream_requests > 0))
             results["direct"], results["gateway"] = {}, {}
+            results["faces"] = {f.name: {} for f in faces}
+            where = {"direct": results["direct"], "gateway": results["gateway"], **results["faces"]}
             t0 = time.monotonic()
-            print(f"latency: {args.requests} sequential requests per target ...", flush=True)
-            for name, stats in arun(latency([direct, gateway], args.requests, False)).items():
-                results[name]["latency"] = stats
+            plan = [(direct, args.requests), (gateway, args.requests), *((f, args.face_requests) for f in faces)]
+            print(
+                f"latency: {args.requests} sequential requests per target, {args.face_requests} per face "
+                f"({', '.join(f.name for f in faces) or 'none'}), {args.rounds} rounds ...",
+                flush=True,
+            )
+            for name, stats in arun(latency(plan, False, args.rounds)).items():
+                where[name]["latency"] = stats
             if args.stream_requests > 0:
-                print(f"streaming: {args.stream_requests} sequential requests per target ...", flush=True)
-                for name, stats in arun(latency([direct, gateway], args.stream_requests, True)).items():
-                    results[name]["stream"] = stats
+                plan = [(direct, args.stream_requests), (gateway, args.stream_requests)]
+                if args.face_stream_requests > 0:
+                    plan += [(f, args.face_stream_requests) for f in faces]
+                print(
+                    f"streaming: {args.stream_requests} sequential requests per target, "
+                    f"{args.face_stream_requests} per face ...",
+                    flush=True,
+                )
+                for name, stats in arun(latency(plan, True, args.rounds)).items():
+                    where[name]["stream"] = stats
+            if faces and args.cpu_requests > 0:
+                print(f"gateway CPU: {args.cpu_requests} sequential requests per target ...", flush=True)
+                cpu_plan = [(t, args.cpu_requests) for t in (gateway, *faces)]
+                for name, us in arun(cpu_per_request(cpu_plan)).items():
+                    where[name]["cpu_us_per_req"] = us
             if not args.skip_throughput:
                 for t in (direct, gateway):
                     print(f"throughput: {t.name}, {args.connections} connections, {args.duration:g}s ...", flush=True)
@@ -309,8 +473,11 @@ def main() -> int:
         results["summary"]["rps_ratio"] = ratio(g["throughput"]["rps"], d["throughput"]["rps"])
     if "stream" in d:
         results["summary"]["added_stream_ttfb_p50_ms"] = g["stream"]["ttfb_p50_ms"] - d["stream"]["ttfb_p50_ms"]
+    results["summary"]["faces"] = face_summary(results, args.face_budget_ms)
     report(results)
-    errors = sum(v.get("errors", 0) for r in (d, g) for v in r.values() if isinstance(v, dict))
+    report_faces(results, args.face_budget_ms)
+    every = (d, g, *results["faces"].values())
+    errors = sum(v.get("errors", 0) for r in every for v in r.values() if isinstance(v, dict))
     if errors:
         print(f"WARNING: {errors:.0f} failed requests (see JSON)")
     out_path.parent.mkdir(parents=True, exist_ok=True)
