@@ -237,3 +237,24 @@ def test_request_translation_does_not_mutate_input() -> None:
     snapshot = copy.deepcopy(body)
     to_anthropic_request(body, MODEL, stream=False)
     assert body == snapshot
+
+
+def test_reasoning_effort_becomes_a_thinking_budget_below_max_tokens() -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4000, "reasoning_effort": "high",
+            "temperature": 0.3, "top_k": 5, "top_p": 0.5}
+    out = to_anthropic_request(body, "claude", stream=False)
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 3999}
+    assert "temperature" not in out and "top_k" not in out and "top_p" not in out
+    low = to_anthropic_request({**body, "reasoning_effort": "low", "max_tokens": 8000}, "claude", stream=False)
+    assert low["thinking"]["budget_tokens"] == 2048
+
+
+def test_no_thinking_when_max_tokens_is_below_the_minimum_budget_or_a_tool_is_forced() -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000, "reasoning_effort": "high",
+            "temperature": 0.3}
+    out = to_anthropic_request(body, "claude", stream=False)
+    assert "thinking" not in out and out["temperature"] == 0.3
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    forced = to_anthropic_request({**body, "max_tokens": 5000, "tools": tools, "tool_choice": "required"},
+                                  "claude", stream=False)
+    assert "thinking" not in forced

@@ -77,6 +77,7 @@ def to_anthropic_request(
         out["system"] = system
     out.update(_sampling_params(body))
     out.update(_tool_params(body))
+    _add_thinking(out, body.get("reasoning_effort"))
     user_id = body.get("user") or body.get("safety_identifier")
     if isinstance(user_id, str) and user_id:
         out["metadata"] = {"user_id": user_id}
@@ -249,6 +250,27 @@ def _sampling_params(body: JSONDict) -> JSONDict:
     if stops:
         out["stop_sequences"] = stops
     return out
+
+
+# OpenAI's reasoning_effort as an extended-thinking budget (Anthropic's minimum is 1,024 tokens).
+_THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768}
+
+
+def _add_thinking(out: JSONDict, effort: Any) -> None:
+    """`reasoning_effort` → `thinking` with a budget below `max_tokens` (as Anthropic requires).
+
+    Too small a `max_tokens` for the minimum budget, or a forced tool choice (which Anthropic
+    refuses with thinking), means no thinking; with it, Anthropic refuses `temperature`, `top_k`
+    and a `top_p` below 0.95, so those go."""
+    budget = _THINKING_BUDGETS.get(effort) if isinstance(effort, str) else None
+    forced = (out.get("tool_choice") or {}).get("type") in ("any", "tool")
+    if budget is None or out["max_tokens"] <= 1024 or forced:
+        return
+    out["thinking"] = {"type": "enabled", "budget_tokens": min(budget, out["max_tokens"] - 1)}
+    out.pop("temperature", None)
+    out.pop("top_k", None)
+    if out.get("top_p", 1.0) < 0.95:
+        out.pop("top_p")
 
 
 def _stop_sequences(stop: Any) -> list[str]:
