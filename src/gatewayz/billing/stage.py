@@ -113,6 +113,12 @@ class BillingStage:
     def _tokens(self, call: InferenceCall, state: dict[str, Any]) -> tuple[int, int, int, bool]:
         prompt, completion, cached = usage_tokens(call.usage)
         if call.usage is not None and (prompt or completion):
+            if call.status != 200 and call.generated_chars:
+                # A stream cut short: the provider's counts so far may be placeholders (Anthropic's
+                # message_start says output_tokens 1); what was relayed is billed at least.
+                relayed = -(-call.generated_chars // CHARS_PER_TOKEN)
+                if relayed > completion:
+                    return prompt, relayed, cached, True
             return prompt, completion, cached, False
         chars = call.generated_chars or answer_chars(call.state.get("result"))
         generated = -(-chars // CHARS_PER_TOKEN)  # ceiling

@@ -80,7 +80,7 @@ def _rfc3339(created: Any) -> str:
 def anthropic_model(entry: JSON) -> JSON:
     """One entry of the OpenAI-shaped list as Anthropic's ModelInfo."""
     return {"type": "model", "id": entry["id"], "display_name": entry["id"],
-            "created_at": _rfc3339(entry.get("created"))}
+            "created_at": _rfc3339(entry.get("created")), "lifecycle": "active"}
 
 
 def anthropic_model_list(entries: list[JSON], *, limit: int = 1000, after_id: str | None = None,
