@@ -39,6 +39,7 @@ from tests.support.identity import UPSTREAM_KEY_A, GwUser
 
 NATIVE = "fakeanthropic/claude-haiku-4-5"
 TRANSLATED = "fakeopenai/gpt-4o-mini"
+GEMINI = "fakegemini/gemini-2.0-flash"
 USER_HELLO = [{"role": "user", "content": HELLO}]
 
 
@@ -179,7 +180,7 @@ def test_translated_tool_use_round_trip(ant: anthropic.Anthropic, fake_a: FakePr
 # -- streams ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", [NATIVE, TRANSLATED])
+@pytest.mark.parametrize("model", [NATIVE, TRANSLATED, GEMINI])
 def test_stream_text(ant: anthropic.Anthropic, fake_a: FakeProvider, model: str) -> None:
     with ant.messages.stream(model=model, max_tokens=64, messages=USER_HELLO) as stream:
         pieces = list(stream.text_stream)
@@ -187,7 +188,7 @@ def test_stream_text(ant: anthropic.Anthropic, fake_a: FakeProvider, model: str)
     assert len(pieces) == 3 and "".join(pieces) == ECHO
     assert final.content[0].text == ECHO and final.stop_reason == "end_turn"  # type: ignore[union-attr]
     assert final.usage.output_tokens == 3
-    upstream = received(fake_a, "anthropic" if model == NATIVE else "openai")
+    upstream = received(fake_a, {NATIVE: "anthropic", TRANSLATED: "openai", GEMINI: "gemini"}[model])
     assert len(upstream) == 1 and upstream[0].stream
 
 
@@ -220,6 +221,9 @@ def test_stream_usage_carries_the_cost_that_was_charged(
     events = sse(response.text)
     names = [name for name, _ in events]
     assert names[0] == "message_start" and names[-1] == "message_stop"
+    if model == NATIVE:  # the provider's own events, as it sent them
+        assert names == ["message_start", "content_block_start", "ping", *["content_block_delta"] * 3,
+                         "content_block_stop", "message_delta", "message_stop"]
     assert all(name == data["type"] for name, data in events)
     delta = next(data for name, data in events if name == "message_delta")
     row = usage_row(database_url, tag)
@@ -312,6 +316,10 @@ def test_invalid_bodies_are_bad_request_errors(gateway: Any, ant: anthropic.Anth
         assert response.status_code == 400, raw
         body = response.json()
         assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+    for path in ("/v1/messages/batches", "/v1/messages/count_tokens/x"):
+        response = httpx.post(f"{gateway.url}{path}", json={}, headers={"x-api-key": funded.key})
+        assert response.status_code in (404, 405), path
+        assert response.json()["type"] == "error" and response.json()["error"]["type"] in ANTHROPIC_ERROR_TYPES
     assert posts(fake_a) == []
 
 

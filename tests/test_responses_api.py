@@ -185,6 +185,10 @@ def test_retrieve_delete_and_input_items_pages(sdk: openai.OpenAI, fake_a: FakeP
     walked = [item.content[0].text for item in sdk.responses.input_items.list(created.id, limit=2, order="asc")]
     assert walked == words  # the SDK's auto-pagination follows `after`
     assert texts(sdk.responses.input_items.list(created.id, limit=3, after=ids[1])) == ["three", "two", "one"]
+    with pytest.raises(openai.BadRequestError):
+        sdk.responses.input_items.list(created.id, after="msg_not_an_item_of_this_response")
+    with pytest.raises(openai.BadRequestError):
+        sdk.responses.input_items.list(created.id, limit=0)
 
     deleted = sdk.responses.with_raw_response.delete(created.id)
     assert deleted.http_response.json() == {"id": created.id, "object": "response.deleted", "deleted": True}
@@ -203,9 +207,10 @@ def test_previous_response_id_carries_the_turns_to_other_providers(
     sdk: openai.OpenAI, fake_a: FakeProvider
 ) -> None:
     first = sdk.responses.create(model=MODEL, input=HELLO, instructions="Only the first turn's.")
-    second = sdk.responses.create(
+    with sdk.responses.stream(  # a streamed turn is stored for the chain as well
         model="fakeanthropic/claude-haiku-4-5", input="and again", previous_response_id=first.id
-    )
+    ) as stream:
+        second = stream.get_final_response()
     assert second.output_text == "Echo: and again"
     assert second.previous_response_id == first.id
     anthropic_body = only(fake_a, "anthropic").body
