@@ -21,9 +21,11 @@ from tests.support.faces import (
     ANTHROPIC_ERROR_TYPES,
     ECHO,
     HELLO,
+    PIXEL,
     WEATHER_CALL,
     WEATHER_TOOL_ANTHROPIC,
     anthropic_client,
+    anthropic_error,
     client_id,
     held,
     ledger,
@@ -47,16 +49,6 @@ USER_HELLO = [{"role": "user", "content": HELLO}]
 def ant(gateway: Any, funded: GwUser) -> Iterator[anthropic.Anthropic]:
     with anthropic_client(gateway.url, funded.key) as client:
         yield client
-
-
-def _error(raised: pytest.ExceptionInfo[anthropic.APIStatusError], status: int, kind: str) -> str:
-    """Assert an SDK error is Anthropic's error envelope with this status and type; its message."""
-    error = raised.value
-    assert error.status_code == status
-    body = error.response.json()
-    assert body["type"] == "error" and set(body["error"]) >= {"type", "message"}, body
-    assert body["error"]["type"] == kind, body
-    return str(body["error"]["message"])
 
 
 # -- native: the body as the client sent it --------------------------------------------------------
@@ -177,6 +169,40 @@ def test_translated_tool_use_round_trip(ant: anthropic.Anthropic, fake_a: FakePr
     assert messages[2]["tool_call_id"] == "call_weather_1" and text_of(messages[2]["content"]) == "22C"
 
 
+def test_translated_image_and_named_tool_choice(ant: anthropic.Anthropic, fake_a: FakeProvider) -> None:
+    ant.messages.create(
+        model=TRANSLATED, max_tokens=64, tools=[WEATHER_TOOL_ANTHROPIC],
+        tool_choice={"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+        messages=[{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PIXEL}},
+            {"type": "text", "text": "what is this"},
+        ]}],
+    )
+    body = only(fake_a, "openai").body
+    assert body["messages"][0]["content"] == [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PIXEL}},
+        {"type": "text", "text": "what is this"},
+    ]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert body["parallel_tool_calls"] is False
+
+
+def test_an_idempotent_retry_replays_the_answer_and_charges_once(
+    gateway: Any, ant: anthropic.Anthropic, database_url: str, fake_a: FakeProvider
+) -> None:
+    key = {"Idempotency-Key": client_id()}
+    first = ant.messages.with_raw_response.create(model=NATIVE, max_tokens=64, messages=USER_HELLO,
+                                                  extra_headers=key)
+    again = ant.messages.with_raw_response.create(model=NATIVE, max_tokens=64, messages=USER_HELLO,
+                                                  extra_headers=key)
+    assert again.headers["idempotent-replayed"] == "true" and again.http_response.content == first.http_response.content
+    assert len(received(fake_a, "anthropic")) == 1
+    assert len(ledger(database_url, first.headers["x-request-id"])) == 1
+    with pytest.raises(anthropic.BadRequestError) as raised:  # the same key, another request
+        ant.messages.create(model=NATIVE, max_tokens=65, messages=USER_HELLO, extra_headers=key)
+    anthropic_error(raised, 400, "invalid_request_error")
+
+
 # -- streams ---------------------------------------------------------------------------------------
 
 
@@ -187,7 +213,7 @@ def test_stream_text(ant: anthropic.Anthropic, fake_a: FakeProvider, model: str)
         final = stream.get_final_message()
     assert len(pieces) == 3 and "".join(pieces) == ECHO
     assert final.content[0].text == ECHO and final.stop_reason == "end_turn"  # type: ignore[union-attr]
-    assert final.usage.output_tokens == 3
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (2, 3)
     upstream = received(fake_a, {NATIVE: "anthropic", TRANSLATED: "openai", GEMINI: "gemini"}[model])
     assert len(upstream) == 1 and upstream[0].stream
 
@@ -250,9 +276,11 @@ def test_count_tokens_native_and_estimated(ant: anthropic.Anthropic, fake_a: Fak
     assert posts(fake_a) == []  # no OpenAI-protocol provider has a count: the gateway estimates
     with pytest.raises(anthropic.BadRequestError) as raised:
         ant.messages.count_tokens(model=NATIVE, messages=[{"role": "user", "content": 5}])  # type: ignore[typeddict-item]
-    _error(raised, 400, "invalid_request_error")
+    anthropic_error(raised, 400, "invalid_request_error")
     with pytest.raises(anthropic.NotFoundError):
         ant.messages.count_tokens(model="nobody-serves-this", messages=USER_HELLO)
+    fake_a.set(status=500)  # the provider cannot count: the gateway's estimate answers
+    assert ant.messages.count_tokens(model=NATIVE, messages=USER_HELLO).input_tokens > 0
 
 
 def test_models_list_in_anthropics_shape(gateway: Any, ant: anthropic.Anthropic, funded: GwUser) -> None:
@@ -277,7 +305,7 @@ def test_bad_key_is_authentication_error(gateway: Any) -> None:
         anthropic.AuthenticationError
     ) as raised:
         bad.messages.create(model=NATIVE, max_tokens=64, messages=USER_HELLO)
-    _error(raised, 401, "authentication_error")
+    anthropic_error(raised, 401, "authentication_error")
     with anthropic_client(gateway.url, "gw_live_" + "x" * 43) as bad, pytest.raises(anthropic.AuthenticationError):
         bad.messages.count_tokens(model=NATIVE, messages=USER_HELLO)
 
@@ -290,7 +318,7 @@ def test_key_restricted_to_other_models_is_permission_error(
         assert client.messages.create(model=TRANSLATED, max_tokens=64, messages=USER_HELLO).content
         with pytest.raises(anthropic.PermissionDeniedError) as raised:
             client.messages.create(model=NATIVE, max_tokens=64, messages=USER_HELLO)
-        _error(raised, 403, "permission_error")
+        anthropic_error(raised, 403, "permission_error")
         listed = [m.id for m in client.models.list(limit=1000)]
         assert TRANSLATED in listed and all(m.startswith("fakeopenai/") for m in listed)
     assert received(fake_a, "anthropic") == []
@@ -299,17 +327,17 @@ def test_key_restricted_to_other_models_is_permission_error(
 def test_unknown_model_is_not_found_error(ant: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.NotFoundError) as raised:
         ant.messages.create(model="nobody-serves-this", max_tokens=64, messages=USER_HELLO)
-    _error(raised, 404, "not_found_error")
+    anthropic_error(raised, 404, "not_found_error")
 
 
 def test_invalid_bodies_are_bad_request_errors(gateway: Any, ant: anthropic.Anthropic, funded: GwUser,
                                               fake_a: FakeProvider) -> None:
     with pytest.raises(anthropic.BadRequestError) as raised:  # no max_tokens (the SDK's types require it)
         ant.post("/v1/messages", cast_to=anthropic.types.Message, body={"model": NATIVE, "messages": USER_HELLO})
-    assert "max_tokens" in _error(raised, 400, "invalid_request_error")
+    assert "max_tokens" in anthropic_error(raised, 400, "invalid_request_error")
     with pytest.raises(anthropic.BadRequestError) as raised:
         ant.messages.create(model=NATIVE, max_tokens=64, messages=[{"role": "robot", "content": "x"}])  # type: ignore[typeddict-item]
-    _error(raised, 400, "invalid_request_error")
+    anthropic_error(raised, 400, "invalid_request_error")
     for raw in (b"{nope", b"[1, 2]", b""):
         response = httpx.post(f"{gateway.url}/v1/messages", content=raw,
                               headers={"x-api-key": funded.key, "content-type": "application/json"})
@@ -328,7 +356,7 @@ def test_no_credit_is_402_billing_error(gateway: Any, make_user: Any, fake_a: Fa
     with anthropic_client(gateway.url, broke.key) as client, pytest.raises(anthropic.PaymentRequiredError) as raised:
         client.messages.create(model=NATIVE, max_tokens=64, messages=USER_HELLO)
     assert isinstance(raised.value, anthropic.APIStatusError)
-    _error(raised, 402, "billing_error")
+    anthropic_error(raised, 402, "billing_error")
     assert posts(fake_a) == []
 
 
@@ -339,7 +367,7 @@ def test_rate_limited_key_is_rate_limit_error(gateway: Any, funded: GwUser, fake
         assert client.messages.create(model=NATIVE, max_tokens=64, messages=USER_HELLO).content
         with pytest.raises(anthropic.RateLimitError) as raised:
             client.messages.create(model=NATIVE, max_tokens=64, messages=USER_HELLO)
-    _error(raised, 429, "rate_limit_error")
+    anthropic_error(raised, 429, "rate_limit_error")
     assert int(raised.value.response.headers["retry-after"]) >= 1
     assert len(received(fake_a, "anthropic")) == 1
 
@@ -348,7 +376,7 @@ def test_upstream_refusal_keeps_its_message(ant: anthropic.Anthropic, fake_a: Fa
     fake_a.set(status=400, error_message="messages.0.content: upstream says no")
     with pytest.raises(anthropic.BadRequestError) as raised:
         ant.messages.create(model=NATIVE, max_tokens=64, messages=USER_HELLO)
-    assert "upstream says no" in _error(raised, 400, "invalid_request_error")
+    assert "upstream says no" in anthropic_error(raised, 400, "invalid_request_error")
     fake_a.set(status=500, error_message="boom")
     with pytest.raises(anthropic.APIStatusError) as failed:
         ant.messages.create(model=NATIVE, max_tokens=64, messages=USER_HELLO)

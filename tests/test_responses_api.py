@@ -19,6 +19,7 @@ from tests.support.clients import openai_client
 from tests.support.faces import (
     ECHO,
     HELLO,
+    PIXEL,
     WEATHER_CALL,
     WEATHER_TOOL_RESPONSES,
     client_id,
@@ -116,6 +117,43 @@ def test_function_tool_call_and_its_output(sdk: openai.OpenAI, fake_a: FakeProvi
         {"id": "call_weather_1", "type": "function", "function": {"name": "get_weather", "arguments": call.arguments}}
     ]
     assert messages[2]["tool_call_id"] == "call_weather_1" and text_of(messages[2]["content"]) == "22C and sunny"
+
+
+def test_image_input_and_a_named_tool_choice(sdk: openai.OpenAI, fake_a: FakeProvider) -> None:
+    image = "data:image/png;base64," + PIXEL
+    response = sdk.responses.create(
+        model=MODEL,
+        tools=[WEATHER_TOOL_RESPONSES],
+        tool_choice={"type": "function", "name": "get_weather"},
+        input=[{"role": "user", "content": [
+            {"type": "input_text", "text": "what is this"},
+            {"type": "input_image", "image_url": image, "detail": "low"},
+        ]}],
+    )
+    assert response.output_text == "Echo: what is this"
+    assert response.tool_choice.type == "function" and response.tool_choice.name == "get_weather"  # type: ignore[union-attr]
+    body = only(fake_a, "openai").body
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": image, "detail": "low"}},
+    ]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+
+
+def test_an_idempotent_retry_replays_the_answer_and_charges_once(
+    sdk: openai.OpenAI, database_url: str, fake_b: FakeProvider
+) -> None:
+    key = {"Idempotency-Key": client_id()}
+    first = sdk.responses.with_raw_response.create(model="fakebackup/gpt-4o-mini", input=HELLO, extra_headers=key)
+    again = sdk.responses.with_raw_response.create(model="fakebackup/gpt-4o-mini", input=HELLO, extra_headers=key)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.parse().id == first.parse().id and again.http_response.content == first.http_response.content
+    assert len(received(fake_b, "openai")) == 1
+    assert ledger(database_url, first.headers["x-request-id"]) == [("usage", -(2 * 1000 + 3 * 2000))]
+    with pytest.raises(openai.BadRequestError) as raised:  # the same key, another request
+        sdk.responses.create(model="fakebackup/gpt-4o-mini", input="something else", extra_headers=key)
+    assert raised.value.body["code"] == "idempotency_key_reused"  # type: ignore[index]
+    assert sdk.responses.retrieve(first.parse().id).output_text == ECHO
 
 
 class City(pydantic.BaseModel):
@@ -268,10 +306,16 @@ def test_another_users_response_is_not_found(
 
 
 def test_store_false_is_not_kept(sdk: openai.OpenAI, fake_a: FakeProvider) -> None:
-    response = sdk.responses.create(model=MODEL, input=HELLO, store=False)
-    assert response.output_text == ECHO
+    response = sdk.responses.create(model=MODEL, input=HELLO, store=False, metadata={"run": "1"})
+    assert response.output_text == ECHO and response.metadata == {"run": "1"}
     with pytest.raises(openai.NotFoundError):
         sdk.responses.retrieve(response.id)
+    with sdk.responses.stream(model=MODEL, input=HELLO, store=False) as stream:
+        streamed = stream.get_final_response()
+    with pytest.raises(openai.NotFoundError):
+        sdk.responses.retrieve(streamed.id)
+    kept = sdk.responses.create(model=MODEL, input=HELLO, metadata={"run": "2"})
+    assert sdk.responses.retrieve(kept.id).metadata == {"run": "2"}
     with pytest.raises(openai.BadRequestError):
         sdk.responses.create(model=MODEL, input="more", previous_response_id=response.id)
 

@@ -12,6 +12,7 @@ from typing import Any
 import anthropic
 import httpx
 import orjson
+import pytest
 
 from tests.fakeprovider import FakeProvider, RecordedRequest
 from tests.support.databases import run_sql
@@ -30,6 +31,7 @@ WEATHER_TOOL_ANTHROPIC: dict[str, Any] = {
     "description": "Weather of a city",
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="  # 1x1 PNG
 WEATHER_CALL = [{"name": "get_weather", "arguments": {"city": "Paris"}, "id": "call_weather_1"}]
 ANTHROPIC_ERROR_TYPES = {
     "invalid_request_error", "authentication_error", "billing_error", "permission_error", "not_found_error",
@@ -42,6 +44,16 @@ def anthropic_client(base_url: str, key: str, **options: Any) -> anthropic.Anthr
     options.setdefault("max_retries", 0)
     options.setdefault("_strict_response_validation", True)
     return anthropic.Anthropic(base_url=base_url, api_key=key, **options)
+
+
+def anthropic_error(raised: pytest.ExceptionInfo[anthropic.APIStatusError], status: int, kind: str) -> str:
+    """Assert an SDK error is Anthropic's error envelope with this status and type; its message."""
+    error = raised.value
+    assert error.status_code == status
+    body = error.response.json()
+    assert body["type"] == "error" and set(body["error"]) >= {"type", "message"}, body
+    assert body["error"]["type"] == kind, body
+    return str(body["error"]["message"])
 
 
 def client_id() -> str:
