@@ -323,6 +323,10 @@ REFUSED = [
     (with_("background", "yes"), "background", "invalid_type"),
     (with_("conversation", "conv_1"), "conversation", "unsupported_parameter"),
     (with_("prompt", {"id": "pmpt_1"}), "prompt", "unsupported_parameter"),
+    (with_("n", 2), "n", "unsupported_parameter"),
+    (with_("n", 0), "n", "unsupported_parameter"),
+    (with_("n", True), "n", "unsupported_parameter"),  # True == 1 in Python, not on the wire
+    (with_("n", "1"), "n", "unsupported_parameter"),
 ]
 
 
@@ -332,6 +336,16 @@ def test_malformed_bodies_are_a_400_naming_the_parameter(body: dict[str, Any], p
         to_chat(body)
     assert (caught.value.param, caught.value.code, caught.value.status) == (param, code, 400)
     assert caught.value.message
+
+
+def test_n_of_one_is_accepted_and_several_outputs_are_refused() -> None:
+    """A response renders one output, so only `n: 1` (the chat default, not forwarded) is taken."""
+    assert "n" not in to_chat({"model": "m", "input": "x", "n": 1})
+    assert "n" not in to_chat({"model": "m", "input": "x", "n": None})
+    with pytest.raises(InvalidRequest) as caught:
+        to_chat({"model": "m", "input": "x", "n": 3})
+    assert (caught.value.param, caught.value.code, caught.value.status) == ("n", "unsupported_parameter", 400)
+    assert "'n'" in caught.value.message
 
 
 def test_unsupported_tool_names_its_type() -> None:
