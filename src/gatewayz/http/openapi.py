@@ -3,7 +3,7 @@
 FastAPI's generated document says every operation may answer 422 with its own validation shape;
 this gateway answers 400 in the OpenAI error shape instead (errors.py), so 422 is removed and the
 statuses the gateway does answer are documented on the operations where they occur, each with the
-`Error` schema. Optional query parameters are documented as their type (FastAPI says "or null",
+`Error` schema (under /v1/messages, Anthropic's `AnthropicError`, and its 529 where the gateway says 503). Optional query parameters are documented as their type (FastAPI says "or null",
 which a query string cannot express). Built once per process, on the first GET /openapi.json.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from gatewayz.errors import ANTHROPIC_FACE
 from gatewayz.http.early_auth import BODY_METHODS, is_public
 from gatewayz.inference.openapi import SCHEMAS as INFERENCE_SCHEMAS
 
@@ -50,15 +51,27 @@ DESCRIPTIONS = {
     "503": "A dependency is unavailable",
     "504": "The upstream provider timed out",
 }
-INFERENCE_BODY_PATHS = ("/v1/chat/completions", "/v1/embeddings")
-NOT_FOUND = {("/admin/credits", "post"), ("/admin/refunds", "post")}  # the user, the request id
-CONFLICTS = {("/admin/users", "post"), ("/v1/chat/completions", "post"), ("/v1/embeddings", "post")}
+INFERENCE_BODY_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages")
+NOT_FOUND = {
+    ("/admin/credits", "post"),  # the user
+    ("/admin/refunds", "post"),  # the request id
+    ("/v1/messages/count_tokens", "post"),  # the model
+}
+CONFLICTS = {
+    ("/admin/users", "post"),
+    *((path, "post") for path in INFERENCE_BODY_PATHS),  # Idempotency-Key reused with another body
+}
+RESPONSE_STORE = "/v1/responses"  # every route under it answers 503 while stored responses are not configured
+# Errors under /v1/messages are Anthropic's (errors.ANTHROPIC_FACE): its schema, and its 529 for a 503.
+ANTHROPIC_PREFIX = ANTHROPIC_FACE
+ANTHROPIC_STATUSES = {"503": "529"}
+ANTHROPIC_DESCRIPTIONS = {"529": "Overloaded: no provider can serve the request now (Anthropic's 529)"}
 
 
-def _error(status: str) -> JSON:
+def _error(status: str, schema: str = "Error") -> JSON:
     return {
-        "description": DESCRIPTIONS[status],
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "description": DESCRIPTIONS.get(status) or ANTHROPIC_DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
     }
 
 
@@ -78,8 +91,10 @@ def _statuses(path: str, method: str, operation: JSON) -> list[str]:
         codes.append("409")
     if has_body:
         codes += ["413", "415"]
-    if path == "/health/ready":
+    if path == "/health/ready" or path.startswith(RESPONSE_STORE):
         codes.append("503")
+    if path.startswith(ANTHROPIC_PREFIX):
+        codes = [ANTHROPIC_STATUSES.get(code, code) for code in codes]
     return sorted(set(codes))
 
 
@@ -106,8 +121,9 @@ def build_document(app: FastAPI) -> JSON:
         for method, operation in item.items():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
+            schema = "AnthropicError" if path.startswith(ANTHROPIC_PREFIX) else "Error"
             for status in _statuses(path, method, operation):
-                responses.setdefault(status, _error(status))
+                responses.setdefault(status, _error(status, schema))
             for param in operation.get("parameters", []):
                 if param.get("in") == "query" and not param.get("required"):
                     param["schema"] = _unnull(param["schema"])
