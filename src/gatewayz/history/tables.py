@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import DDL, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gatewayz.storage.types import Base, UTCDateTime
+from gatewayz.storage.types import Base, BigIntPK, UTCDateTime
 
 ID_LENGTH = 128  # gateway-made ids (`resp_...`); generous, like usage_records.request_id
 MODEL_LENGTH = 256  # as usage_records.model
@@ -42,3 +44,138 @@ class StoredResponse(Base):
     revision: Mapped[int] = mapped_column(BigInteger, nullable=False)
     response: Mapped[str] = mapped_column(Text, nullable=False)
     input_items: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+# -- conversations (chat sessions) ---------------------------------------------------------------
+
+TITLE_LENGTH = 512
+ITEM_TYPE_LENGTH = 64
+ROLE_LENGTH = 32
+PROVIDER_LENGTH = 128
+
+# SQLite's full-text index: two FTS5 tables reading their text from the tables below (external
+# content), kept in step by triggers, so every way a row goes (a delete, the cascade from a deleted
+# conversation or user, the retention job) takes its index entries with it in the same transaction.
+# The title index needs a stable integer per conversation: a table's implicit rowid may change on
+# VACUUM, hence `conversations.search_rowid` (PostgreSQL indexes the title expression, leaves it NULL).
+FTS_PREFIX = "history_fts_"
+SQLITE_SEARCH_DDL: dict[str, tuple[str, ...]] = {
+    "conversations": (
+        "CREATE VIRTUAL TABLE history_fts_titles USING fts5(title, content='conversations', "
+        "content_rowid='search_rowid', tokenize='unicode61 remove_diacritics 2')",
+        "CREATE TRIGGER history_fts_titles_ai AFTER INSERT ON conversations "
+        "WHEN new.search_rowid IS NOT NULL BEGIN "
+        "INSERT INTO history_fts_titles (rowid, title) VALUES (new.search_rowid, new.title); END",
+        "CREATE TRIGGER history_fts_titles_ad AFTER DELETE ON conversations "
+        "WHEN old.search_rowid IS NOT NULL BEGIN "
+        "INSERT INTO history_fts_titles (history_fts_titles, rowid, title) "
+        "VALUES ('delete', old.search_rowid, old.title); END",
+        "CREATE TRIGGER history_fts_titles_au AFTER UPDATE OF title, search_rowid ON conversations BEGIN "
+        "INSERT INTO history_fts_titles (history_fts_titles, rowid, title) SELECT 'delete', old.search_rowid, "
+        "old.title WHERE old.search_rowid IS NOT NULL; "
+        "INSERT INTO history_fts_titles (rowid, title) SELECT new.search_rowid, new.title "
+        "WHERE new.search_rowid IS NOT NULL; END",
+    ),
+    "conversation_items": (
+        "CREATE VIRTUAL TABLE history_fts_items USING fts5(text, content='conversation_items', "
+        "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+        "CREATE TRIGGER history_fts_items_ai AFTER INSERT ON conversation_items BEGIN "
+        "INSERT INTO history_fts_items (rowid, text) VALUES (new.id, new.text); END",
+        "CREATE TRIGGER history_fts_items_ad AFTER DELETE ON conversation_items BEGIN "
+        "INSERT INTO history_fts_items (history_fts_items, rowid, text) VALUES ('delete', old.id, old.text); END",
+        "CREATE TRIGGER history_fts_items_au AFTER UPDATE OF text ON conversation_items BEGIN "
+        "INSERT INTO history_fts_items (history_fts_items, rowid, text) VALUES ('delete', old.id, old.text); "
+        "INSERT INTO history_fts_items (rowid, text) VALUES (new.id, new.text); END",
+    ),
+}
+SQLITE_SEARCH_TABLES = {"conversations": "history_fts_titles", "conversation_items": "history_fts_items"}
+# PostgreSQL's: GIN indexes over the same expressions the queries use (history/search.py).
+PG_TITLE_VECTOR = "to_tsvector('simple'::regconfig, title)"
+PG_ITEM_VECTOR = "to_tsvector('simple'::regconfig, text)"
+
+
+def include_in_schema_comparison(name: str | None, type_: str, parent_names: Any) -> bool:
+    """An alembic `include_name` filter: SQLite's FTS5 tables (and their shadow tables) are made by
+    DDL the metadata cannot describe, so a schema comparison must not report them as extra."""
+    return not (type_ == "table" and name is not None and name.startswith(FTS_PREFIX))
+
+
+class StoredConversation(Base):
+    """A conversation (= a chat session): OpenAI's Conversations API and the gateway's chat sessions.
+
+    `metadata` and `settings` are JSON text (given back exactly as stored). `next_position` is the
+    position the next appended item gets: bumping it in the same UPDATE that locks the row is what
+    keeps concurrent appends from colliding on PostgreSQL (SQLite's writer lock does it there).
+    `item_count` is the items present (deletes lower it), `token_total` the tokens of every turn.
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index("ix_conversations_user_env_updated", "user_id", "environment", "updated_at", "id"),
+        Index("ix_conversations_updated", "updated_at"),  # the retention job
+        UniqueConstraint("search_rowid", name="uq_conversations_search_rowid"),
+        Index("ix_conversations_title_search", sql_text(PG_TITLE_VECTOR), postgresql_using="gin").ddl_if(
+            dialect="postgresql"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    api_key_id: Mapped[int | None] = mapped_column(BigInteger)
+    environment: Mapped[str] = mapped_column(String(ENVIRONMENT_LENGTH), nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(MODEL_LENGTH))
+    conversation_metadata: Mapped[str] = mapped_column("metadata", Text, nullable=False)
+    settings: Mapped[str] = mapped_column(Text, nullable=False)
+    summary: Mapped[str | None] = mapped_column(Text)
+    summary_upto: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    item_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    token_total: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    next_position: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    search_rowid: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StoredConversationItem(Base):
+    """One item of a conversation, in OpenAI's Responses/Conversations item shape (`item`, JSON
+    text), with the turn that produced it (`model`, `provider`, `request_id`, `usage`).
+
+    `text` is the item's plain text for search (message text, function names, arguments and
+    outputs). `request_id` is also what makes a replayed append (the spool) a no-op.
+    """
+
+    __tablename__ = "conversation_items"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position", name="uq_conversation_items_position"),
+        UniqueConstraint("conversation_id", "item_id", name="uq_conversation_items_item_id"),
+        Index("ix_conversation_items_request", "conversation_id", "request_id"),
+        Index("ix_conversation_items_search", sql_text(PG_ITEM_VECTOR), postgresql_using="gin").ddl_if(
+            dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    position: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    item_id: Mapped[str] = mapped_column(String(ID_LENGTH), nullable=False)
+    type: Mapped[str] = mapped_column(String(ITEM_TYPE_LENGTH), nullable=False)
+    role: Mapped[str | None] = mapped_column(String(ROLE_LENGTH))
+    item: Mapped[str] = mapped_column(Text, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    model: Mapped[str | None] = mapped_column(String(MODEL_LENGTH))
+    provider: Mapped[str | None] = mapped_column(String(PROVIDER_LENGTH))
+    request_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    usage: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+def _sqlite_search_ddl(table_name: str) -> None:
+    table = Base.metadata.tables[table_name]
+    for statement in SQLITE_SEARCH_DDL[table_name]:
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))
+    drop = f"DROP TABLE IF EXISTS {SQLITE_SEARCH_TABLES[table_name]}"
+    event.listen(table, "before_drop", DDL(drop).execute_if(dialect="sqlite"))
+
+
+for _name in SQLITE_SEARCH_DDL:  # a fresh database is created from the metadata (storage/migrate.py)
+    _sqlite_search_ddl(_name)
