@@ -21,6 +21,7 @@ from gatewayz.billing.jobs import BillingJobs
 from gatewayz.billing.settlement import Settler
 from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
+from gatewayz.history.conversations import ConversationStore
 from gatewayz.history.responses import ResponseStore
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
 from gatewayz.inference.pipeline import Stages
@@ -68,6 +69,7 @@ class Services:
     inference: InferenceService
     billing_jobs: BillingJobs
     fast_sql: FastSQL
+    conversations: ConversationStore
     started_at: float
 
     @classmethod
@@ -90,6 +92,8 @@ class Services:
         billing = BillingStage(settings, holds, catalog, settler)
         limits = Limiter(limiter_redis(settings), probe_seconds=settings.rate_limit_probe_seconds, owns_redis=True)
         response_store = ResponseStore(fast_sql, settings.data_dir)
+        conversations = ConversationStore(fast_sql, settings.data_dir, max_items=settings.history_max_items,
+                                          max_item_bytes=settings.history_max_item_bytes)
         return cls(
             settings=settings,
             db=db,
@@ -121,9 +125,10 @@ class Services:
                 settler=settler,
                 live_holds=billing.live_holds,
                 hold_ttl=settings.credit_hold_ttl_seconds,
-                drains=(response_store.drain,),
+                drains=(response_store.drain, conversations.drain),
             ),
             fast_sql=fast_sql,
+            conversations=conversations,
             started_at=started_at,
         )
 

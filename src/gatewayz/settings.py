@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     billing_job_interval_seconds: float = Field(30.0, gt=0, validation_alias=_alias("BILLING_JOB_INTERVAL_SECONDS"))
 
     # Rate limits (see limits/): JSON objects like {"requests_per_minute": 60, "models": {...}}.
+    history_context_tokens: int = Field(8192, ge=256, le=10_000_000, validation_alias=_alias("HISTORY_CONTEXT_TOKENS"))
+    history_margin_tokens: int = Field(256, ge=0, le=1_000_000, validation_alias=_alias("HISTORY_MARGIN_TOKENS"))
+    history_answer_tokens: int = Field(1024, ge=1, le=10_000_000, validation_alias=_alias("HISTORY_ANSWER_TOKENS"))
+    history_max_items: int = Field(10_000, ge=1, le=1_000_000, validation_alias=_alias("HISTORY_MAX_ITEMS"))
+    history_max_item_bytes: int = Field(1_048_576, ge=1024, le=33_554_432,
+                                        validation_alias=_alias("HISTORY_MAX_ITEM_BYTES"))
+    history_summary_model: str | None = Field(None, validation_alias=_alias("HISTORY_SUMMARY_MODEL"))
+    history_retention_days: float | None = Field(None, gt=0, validation_alias=_alias("HISTORY_RETENTION_DAYS"))
+
     rate_limit_global: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_GLOBAL"))
     rate_limit_user: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_USER"))
     rate_limit_key: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_KEY"))
