@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
@@ -23,6 +26,7 @@ from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
 from gatewayz.history.conversations import ConversationStore
 from gatewayz.history.responses import ResponseStore
+from gatewayz.history.stage import HistoryStage
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
 from gatewayz.inference.pipeline import Stages
 from gatewayz.inference.responses_state import ResponsesState
@@ -37,17 +41,36 @@ from gatewayz.providers.upstream import UpstreamClients
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
 from gatewayz.storage.fastsql import FastSQL
+from gatewayz.storage.types import utcnow
 
 
 def pipeline_stages(
-    settings: Settings, db: Database, catalog: Catalog, limits: Limiter, billing: BillingStage
+    settings: Settings, db: Database, catalog: Catalog, limits: Limiter, billing: BillingStage,
+    history: HistoryStage | None = None,
 ) -> Stages:
-    """The stages around every provider call, in admission order (finish runs in reverse)."""
+    """The stages around every provider call, in admission order (finish runs in reverse).
+    History comes first: rate limits and the credit hold count the history it injects."""
     return Stages([
+        *([history] if history is not None else []),
         build_rate_limit_stage(settings, limits),
         IdempotencyStage(db, settings.credit_hold_ttl_seconds),
         billing,
     ])
+
+
+def retention_job(settings: Settings, conversations: ConversationStore) -> Callable[[], Awaitable[int]]:
+    """`GATEWAYZ_HISTORY_RETENTION_DAYS`: conversations untouched for longer are deleted, checked
+    hourly (with the billing job's other periodic work)."""
+    last = [0.0]
+
+    async def purge_expired_history() -> int:
+        days = settings.history_retention_days
+        if days is None or (time.monotonic() - last[0] < 3600 and last[0]):
+            return 0
+        last[0] = time.monotonic()
+        return await conversations.purge_older_than(utcnow() - timedelta(days=days))
+
+    return purge_expired_history
 
 
 @dataclass
@@ -94,6 +117,7 @@ class Services:
         response_store = ResponseStore(fast_sql, settings.data_dir)
         conversations = ConversationStore(fast_sql, settings.data_dir, max_items=settings.history_max_items,
                                           max_item_bytes=settings.history_max_item_bytes)
+        history = HistoryStage(conversations, catalog, settings)
         return cls(
             settings=settings,
             db=db,
@@ -114,9 +138,10 @@ class Services:
                 router,
                 Dispatcher(clients, breakers, policy),
                 catalog,
-                stages=pipeline_stages(settings, db, catalog, limits, billing),
+                stages=pipeline_stages(settings, db, catalog, limits, billing, history),
                 decorate_usage=decorate_usage,
                 responses=ResponsesState(response_store, auth),
+                history=history,
             ),
             billing_jobs=BillingJobs(
                 db,
@@ -125,7 +150,7 @@ class Services:
                 settler=settler,
                 live_holds=billing.live_holds,
                 hold_ttl=settings.credit_hold_ttl_seconds,
-                drains=(response_store.drain, conversations.drain),
+                drains=(response_store.drain, conversations.drain, retention_job(settings, conversations)),
             ),
             fast_sql=fast_sql,
             conversations=conversations,
@@ -148,6 +173,8 @@ class Services:
     async def stop(self) -> None:
         await self.billing_jobs.stop()
         await self.inference.stages.drain()
+        if self.inference.history is not None:
+            await self.inference.history.drain()  # turns still being appended
         await self.limits.stop()
         await self.catalog.stop()
         await self.clients.close()

@@ -30,7 +30,10 @@ MAX_KEY_LENGTH = 255
 def request_hash(call: InferenceCall) -> str:
     # The face is part of the request: one key reused across /v1/chat and /v1/messages with an
     # equivalent body must not replay a chat answer to an Anthropic client.
-    payload = orjson.dumps({"endpoint": call.endpoint, "face": call.face, "body": call.body},
+    # The body as the client sent it: stages before this one may extend `call.body` (history
+    # injection), and a retry must match the first request, not what the gateway added to it.
+    sent = call.face_ctx.request if call.face_ctx is not None else call.body
+    payload = orjson.dumps({"endpoint": call.endpoint, "face": call.face, "body": sent},
                            option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(payload).hexdigest()
 

@@ -19,6 +19,7 @@ from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.principal import Principal
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.history.responses import ResponseStore, StoredResponseRecord
+from gatewayz.history.stage import HistoryRequest, conversation_ref
 from gatewayz.inference.faces import responses_request
 from gatewayz.inference.faces.base import StreamRenderer
 from gatewayz.inference.pipeline import InferenceCall
@@ -50,7 +51,10 @@ class ResponsesState:
     # -- the pipeline's side -------------------------------------------------------------------
 
     async def prepare(self, principal: Principal, raw: JSON) -> tuple[JSON, str, JSON]:
-        """The chat body of a Responses request, with the earlier turns of its chain."""
+        """The chat body of a Responses request, with the earlier turns of its chain (or of its
+        conversation: the history stage injects those, and appends this turn afterwards)."""
+        if raw.get("conversation") is not None:
+            return self._in_conversation(raw)
         previous = raw.get("previous_response_id")
         earlier: list[JSON] | None = None
         if previous is not None:
@@ -61,6 +65,20 @@ class ResponsesState:
                                      param="previous_response_id", code="previous_response_not_found")
         body = responses_request.to_chat(raw, earlier)
         return body, body["model"], {"previous_response_id": previous, "store": raw.get("store") is not False}
+
+    def _in_conversation(self, raw: JSON) -> tuple[JSON, str, JSON]:
+        if raw.get("previous_response_id") is not None:
+            raise InvalidRequest("'previous_response_id' and 'conversation' cannot be used together.",
+                                 param="conversation", code="invalid_value")
+        own = {k: v for k, v in raw.items() if k != "conversation"}
+        body = responses_request.to_chat(own)
+        turn = HistoryRequest(conversation_ref(raw["conversation"], "conversation"), "conversation",
+                              new_items=responses_request.input_items(own))
+        if turn.conversation == "new":
+            raise InvalidRequest("'conversation' must name an existing conversation (create one with "
+                                 "POST /v1/conversations).", param="conversation", code="invalid_value")
+        return body, body["model"], {"previous_response_id": None, "store": raw.get("store") is not False,
+                                     "state": {"history": turn}}
 
     async def keep(self, call: InferenceCall, answer: JSON) -> None:
         """Store the answer (and its input items) unless the request said `store: false`."""

@@ -10,45 +10,39 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.principal import Principal
-from gatewayz.errors import GatewayError
+from gatewayz.errors import GatewayError, InvalidRequest
+from gatewayz.history.stage import HistoryStage
+from gatewayz.history.summary import SANDBOX_MODEL as SANDBOX_SUMMARY_MODEL
+from gatewayz.history.summary import summary_body, summary_text
+from gatewayz.history.turns import answer_items
 from gatewayz.inference import normalise
 from gatewayz.inference import request as parse
 from gatewayz.inference.asgi import ClientDisconnected, EventStreamResponse, until_disconnect
 from gatewayz.inference.dispatch import Dispatcher, NativeRequest
-from gatewayz.inference.faces.base import FaceContext
-from gatewayz.inference.faces.kinds import CHAT, MESSAGES, RESPONSES, Face, messages_request
+from gatewayz.inference.faces.base import FaceContext, StreamRenderer
+from gatewayz.inference.faces.kinds import CHAT, MESSAGES, RESPONSES, Face
 from gatewayz.inference.failures import NoRoute, final_error
 from gatewayz.inference.messages_extras import anthropic_model, anthropic_model_list, count_tokens
 from gatewayz.inference.pipeline import AnswerFromStore, InferenceCall, Stages, StoredResponse
-from gatewayz.inference.relay import CLIENT_CLOSED, FaceStream, relay
+from gatewayz.inference.prepare import prepare_chat, prepare_embeddings, prepare_messages
+from gatewayz.inference.relay import CLIENT_CLOSED, AtEnd, FaceStream, relay
 from gatewayz.inference.responses_state import ResponsesState
 from gatewayz.inference.sandbox import check_sandbox_model, sandbox_chat, sandbox_embeddings, sandbox_model_list
 from gatewayz.middleware import new_request_id
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.router import Router
 
+log = structlog.get_logger("gatewayz.inference")
 JSON = dict[str, Any]
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 UsageDecorator = Callable[[InferenceCall, JSON], None]
 Prepare = Callable[[Principal, JSON], Awaitable[tuple[JSON, str, JSON]]]  # -> chat body, model, context facts
-
-
-async def prepare_chat(principal: Principal, raw: JSON) -> tuple[JSON, str, JSON]:
-    return raw, parse.check_chat(raw), {}
-
-
-async def prepare_embeddings(principal: Principal, raw: JSON) -> tuple[JSON, str, JSON]:
-    return raw, parse.check_embeddings(raw), {}
-
-
-async def prepare_messages(principal: Principal, raw: JSON) -> tuple[JSON, str, JSON]:
-    body = messages_request.to_chat(raw)
-    return body, body["model"], {}
 
 
 def route_headers(call: InferenceCall) -> dict[str, str]:
@@ -78,6 +72,7 @@ class InferenceService:
         stages: Stages | None = None,
         decorate_usage: UsageDecorator = no_decoration,
         responses: ResponsesState | None = None,
+        history: HistoryStage | None = None,
     ) -> None:
         self.auth = auth
         self.router = router
@@ -86,11 +81,17 @@ class InferenceService:
         self.stages = stages or Stages()
         self.decorate_usage = decorate_usage
         self.responses = responses
+        self.history = history
+        if history is not None:
+            history.summarizer = self.summarize
 
     async def _begin(self, request: Request, endpoint: str, face: Face, prepare: Prepare) -> InferenceCall:
         principal = await self.auth.authenticate(request, "inference")
         raw = await parse.read_json_object(request)
         body, model, ctx_extra = await prepare(principal, raw)
+        if "history" in (state := ctx_extra.pop("state", None) or {}) and self.history is None:
+            raise InvalidRequest("Conversation history is not enabled on this gateway.", param="session_id",
+                                 code="unsupported_parameter")
         self.auth.authorize_model(request, principal, model)
         for fallback in body.get("models") or []:
             if isinstance(fallback, str):
@@ -107,6 +108,8 @@ class InferenceService:
             idempotency_key=request.headers.get("idempotency-key"),
             face=face.name,
         )
+        if state:
+            call.state.update(state)
         call.face_ctx = FaceContext(face.id_prefix + request_id.removeprefix("req_"), model, int(time.time()),
                                     raw, ctx_extra)
         request.scope["gatewayz.call"] = call  # the access log reads provider and cost from it
@@ -168,6 +171,8 @@ class InferenceService:
             answer = face.render(result, call.face_ctx)
         if face is RESPONSES and self.responses is not None:
             await self.responses.keep(call, answer)
+        if "history" in call.state and self.history is not None:
+            self.history.record(call, answer.get("output") or [] if face is RESPONSES else answer_items(result))
         headers = {**call.headers, **route_headers(call)}
         body = orjson.dumps(answer)
         if "idempotency" in call.state:
@@ -203,10 +208,11 @@ class InferenceService:
             call = await self._begin(request, "chat", face, prepare)
         except AnswerFromStore as stored:
             return replay(stored.response)
-        at_end = self.responses.at_stream_end if face is RESPONSES and self.responses is not None else None
+        at_end = self._stream_end(call, face)
 
         def face_stream(native: bool) -> FaceStream:
-            renderer = face.stream_renderer(call.face_ctx, call.request_id, native=native)
+            renderer = face.stream_renderer(call.face_ctx, call.request_id, native=native,
+                                            assemble="history" in call.state)
             return FaceStream(call, renderer, self.stages.finish, self.decorate_usage, at_end)
 
         if call.principal.is_sandbox:
@@ -233,6 +239,59 @@ class InferenceService:
             return EventStreamResponse(body, {**call.headers, **route_headers(call)}, cleanup)
 
         return await self._complete(request, call, work, face)
+
+    def _stream_end(self, call: InferenceCall, face: Face) -> AtEnd | None:
+        """What runs when a stream ends, before its last event: keep the stored response; append
+        the turn to the conversation (in the background)."""
+        keep = self.responses.at_stream_end if face is RESPONSES and self.responses is not None else None
+        history = self.history if "history" in call.state else None
+        if history is None:
+            return keep
+
+        async def at_end(call: InferenceCall, renderer: StreamRenderer) -> None:
+            if keep is not None:
+                await keep(call, renderer)
+            result = renderer.result()
+            history.record(call, result.get("output") or [] if face is RESPONSES else answer_items(result))
+
+        return at_end
+
+    async def summarize(self, principal: Principal, messages: list[JSON], previous: str | None) -> str | None:
+        """A conversation summary, made by the configured summary model as a request of its own:
+        through the same stages (limits, credit hold, settlement, its own usage record)."""
+        configured = self.history.settings.history_summary_model if self.history is not None else None
+        model = SANDBOX_SUMMARY_MODEL if principal.is_sandbox else configured
+        if not model:
+            return None
+        body = summary_body(model, messages, previous)
+        request_id = new_request_id()
+        call = InferenceCall(request_id=request_id, principal=principal, endpoint="chat", model=model, body=body,
+                             stream=False)
+        call.face_ctx = FaceContext("chatcmpl-" + request_id.removeprefix("req_"), model, int(time.time()), body)
+        if not principal.is_sandbox:
+            call.routes = await self.router.routes(model)
+            if not call.routes:
+                log.warning("history_summary_unroutable", model=model)
+                return None
+        await self.stages.admit(call)
+        try:
+            if principal.is_sandbox:
+                call.route, result = await sandbox_chat(call, None)  # type: ignore[misc]
+            else:
+                call.route, result, _ = await self.dispatcher.complete(call.routes, model, body)
+        except GatewayError as exc:
+            call.status, call.error_code = exc.status, exc.code
+            await self.stages.finish(call)
+            log.warning("history_summary_failed", model=model, status=exc.status, error=exc.message)
+            return None
+        except BaseException:
+            call.status = 500
+            await self.stages.finish(call)
+            raise
+        call.status, call.usage = 200, result.get("usage")
+        call.state["result"] = result
+        await self.stages.finish(call)
+        return summary_text(result)
 
     async def chat(self, request: Request) -> Response | EventStreamResponse:
         return await self._serve(request, CHAT, prepare_chat)

@@ -32,12 +32,16 @@ class Face:
     native_protocol: str | None = None  # upstream protocol that takes this face's body as it is
     native_headers: tuple[str, ...] = ()
 
-    def stream_renderer(self, ctx: FaceContext, request_id: str, *, native: bool) -> StreamRenderer:
+    def stream_renderer(
+        self, ctx: FaceContext, request_id: str, *, native: bool, assemble: bool = False
+    ) -> StreamRenderer:
+        """The renderer of one stream; `assemble`: its `result()` must give the whole answer (the
+        Responses and Messages renderers always assemble; chat only when asked, it costs)."""
         if self.name == "responses":
             return responses_stream.ResponsesStream(ctx)
         if self.name == "messages":
             return messages_stream.MessagesPassthrough(ctx) if native else messages_stream.MessagesStream(ctx)
-        return ChatStream(request_id, ctx.model, parse.include_usage(ctx.request))
+        return ChatStream(request_id, ctx.model, parse.include_usage(ctx.request), assemble=assemble)
 
 
 CHAT = Face("chat", "chatcmpl-", None)
