@@ -167,7 +167,8 @@ async def test_update_changes_only_what_is_given(store: ConversationStore, env: 
     cleared = await store.update(env.alice, "live", conv.id, title=None, metadata=None, settings={})
     assert cleared is not None and (cleared.title, cleared.metadata, cleared.settings) == (None, {}, {})
     assert await store.update(env.alice, "live", conv.id, title=UNSET) is not None  # nothing given: a touch
-    assert await store.get(env.alice, "live", conv.id) == await store.update(env.alice, "live", conv.id)
+    touched = await store.update(env.alice, "live", conv.id)
+    assert touched is not None and await store.get(env.alice, "live", conv.id) == touched
 
 
 async def test_delete_takes_the_items_too(store: ConversationStore, env: Env) -> None:
@@ -481,6 +482,23 @@ async def test_summary_is_kept_unless_a_wider_one_exists(store: ConversationStor
     assert await store.set_summary(env.alice, "live", conv.id, "first twenty", 19) is True
     now = await store.get(env.alice, "live", conv.id)
     assert now is not None and (now.summary, now.summary_upto) == ("first twenty", 19)
+    for bad in (-2, 2**63, "3", True):
+        with pytest.raises(InvalidConversation) as refused:
+            await store.set_summary(env.alice, "live", conv.id, "x", bad)
+        assert refused.value.param == "upto"
+    assert await store.set_summary(env.alice, "live", conv.id, "nul \x00 and \ud800", 30) is True
+    now = await store.get(env.alice, "live", conv.id)
+    assert now is not None and now.summary is not None and "\x00" not in now.summary
+
+
+async def test_values_at_their_limits_are_stored(store: ConversationStore, env: Env) -> None:
+    metadata = {f"{n:064d}": "v" * 512 for n in range(16)}
+    conv = await store.create(env.alice, "live", api_key_id=None, title="t" * 512, model="m" * 256,
+                              metadata=metadata, items=[{**msg("user", "x"), "id": "i" * 128}])
+    assert await store.get(env.alice, "live", conv.id) == conv and conv.metadata == metadata
+    with pytest.raises(InvalidConversation) as refused:
+        await store.create(env.alice, "x" * 17, api_key_id=None)
+    assert refused.value.param == "environment"
 
 
 # -- search ----------------------------------------------------------------------------------------

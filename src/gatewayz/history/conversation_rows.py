@@ -165,8 +165,8 @@ WHERE {_TENANT} AND i.request_id = :request_id ORDER BY i.position
     def id_list(self, ids: list[str]) -> Any:
         raise NotImplementedError
 
-    async def insert_items(self, tx: Tx, conv_id: str, base: int, prepared: list[PreparedItem], turn: Turn,
-                           created: Any) -> list[int]:
+    async def insert_items(self, tx: Tx, owner: dict[str, Any], base: int, prepared: list[PreparedItem],
+                           turn: Turn, created: Any) -> list[int]:
         raise NotImplementedError
 
     @staticmethod
@@ -208,20 +208,20 @@ FROM conversations c WHERE {_TENANT}
         "AND item_id IN (SELECT value FROM json_each(:ids))"
     purge = "DELETE FROM conversations WHERE id IN (SELECT value FROM json_each(:ids)) AND updated_at < :cutoff"
     _insert_item = """
-INSERT INTO conversation_items (conversation_id, position, item_id, type, role, item, text, model, provider,
-    request_id, usage, created_at)
-VALUES (:conversation_id, :position, :item_id, :type, :role, :item, :text, :model, :provider, :request_id,
-    :usage, :created_at)
+INSERT INTO conversation_items (conversation_id, user_id, environment, position, item_id, type, role, item, text,
+    model, provider, request_id, usage, created_at)
+VALUES (:id, :user_id, :environment, :position, :item_id, :type, :role, :item, :text, :model, :provider,
+    :request_id, :usage, :created_at)
 RETURNING id
 """
 
     def id_list(self, ids: list[str]) -> Any:
         return orjson.dumps(ids).decode()
 
-    async def insert_items(self, tx: Tx, conv_id: str, base: int, prepared: list[PreparedItem], turn: Turn,
-                           created: Any) -> list[int]:
+    async def insert_items(self, tx: Tx, owner: dict[str, Any], base: int, prepared: list[PreparedItem],
+                           turn: Turn, created: Any) -> list[int]:
         ids = []
-        common = {"conversation_id": conv_id, "model": turn.model, "provider": turn.provider,
+        common = {**owner, "model": turn.model, "provider": turn.provider,
                   "request_id": turn.request_id, "usage": turn.usage, "created_at": created}
         for n, p in enumerate(prepared):  # local statements of microseconds each
             row = await tx.fetchrow(self._insert_item, {**common, "position": base + n, "item_id": p.item_id,
@@ -245,10 +245,10 @@ FROM conversations c WHERE {_TENANT}
     taken_ids = "SELECT item_id FROM conversation_items WHERE conversation_id = :id AND item_id = ANY(:ids::text[])"
     purge = "DELETE FROM conversations WHERE id = ANY(:ids::text[]) AND updated_at < :cutoff"
     _insert_items = """
-INSERT INTO conversation_items (conversation_id, position, item_id, type, role, item, text, model, provider,
-    request_id, usage, created_at)
-SELECT :conversation_id::text, :base::bigint + u.ord - 1, u.item_id, u.type, u.role, u.item, u.text,
-    :model::text, :provider::text, :request_id::text, :usage::text, :created_at::timestamptz
+INSERT INTO conversation_items (conversation_id, user_id, environment, position, item_id, type, role, item, text,
+    model, provider, request_id, usage, created_at)
+SELECT :id::text, :user_id::bigint, :environment::text, :base::bigint + u.ord - 1, u.item_id, u.type, u.role,
+    u.item, u.text, :model::text, :provider::text, :request_id::text, :usage::text, :created_at::timestamptz
 FROM unnest(:item_ids::text[], :types::text[], :roles::text[], :items::text[], :texts::text[])
     WITH ORDINALITY AS u (item_id, type, role, item, text, ord)
 RETURNING id, position
@@ -257,10 +257,10 @@ RETURNING id, position
     def id_list(self, ids: list[str]) -> Any:
         return ids
 
-    async def insert_items(self, tx: Tx, conv_id: str, base: int, prepared: list[PreparedItem], turn: Turn,
-                           created: Any) -> list[int]:
+    async def insert_items(self, tx: Tx, owner: dict[str, Any], base: int, prepared: list[PreparedItem],
+                           turn: Turn, created: Any) -> list[int]:
         rows = await tx.fetchall(self._insert_items, {
-            "conversation_id": conv_id, "base": base, "model": turn.model, "provider": turn.provider,
+            **owner, "base": base, "model": turn.model, "provider": turn.provider,
             "request_id": turn.request_id, "usage": turn.usage, "created_at": created,
             "item_ids": [p.item_id for p in prepared], "types": [p.type for p in prepared],
             "roles": [p.role for p in prepared], "items": [p.json for p in prepared],

@@ -13,12 +13,12 @@ SQLite the writer lock serialises them), then the items are inserted. An append 
 that is what makes retries and spool replays (history/conversation_spool.py) safe.
 
 Statements per call (SQL statements; on PostgreSQL a FastSQL transaction adds BEGIN and COMMIT):
-- get, update, delete, get_item, set_summary: one statement (one round trip on PostgreSQL);
-- all_items: one statement, one row (the items aggregated as JSON text);
+- get, update, delete, get_item, set_summary, all_items: one statement, on its own (one round trip
+  on PostgreSQL); all_items gets one row, the items aggregated as JSON text;
 - items: one SELECT; list: one SELECT (two with an `after` cursor); search: one SELECT;
 - create: one INSERT, plus the items' INSERT (one per item on SQLite, one in all on PostgreSQL);
-- append: UPDATE, [a SELECT for a repeated request_id], [a SELECT when the caller chose item ids],
-  the INSERT as in create; a refused append one more SELECT (full, or not there);
+- append: UPDATE, [a SELECT of the request's earlier items, when a request_id is given], [a SELECT
+  when the caller chose item ids], the INSERT as in create; a refused append one more SELECT;
 - delete_item: DELETE and UPDATE; purge_older_than: a SELECT, then a DELETE per batch.
 """
 
@@ -45,6 +45,7 @@ from gatewayz.history.conversation_items import (
     check_provider,
     check_request_id,
     check_settings,
+    check_text,
     check_title,
     check_usage,
     dumps,
@@ -69,6 +70,7 @@ from gatewayz.history.conversation_rows import (
     to_datetime,
 )
 from gatewayz.history.conversation_spool import DurableAppends
+from gatewayz.history.tables import ENVIRONMENT_LENGTH
 from gatewayz.storage.fastsql import FastSQL, Tx
 
 __all__ = ["UNSET", "Conversation", "ConversationError", "ConversationFull", "ConversationStore", "InvalidConversation",
@@ -110,6 +112,7 @@ class ConversationStore(DurableAppends):
                      model: str | None = None, metadata: dict[str, str] | None = None,
                      settings: dict[str, Any] | None = None, items: Iterable[dict[str, Any]] = ()) -> Conversation:
         """A new conversation, with `items` appended in the same transaction."""
+        check_text(environment, "environment", ENVIRONMENT_LENGTH, optional=False)
         title, model = check_title(title), check_model(model)
         meta, conf = check_metadata(metadata), check_settings(settings)
         prepared = prepare_items(items, self.max_item_bytes)
@@ -127,7 +130,7 @@ class ConversationStore(DurableAppends):
                 "environment": environment, "title": title, "model": model, "metadata": dumps(meta, "metadata"),
                 "settings": dumps(conf, "settings"), "now": tx.ts(now), "count": len(prepared)})
             if prepared:
-                await self._insert(tx, conversation.id, 0, prepared, Turn(), now)
+                await self._insert(tx, _tenant(user_id, environment, conversation.id), 0, prepared, Turn(), now)
         return conversation
 
     async def get(self, user_id: int, environment: str, conv_id: str) -> Conversation | None:
@@ -182,12 +185,14 @@ class ConversationStore(DurableAppends):
             if value is not None:
                 where.append(f"c.updated_at {op} :{name}")
                 params[name] = _bound(self.sql.dialect, value, name)
+        prefix = ""
         if q is not None and q.strip():
             words = fts.chunks(q)
             if not words:
                 return [], False
-            where.append(fts.matching_conversations(self.sql.dialect))
-            params["q"] = fts.match_text(self.sql.dialect, words)
+            prefix, condition = fts.matching_conversations(self.sql.dialect)
+            where.append(condition)
+            params.update(fts.match_params(self.sql.dialect, user_id, words))
         direction = "DESC" if order == "desc" else "ASC"
         async with self.sql.transaction() as tx:
             if after is not None:
@@ -200,7 +205,7 @@ class ConversationStore(DurableAppends):
                 where.append(f"(c.updated_at, c.id) {'<' if order == 'desc' else '>'} (:after_at, :after_id)")
                 params["after_at"], params["after_id"] = cursor
             rows = await tx.fetchall(
-                f"SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {' AND '.join(where)} "
+                f"{prefix} SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {' AND '.join(where)} "
                 f"ORDER BY c.updated_at {direction}, c.id {direction} LIMIT :limit", params)
         return [conversation_from_row(row) for row in rows[:limit]], len(rows) > limit
 
@@ -213,7 +218,7 @@ class ConversationStore(DurableAppends):
             return []
         dialect = self.sql.dialect
         params = {"user_id": int(user_id), "environment": environment, "limit": limit,
-                  "q": fts.match_text(dialect, words), **fts.search_params(dialect)}
+                  **fts.match_params(dialect, user_id, words), **fts.search_params(dialect)}
         async with self.sql.transaction() as tx:
             rows = await tx.fetchall(fts.search_sql(dialect, CONVERSATION_COLUMNS), params)
         return [SearchHit(conversation_from_row(row), row[-2], row[-1] or "") for row in rows]
@@ -223,6 +228,8 @@ class ConversationStore(DurableAppends):
         """Keep the summary of items up to position `upto`. A summary covering less than the one
         stored is not kept (two requests summarising at once): False, as for an unknown id."""
         text = summary if summary is None else _summary_text(summary)
+        if isinstance(upto, bool) or not isinstance(upto, int) or not -1 <= upto < 2**62:
+            raise InvalidConversation("'upto' must be an item position (or -1: none).", param="upto")
         if not plausible_id(conv_id):
             return False
         sql = "UPDATE conversations SET summary = :summary, summary_upto = :upto WHERE id = :id " \
@@ -347,7 +354,7 @@ class ConversationStore(DurableAppends):
                 if not prepared:
                     return []
                 await self._check_ids(tx, conv_id, prepared)
-                return await self._insert(tx, conv_id, int(base[0]), prepared, turn, created)
+                return await self._insert(tx, tenant, int(base[0]), prepared, turn, created)
         except _Replayed as replay:
             return replay.items
 
@@ -363,9 +370,10 @@ class ConversationStore(DurableAppends):
             raise InvalidConversation(f"An item with id '{prepared[index].item_id}' is already in this conversation.",
                                       param=f"items[{index}].id")
 
-    async def _insert(self, tx: Tx, conv_id: str, base: int, prepared: builtins.list[PreparedItem], turn: Turn,
-                      created: datetime) -> builtins.list[StoredItem]:
-        ids = await self._q.insert_items(tx, conv_id, base, prepared, turn, tx.ts(created))
+    async def _insert(self, tx: Tx, owner: dict[str, Any], base: int, prepared: builtins.list[PreparedItem],
+                      turn: Turn, created: datetime) -> builtins.list[StoredItem]:
+        """`owner` is the conversation's `_tenant` (its id, user and environment)."""
+        ids = await self._q.insert_items(tx, owner, base, prepared, turn, tx.ts(created))
         usage = orjson.loads(turn.usage) if turn.usage is not None else None
         at = int(created.timestamp())
         return [StoredItem(row_id, base + n, p.item, turn.model, turn.provider, turn.request_id, usage, at)

@@ -1,5 +1,6 @@
 """History: conversations (= chat sessions) and their items, with full-text search: SQLite FTS5
-tables kept by triggers, PostgreSQL GIN indexes over `to_tsvector('simple', ...)`.
+tables kept by triggers, PostgreSQL GIN indexes over `to_tsvector('simple', ...)`; both index the
+owner with the words (history/tables.py).
 
 The DDL is written out here, not imported from history/tables.py: a migration is a snapshot of
 the schema at its revision (the suite checks that replaying it gives what the tables describe).
@@ -20,29 +21,30 @@ branch_labels = None
 depends_on = None
 
 _SQLITE_SEARCH = (
-    "CREATE VIRTUAL TABLE history_fts_titles USING fts5(title, content='conversations', "
+    "CREATE VIRTUAL TABLE history_fts_titles USING fts5(title, user_id, content='conversations', "
     "content_rowid='search_rowid', tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER history_fts_titles_ai AFTER INSERT ON conversations "
-    "WHEN new.search_rowid IS NOT NULL BEGIN "
-    "INSERT INTO history_fts_titles (rowid, title) VALUES (new.search_rowid, new.title); END",
-    "CREATE TRIGGER history_fts_titles_ad AFTER DELETE ON conversations "
-    "WHEN old.search_rowid IS NOT NULL BEGIN "
-    "INSERT INTO history_fts_titles (history_fts_titles, rowid, title) "
-    "VALUES ('delete', old.search_rowid, old.title); END",
-    "CREATE TRIGGER history_fts_titles_au AFTER UPDATE OF title, search_rowid ON conversations BEGIN "
-    "INSERT INTO history_fts_titles (history_fts_titles, rowid, title) SELECT 'delete', old.search_rowid, "
-    "old.title WHERE old.search_rowid IS NOT NULL; "
-    "INSERT INTO history_fts_titles (rowid, title) SELECT new.search_rowid, new.title "
-    "WHERE new.search_rowid IS NOT NULL; END",
-    "CREATE VIRTUAL TABLE history_fts_items USING fts5(text, content='conversation_items', "
+    "CREATE TRIGGER history_fts_titles_ai AFTER INSERT ON conversations WHEN new.search_rowid IS NOT "
+    "NULL BEGIN INSERT INTO history_fts_titles (rowid, title, user_id) VALUES (new.search_rowid, "
+    "new.title, new.user_id); END",
+    "CREATE TRIGGER history_fts_titles_ad AFTER DELETE ON conversations WHEN old.search_rowid IS NOT "
+    "NULL BEGIN INSERT INTO history_fts_titles (history_fts_titles, rowid, title, user_id) VALUES "
+    "('delete', old.search_rowid, old.title, old.user_id); END",
+    "CREATE TRIGGER history_fts_titles_au AFTER UPDATE OF title, user_id, search_rowid ON "
+    "conversations BEGIN INSERT INTO history_fts_titles (history_fts_titles, rowid, title, user_id) "
+    "SELECT 'delete', old.search_rowid, old.title, old.user_id WHERE old.search_rowid IS NOT NULL; "
+    "INSERT INTO history_fts_titles (rowid, title, user_id) SELECT new.search_rowid, new.title, "
+    "new.user_id WHERE new.search_rowid IS NOT NULL; END",
+    "CREATE VIRTUAL TABLE history_fts_items USING fts5(text, user_id, content='conversation_items', "
     "content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER history_fts_items_ai AFTER INSERT ON conversation_items BEGIN "
-    "INSERT INTO history_fts_items (rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER history_fts_items_ad AFTER DELETE ON conversation_items BEGIN "
-    "INSERT INTO history_fts_items (history_fts_items, rowid, text) VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER history_fts_items_au AFTER UPDATE OF text ON conversation_items BEGIN "
-    "INSERT INTO history_fts_items (history_fts_items, rowid, text) VALUES ('delete', old.id, old.text); "
-    "INSERT INTO history_fts_items (rowid, text) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER history_fts_items_ai AFTER INSERT ON conversation_items BEGIN INSERT INTO "
+    "history_fts_items (rowid, text, user_id) VALUES (new.id, new.text, new.user_id); END",
+    "CREATE TRIGGER history_fts_items_ad AFTER DELETE ON conversation_items BEGIN INSERT INTO "
+    "history_fts_items (history_fts_items, rowid, text, user_id) VALUES ('delete', old.id, old.text, "
+    "old.user_id); END",
+    "CREATE TRIGGER history_fts_items_au AFTER UPDATE OF text, user_id ON conversation_items BEGIN "
+    "INSERT INTO history_fts_items (history_fts_items, rowid, text, user_id) VALUES ('delete', "
+    "old.id, old.text, old.user_id); INSERT INTO history_fts_items (rowid, text, user_id) VALUES "
+    "(new.id, new.text, new.user_id); END",
 )
 
 
@@ -75,6 +77,8 @@ def upgrade() -> None:
         sa.Column("id", BigIntPK, primary_key=True, autoincrement=True),
         sa.Column("conversation_id", sa.String(128), sa.ForeignKey("conversations.id", ondelete="CASCADE"),
                   nullable=False),
+        sa.Column("user_id", sa.BigInteger, nullable=False),
+        sa.Column("environment", sa.String(16), nullable=False),
         sa.Column("position", sa.BigInteger, nullable=False),
         sa.Column("item_id", sa.String(128), nullable=False),
         sa.Column("type", sa.String(64), nullable=False),
@@ -91,10 +95,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_conversation_items_request", "conversation_items", ["conversation_id", "request_id"])
     if op.get_bind().dialect.name == "postgresql":
+        owner = "array_to_tsvector(ARRAY['user ' || CAST(user_id AS text)])"
         op.execute("CREATE INDEX ix_conversations_title_search ON conversations "
-                   "USING gin (to_tsvector('simple'::regconfig, title))")
+                   f"USING gin ((to_tsvector('simple'::regconfig, title) || {owner})) WITH (fastupdate = off)")
         op.execute("CREATE INDEX ix_conversation_items_search ON conversation_items "
-                   "USING gin (to_tsvector('simple'::regconfig, text))")
+                   f"USING gin ((to_tsvector('simple'::regconfig, text) || {owner})) WITH (fastupdate = off)")
     else:
         for statement in _SQLITE_SEARCH:
             op.execute(statement)
