@@ -1,12 +1,33 @@
 """One estimate of what a request's prompt will cost in tokens, before the provider says.
 
-Billing holds credits against it and rate limits reserve tokens against it, so it must never be
-far below what providers bill: every prompt-bearing part counts (message text, names, tool calls
-and tool results, `tools`/`functions` schemas, `response_format` schemas, `tool_choice`,
-`input`/`prompt`/`instructions`), at a deliberately low ~3 characters per token plus a few tokens
-of framing per message. Images are priced the way providers bill them, from their pixel size
-when a data URL carries it (the most any of OpenAI's tile or patch schemes, Anthropic's or
+Billing holds credits against it, rate limits reserve tokens against it and chat history trims
+to the context window with it, so it must never be far below what providers bill: every
+prompt-bearing part counts (message text, names, tool calls and tool results, `tools`/`functions`
+schemas, `response_format` schemas, `tool_choice`, `input`/`prompt`/`instructions`), plus a few
+tokens of framing per message. Images are priced the way providers bill them, from their pixel
+size when a data URL carries it (the most any of OpenAI's tile or patch schemes, Anthropic's or
 Gemini's would charge), else at a fixed generous figure. Audio and files count by their size.
+
+Text is counted by character class, in two C-speed passes over its UTF-8 bytes (O(n), no
+tokenizer, no regex): every character 1/3.5 of a token, plus 1/8 per ASCII punctuation mark and
+1.6 per digit (BPE tokenizers split numbers digit by digit or in threes, and digits come with
+dense neighbours: dates, ids, timestamps), plus per non-ASCII character 0.15 (2-byte UTF-8:
+Latin accents, Greek, Cyrillic, Arabic...), 0.8 (symbols, CJK, kana), 0.4 (other 3-byte
+scripts) or 3 (4-byte: emoji): digits and punctuation are far denser than words.
+
+Measured (tests/unit/test_estimate.py) against a real BPE tokenizer, Mistral's Tekken (131k
+entries, digits one token each), on hand-written samples of several KB each: English prose (plain
+and with typographic quotes), Python, JSON (pretty and compact), JavaScript, Markdown, HTML, SQL,
+a shell session with logs, Rust, YAML, a diff and CSV. The estimate is never below the real
+count: +6% (YAML) to +29% (prose) per sample, +21% over all of them, +5% to +39% on every
+~800-character part. Other scripts are above too, from +2% (Chinese) to +67% (Hindi); the one
+known undercount is random letters (base64: -31%; a run of one repeated letter likewise).
+A flat characters/3 was +44% on prose but -16% to -42% on JSON, logs and CSV, -68% on Chinese.
+Other vendors' tokenizers split differently (some into more pieces than Tekken): the margin is
+headroom for them, not slack. Embedding input keeps the flat CHARS_PER_TOKEN.
+
+Cost: ~25 µs per 10 KB of text (two `bytes.translate` passes; a regex split would be ~1.4 ms),
+against ~0.1 µs for a character count; a short chat request's whole estimate ~3.5 µs (was ~2.7).
 """
 
 from __future__ import annotations
@@ -20,7 +41,14 @@ from typing import Any
 
 import orjson
 
-CHARS_PER_TOKEN = 3
+CHARS_PER_TOKEN = 3  # generated text known only by its length (a stream's relayed characters)
+TEXT_CHARS_PER_TOKEN = 3.5  # text whose content is at hand: see `text_tokens`
+PUNCT_TOKENS = 1 / 8  # on top of the per-character rate, per ASCII punctuation or control character
+DIGIT_TOKENS = 1.6  # on top of the per-character rate, per ASCII digit
+WIDE2_TOKENS = 0.15  # per 2-byte UTF-8 character
+WIDE3_DENSE_TOKENS = 0.8  # per symbol (U+2000-2FFF), CJK or kana character (U+3000-9FFF)
+WIDE3_TOKENS = 0.4  # per other 3-byte UTF-8 character (Indic, Thai, Hangul...)
+WIDE4_TOKENS = 3.0  # per 4-byte UTF-8 character (emoji, rare CJK)
 MESSAGE_OVERHEAD = 4  # role and separators per message
 BASE_TOKENS = 16  # the request's own framing
 IMAGE_TOKENS_LOW_DETAIL = 85  # OpenAI's `detail: low`
@@ -28,6 +56,43 @@ IMAGE_TOKENS_UNKNOWN_SIZE = 3000  # a remote image of unknown size: above what a
 AUDIO_BYTES_PER_TOKEN = 1000  # ~10 tokens per second of 16 kHz PCM, rounded generously
 FILE_BYTES_PER_TOKEN = 4
 _HEADER_B64_CHARS = 65536  # enough of a data URL to find the image's size (JPEG headers can follow EXIF)
+_STANDARD_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+# Byte sets for `text_tokens`' passes (bytes.translate with delete runs in C).
+_SPARSE = (bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B)) + b" \t\n\r\x0b\x0c"
+           + bytes(range(0x80, 0xC0)))  # letters, whitespace, UTF-8 continuation bytes
+_DIGITS = b"0123456789"
+_NOT_LEADS = bytes(range(0xC0))
+_LEADS_3 = bytes(range(0xE0, 0xF0))
+_LEADS_3_DENSE = bytes(range(0xE2, 0xEA))  # U+2000-9FFF
+_LEADS_4 = bytes(range(0xF0, 0x100))
+
+
+def text_tokens(text: str | bytes) -> float:
+    """Tokens of a text (str, or UTF-8 bytes such as orjson's output), as a fraction."""
+    if type(text) is str and text.isascii():  # the common case, in two C passes
+        dense = text.encode("ascii").translate(None, _SPARSE)  # punctuation and digits remain
+        digits = len(dense) - len(dense.translate(None, _DIGITS))
+        return len(text) / TEXT_CHARS_PER_TOKEN + (len(dense) - digits) * PUNCT_TOKENS + digits * DIGIT_TOKENS
+    if isinstance(text, str):
+        chars = len(text)
+        raw = text.encode("utf-8", "surrogatepass")
+    else:
+        raw, chars = text, -1
+    dense = raw.translate(None, _SPARSE)  # punctuation, digits and UTF-8 lead bytes remain
+    digits = len(dense) - len(dense.translate(None, _DIGITS))
+    leads = dense.translate(None, _NOT_LEADS)
+    wide3 = wide3_dense = wide4 = 0
+    if leads:
+        wide3 = len(leads) - len(leads.translate(None, _LEADS_3))
+        wide3_dense = len(leads) - len(leads.translate(None, _LEADS_3_DENSE)) if wide3 else 0
+        wide4 = len(leads) - len(leads.translate(None, _LEADS_4))
+    wide2 = len(leads) - wide3 - wide4
+    if chars < 0:
+        chars = len(raw) - wide2 - 2 * wide3 - 3 * wide4
+    punct = len(dense) - digits - len(leads)
+    return (chars / TEXT_CHARS_PER_TOKEN + punct * PUNCT_TOKENS + digits * DIGIT_TOKENS + wide2 * WIDE2_TOKENS
+            + wide3_dense * WIDE3_DENSE_TOKENS + (wide3 - wide3_dense) * WIDE3_TOKENS + wide4 * WIDE4_TOKENS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +105,22 @@ def prompt_tokens(endpoint: str, body: dict[str, Any]) -> int:
     return estimate_prompt(endpoint, body).tokens
 
 
-def estimate_prompt(endpoint: str, body: dict[str, Any]) -> PromptEstimate:
+def message_tokens(message: Any) -> int:
+    """Tokens of one Chat Completions message (framing, text, tool calls, images...), counted
+    exactly as `estimate_prompt` counts it within a request (rounded up per message)."""
+    if type(message) is dict and len(message) == 2:  # the common {"role": ..., "content": "..."}, quickly
+        content = message.get("content")
+        if isinstance(content, str) and message.get("role") in _STANDARD_ROLES:
+            return MESSAGE_OVERHEAD + math.ceil(text_tokens(content))
     counter = _Counter()
+    counter.message(message)
+    return math.ceil(counter.text) + counter.tokens
+
+
+def estimate_prompt(endpoint: str, body: dict[str, Any]) -> PromptEstimate:
     if endpoint == "embeddings":
-        counter.embedding_input(body.get("input"))
-        return PromptEstimate(math.ceil(counter.chars / CHARS_PER_TOKEN) + counter.tokens, 0)
+        return PromptEstimate(_embedding_tokens(body.get("input")), 0)
+    counter = _Counter()
     messages = body.get("messages")
     if isinstance(messages, list):
         for message in messages:
@@ -57,23 +133,23 @@ def estimate_prompt(endpoint: str, body: dict[str, Any]) -> PromptEstimate:
         value = body.get(name)
         if isinstance(value, dict | list):
             counter.json(value)
-    tokens = math.ceil(counter.chars / CHARS_PER_TOKEN) + counter.tokens + BASE_TOKENS
+    tokens = math.ceil(counter.text) + counter.tokens + BASE_TOKENS
     return PromptEstimate(tokens, counter.images)
 
 
 class _Counter:
-    __slots__ = ("chars", "images", "tokens")
+    __slots__ = ("images", "text", "tokens")
 
     def __init__(self) -> None:
-        self.chars = 0  # text, converted at CHARS_PER_TOKEN at the end
-        self.tokens = 0  # parts already priced in tokens (images, audio, framing)
+        self.text = 0.0  # text, as `text_tokens` counts it (rounded up once, at the end)
+        self.tokens = 0  # parts already priced in whole tokens (images, audio, framing)
         self.images = 0
 
     def json(self, value: Any) -> None:
         try:
-            self.chars += len(orjson.dumps(value))
+            self.text += text_tokens(orjson.dumps(value))
         except TypeError:  # integers beyond 64 bits and the like: the request is refused elsewhere
-            self.chars += len(str(value))
+            self.text += text_tokens(str(value))
 
     def message(self, message: Any) -> None:
         if not isinstance(message, dict):
@@ -83,14 +159,17 @@ class _Counter:
         for name, value in message.items():
             if name == "content":
                 self.content(value)
-            elif name in ("role", "name", "tool_call_id", "refusal", "reasoning_content") and isinstance(value, str):
-                self.chars += len(value)
-            elif value is not None and name != "role":
+            elif name == "role":
+                if isinstance(value, str) and value not in _STANDARD_ROLES:
+                    self.text += text_tokens(value)  # a standard role is within the overhead
+            elif name in ("name", "tool_call_id", "refusal", "reasoning_content") and isinstance(value, str):
+                self.text += text_tokens(value)
+            elif value is not None:
                 self.json(value)  # tool_calls, function_call, audio references...
 
     def content(self, value: Any) -> None:
         if isinstance(value, str):
-            self.chars += len(value)
+            self.text += text_tokens(value)
         elif isinstance(value, list):
             for part in value:
                 self.part(part)
@@ -99,7 +178,7 @@ class _Counter:
 
     def part(self, part: Any) -> None:
         if isinstance(part, str):
-            self.chars += len(part)
+            self.text += text_tokens(part)
             return
         if not isinstance(part, dict):
             self.json(part)
@@ -117,21 +196,26 @@ class _Counter:
         else:
             text = part.get("text")
             if isinstance(text, str) and len(part) <= 3:  # {"type": "text", "text": ...} (+cache_control)
-                self.chars += len(text)
+                self.text += text_tokens(text)
             else:
                 self.json(part)
 
-    def embedding_input(self, value: Any) -> None:
-        if isinstance(value, str):
-            self.chars += len(value)
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, str):
-                    self.chars += len(item)
-                elif isinstance(item, int):
-                    self.tokens += 1  # pre-tokenised input: one token each
-                elif isinstance(item, list):
-                    self.tokens += len(item)
+
+def _embedding_tokens(value: Any) -> int:
+    """Embedding input: strings at CHARS_PER_TOKEN (the rate billing has always held for them),
+    pre-tokenised input one token an id."""
+    chars = tokens = 0
+    if isinstance(value, str):
+        chars = len(value)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, str):
+                chars += len(item)
+            elif isinstance(item, int):
+                tokens += 1
+            elif isinstance(item, list):
+                tokens += len(item)
+    return math.ceil(chars / CHARS_PER_TOKEN) + tokens
 
 
 # -- images ----------------------------------------------------------------------------------------
