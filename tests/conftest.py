@@ -186,6 +186,7 @@ def gateway(base_env: dict[str, str], upstream_a: FakeProvider, upstream_b: Fake
         retry_max_delay_seconds=0.05,
         breaker_threshold=10_000,  # breaker behaviour has its own tests; keep it out of the others
         billing_job_interval_seconds=0.3,
+        history_summary_model="fakebackup/gpt-4o-mini",
     )
 
     async def prepare() -> None:
