@@ -22,7 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from gatewayz.accounts.tables import User
-from gatewayz.history.conversation_spool import SPOOL_NAME
+from gatewayz.history.conversation_spool import SPOOL_NAME, Retention
 from gatewayz.history.conversations import (
     UNSET,
     ConversationError,
@@ -496,6 +496,10 @@ async def test_values_at_their_limits_are_stored(store: ConversationStore, env: 
     conv = await store.create(env.alice, "live", api_key_id=None, title="t" * 512, model="m" * 256,
                               metadata=metadata, items=[{**msg("user", "x"), "id": "i" * 128}])
     assert await store.get(env.alice, "live", conv.id) == conv and conv.metadata == metadata
+    odd = {"type": "additional_tools", "role": "r\x00" + "o" * 40, "tools": [], "deep": {"a": [1, {"b": None}]}}
+    other = await store.create(env.alice, "live", api_key_id=None, items=[odd])
+    (stored,) = (await store.all_items(env.alice, "live", other.id) or (None, []))[1]
+    assert stored.item == {**odd, "id": stored.id}  # kept whole; only its role column stays empty
     with pytest.raises(InvalidConversation) as refused:
         await store.create(env.alice, "x" * 17, api_key_id=None)
     assert refused.value.param == "environment"
@@ -626,6 +630,21 @@ async def test_retention_purges_old_conversations_and_their_search_entries(env: 
                                  "(:a, :b, :c, :d)", dict(zip("abcd", (c.id for c in old), strict=True)))
     assert left == [(0,)]
     await fts_consistent(env)
+
+
+async def test_the_retention_job_purges_at_most_once_per_interval(env: Env, tmp_path: Path) -> None:
+    store = env.store(tmp_path)
+    user = await _fresh_user(env)
+    stale = await store.create(user, "live", api_key_id=1)
+    await set_updated(env, stale.id, datetime.now(UTC) - timedelta(days=31))
+    job = Retention(store.purge_older_than, 30, every=3600)
+    assert await job() >= 1 and await store.get(user, "live", stale.id) is None
+    again = await store.create(user, "live", api_key_id=1)
+    await set_updated(env, again.id, datetime.now(UTC) - timedelta(days=31))
+    assert await job() == 0 and await store.get(user, "live", again.id) is not None  # not within the hour
+    assert await Retention(ConversationStore(await _closed_sql(env.settings), tmp_path).purge_older_than, 30)() == 0
+    with pytest.raises(ValueError):
+        Retention(store.purge_older_than, 0)
 
 
 async def test_deleting_the_user_takes_everything(env: Env, tmp_path: Path) -> None:

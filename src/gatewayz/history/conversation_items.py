@@ -16,7 +16,14 @@ from typing import Any
 
 import orjson
 
-from gatewayz.history.tables import ID_LENGTH, ITEM_TYPE_LENGTH, MODEL_LENGTH, PROVIDER_LENGTH, TITLE_LENGTH
+from gatewayz.history.tables import (
+    ID_LENGTH,
+    ITEM_TYPE_LENGTH,
+    MODEL_LENGTH,
+    PROVIDER_LENGTH,
+    ROLE_LENGTH,
+    TITLE_LENGTH,
+)
 
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
@@ -202,7 +209,8 @@ def prepare_items(items: Iterable[Any], max_item_bytes: int) -> list[PreparedIte
         if len(text.encode()) > max_item_bytes:
             raise ItemTooLarge(max_item_bytes, param)
         stored = orjson.loads(text)  # exactly what a later read gives back
-        role = stored.get("role") if isinstance(stored.get("role"), str) else None
+        role = stored.get("role")  # a column too: kept there only when it fits
+        role = role if isinstance(role, str) and len(role) <= ROLE_LENGTH and storable(role) else None
         prepared.append(PreparedItem(item_id, stored["type"], role, stored, text, search_text(stored),
                                      given_id=raw.get("id") is not None))
     return prepared

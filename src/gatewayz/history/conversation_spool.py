@@ -10,14 +10,17 @@ drained twice) finds the request already appended and adds nothing. An append th
 by its rules (the conversation is full, an item too large) is logged as `history_append_refused`
 and set aside in `pending-history.jsonl.rejected`; one whose conversation is gone is dropped
 (`history_append_dropped`): the user deleted it.
+
+Also here, the other background work: `Retention`, the retention job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable
-from datetime import UTC, datetime
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +159,32 @@ class DurableAppends:
     async def _reject(self, line: str, exc: Exception) -> None:
         await asyncio.to_thread(self.spool.reject, line)
         log.error("history_append_refused", kept_in=str(self.spool.rejected_path), error=_describe(exc))
+
+
+class Retention:
+    """The retention job (`GATEWAYZ_HISTORY_RETENTION_DAYS`) in the shape of a BillingJobs drain:
+    a callable returning a count, cheap when called every job interval, purging conversations not
+    updated for `days` at most once per `every` seconds. Never raises (the job's other work goes on)."""
+
+    def __init__(self, purge: Callable[[datetime], Awaitable[int]], days: float, *, every: float = 3600.0) -> None:
+        if days <= 0:
+            raise ValueError("retention days must be positive (unset means keep forever)")
+        self.purge, self.days, self.every = purge, days, every
+        self._last: float | None = None
+
+    async def __call__(self) -> int:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every:
+            return 0
+        self._last = now
+        try:
+            purged = await self.purge(datetime.now(UTC) - timedelta(days=self.days))
+        except Exception as exc:
+            log.error("history_retention_failed", error=_describe(exc))
+            return 0
+        if purged:
+            log.info("history_retention_purged", conversations=purged, days=self.days)
+        return purged
 
 
 def _spooled(line: str) -> dict[str, Any]:
