@@ -5,10 +5,11 @@ the SQL each backend runs (SQLite FTS5 tables kept by triggers; PostgreSQL GIN i
 A query is words, all of which must appear (in any order). It is never handed to a query parser
 as syntax: on SQLite every whitespace-separated chunk becomes one quoted FTS5 phrase (a quote
 inside is doubled), so `NEAR`, `OR`, `*`, `:` or `^` are words or nothing; on PostgreSQL the chunks
-go to `plainto_tsquery`, which reads no operators at all. Both look up the words AND the owner in
-the index (history/tables.py), so a search costs what the user's own history holds. Chunks without a letter or digit are
+go to `plainto_tsquery`, which reads no operators at all. Chunks without a letter or digit are
 dropped; a query left with none matches nothing. The `simple` configuration and FTS5's unicode61
-tokenizer both lowercase and neither stems, so both backends find the same words.
+tokenizer both lowercase and neither stems, so both backends find the same words. Both look up
+the words AND the owner in the index (history/tables.py): a search costs what the user's own
+history holds, not what everyone's does.
 
 A hit is one per conversation, newest-updated first: its newest matching item, or, when no item
 matches, its title (`item_id` None). Snippets mark the match with `**` (the apps render Markdown).
