@@ -19,7 +19,7 @@ from gatewayz.billing.money import MAX_NANOS, usd, usd_float
 from gatewayz.billing.pricing import Price, max_completion_tokens, price_for
 from gatewayz.billing.settlement import Settler
 from gatewayz.errors import InvalidRequest
-from gatewayz.inference.estimate import CHARS_PER_TOKEN, estimate_prompt
+from gatewayz.inference.estimate import CHARS_PER_TOKEN
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.providers.catalog import Catalog
 from gatewayz.settings import Settings
@@ -84,7 +84,7 @@ class BillingStage:
         if call.principal.is_sandbox:
             return
         prices = self._price_routes(call)
-        estimate = estimate_prompt(call.endpoint, call.body)
+        estimate = call.prompt_estimate()
         completion = (
             max_completion_tokens(call.body, self.settings.default_max_tokens) if call.endpoint == "chat" else 0
         )

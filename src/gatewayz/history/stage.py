@@ -23,8 +23,9 @@ from gatewayz.billing.pricing import max_completion_tokens
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.history.conversation_items import ConversationError
 from gatewayz.history.conversations import ConversationStore
-from gatewayz.history.trim import context_length_of, history_budget, message_tokens, trim_history
+from gatewayz.history.trim import context_length_of, history_budget, trim_history
 from gatewayz.history.turns import items_as_messages
+from gatewayz.inference.estimate import prompt_tokens
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.providers.catalog import Catalog
 from gatewayz.settings import Settings
@@ -140,7 +141,7 @@ class HistoryStage:
         budget = history_budget(
             self._context_length(call),
             max_tokens=max_completion_tokens(call.body, self.settings.history_answer_tokens),
-            fixed_tokens=sum(message_tokens(m) for m in messages),
+            fixed_tokens=prompt_tokens(call.endpoint, call.body),  # messages, tools, schemas: as the hold counts
             margin=self.settings.history_margin_tokens,
         )
         trimmed = trim_history(earlier, budget=budget)

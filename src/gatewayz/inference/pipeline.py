@@ -20,6 +20,7 @@ import structlog
 
 from gatewayz.accounts.principal import Principal
 from gatewayz.errors import GatewayError
+from gatewayz.inference.estimate import PromptEstimate, estimate_prompt
 from gatewayz.inference.usage import clean_usage
 from gatewayz.providers.router import Route
 
@@ -58,6 +59,16 @@ class InferenceCall:
     @property
     def upstream_model(self) -> str:
         return self.route.upstream_model if self.route else self.model
+
+    def prompt_estimate(self) -> PromptEstimate:
+        """The prompt's token estimate, computed once per body (rate limits and the credit hold
+        both need it; the history stage may replace the body before either runs)."""
+        cached = self.state.get("prompt_estimate")
+        if cached is not None and cached[0] is self.body:
+            return cached[1]  # type: ignore[no-any-return]
+        estimate = estimate_prompt(self.endpoint, self.body)
+        self.state["prompt_estimate"] = (self.body, estimate)
+        return estimate
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from gatewayz.errors import GatewayError
-from gatewayz.inference.estimate import CHARS_PER_TOKEN, prompt_tokens
+from gatewayz.inference.estimate import CHARS_PER_TOKEN
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.limits.limiter import Limiter, Ticket
 from gatewayz.limits.sources import LimitPlanner, default_sources
@@ -45,7 +45,7 @@ def estimate_tokens(call: InferenceCall, completion_cap: int) -> tuple[int, int]
     provider bills: messages, tools, schemas, tool calls and results, images...), plus the
     completion the request may produce (`max_completion_tokens`/`max_tokens`, capped, times `n`)."""
     body = call.body
-    prompt = prompt_tokens(call.endpoint, body)
+    prompt = call.prompt_estimate().tokens
     if call.endpoint == "embeddings":
         return prompt, prompt
     asked = body.get("max_completion_tokens") or body.get("max_tokens")
