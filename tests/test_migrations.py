@@ -12,6 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from gatewayz.history.tables import include_in_schema_comparison
 from gatewayz.settings import Settings
 from gatewayz.storage.db import create_engine
 from gatewayz.storage.migrate import head_revision, migrate
@@ -29,7 +30,8 @@ def _inspect(database_url: str, data_dir: Path, *, replay: bool | None) -> tuple
             async with engine.connect() as conn:
 
                 def compare(sync_conn: Any) -> tuple[list[Any], str | None, list[Any]]:
-                    context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                    context = MigrationContext.configure(
+                        sync_conn, opts={"compare_type": True, "include_name": include_in_schema_comparison})
                     counters = sync_conn.exec_driver_sql("SELECT name, version FROM change_counters").all()
                     return compare_metadata(context, metadata), context.get_current_revision(), list(counters)
 

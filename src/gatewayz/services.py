@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
@@ -24,6 +21,7 @@ from gatewayz.billing.jobs import BillingJobs
 from gatewayz.billing.settlement import Settler
 from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
+from gatewayz.history.conversation_spool import Retention
 from gatewayz.history.conversations import ConversationStore
 from gatewayz.history.responses import ResponseStore
 from gatewayz.history.stage import HistoryStage
@@ -41,7 +39,6 @@ from gatewayz.providers.upstream import UpstreamClients
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
 from gatewayz.storage.fastsql import FastSQL
-from gatewayz.storage.types import utcnow
 
 
 def pipeline_stages(
@@ -56,21 +53,6 @@ def pipeline_stages(
         IdempotencyStage(db, settings.credit_hold_ttl_seconds),
         billing,
     ])
-
-
-def retention_job(settings: Settings, conversations: ConversationStore) -> Callable[[], Awaitable[int]]:
-    """`GATEWAYZ_HISTORY_RETENTION_DAYS`: conversations untouched for longer are deleted, checked
-    hourly (with the billing job's other periodic work)."""
-    last = [0.0]
-
-    async def purge_expired_history() -> int:
-        days = settings.history_retention_days
-        if days is None or (time.monotonic() - last[0] < 3600 and last[0]):
-            return 0
-        last[0] = time.monotonic()
-        return await conversations.purge_older_than(utcnow() - timedelta(days=days))
-
-    return purge_expired_history
 
 
 @dataclass
@@ -150,7 +132,9 @@ class Services:
                 settler=settler,
                 live_holds=billing.live_holds,
                 hold_ttl=settings.credit_hold_ttl_seconds,
-                drains=(response_store.drain, conversations.drain, retention_job(settings, conversations)),
+                drains=(response_store.drain, conversations.drain, *(
+                    (Retention(conversations.purge_older_than, settings.history_retention_days),)
+                    if settings.history_retention_days else ())),
             ),
             fast_sql=fast_sql,
             conversations=conversations,
