@@ -15,6 +15,7 @@ from gatewayz.accounts.routes import router as keys_router
 from gatewayz.billing.routes import router as billing_router
 from gatewayz.errors import install_error_handlers
 from gatewayz.health.routes import router as health_router
+from gatewayz.history.routes import router as history_router
 from gatewayz.http.access_log import AccessLogMiddleware, access_log_enabled
 from gatewayz.http.bodylimit import BodyLimitMiddleware
 from gatewayz.http.docs import router as docs_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health_router)
     app.include_router(docs_router)
     app.include_router(inference_router)
+    app.include_router(history_router)
     app.include_router(keys_router)
     app.include_router(admin_router)
     app.include_router(billing_router)

@@ -1,0 +1,192 @@
+"""The history routes: OpenAI's Conversations API (`/v1/conversations...`) and the chat sessions
+(`/v1/chat/sessions...`), two faces of one conversation store. The handlers live in
+history/conversations_api.py and history/sessions_api.py, their documentation in
+history/openapi_history.py. `/v1/chat/sessions/search` is declared before
+`/v1/chat/sessions/{session_id}`, which would otherwise take it for an id."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from gatewayz.history import conversations_api as conversations
+from gatewayz.history import openapi_history as docs
+from gatewayz.history import sessions_api as sessions
+from gatewayz.history.tables import ID_LENGTH, MODEL_LENGTH
+from gatewayz.http.params import QueryInt, Timestamp
+
+router = APIRouter()
+MAX_QUERY = 1000  # characters of a search query
+
+Includable = Literal[
+    "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
+    "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs",
+    "reasoning.encrypted_content", "message.output_text.logprobs",
+]  # fmt: skip
+Include = Query(None, description="Accepted as OpenAI defines it; the stored items already hold everything")
+Brackets = Query(None, alias="include[]", include_in_schema=False)  # documented in openapi_history
+PageLimit = Query(20, ge=1, le=100)
+Cursor = Query(None, max_length=ID_LENGTH, description="The last id of the previous page")
+_CONVERSATIONS = ["Conversations"]
+_SESSIONS = ["Chat sessions"]
+
+
+def _include(*given: list[Includable] | None) -> list[str]:
+    return [value for values in given if values for value in values]
+
+
+# -- the Conversations API ----------------------------------------------------------------------------
+
+
+@router.post("/v1/conversations", tags=_CONVERSATIONS, openapi_extra=docs.CREATE_CONVERSATION,
+             response_model=None)
+async def create_conversation(request: Request) -> Response:
+    """Create a conversation, with up to 20 initial items and metadata."""
+    return await conversations.create_conversation(request)
+
+
+@router.get("/v1/conversations/{conversation_id}", tags=_CONVERSATIONS, openapi_extra=docs.CONVERSATION_OPERATION,
+            response_model=None)
+async def retrieve_conversation(conversation_id: str, request: Request) -> Response:
+    """A conversation of the caller's."""
+    return await conversations.retrieve_conversation(request, conversation_id)
+
+
+@router.post("/v1/conversations/{conversation_id}", tags=_CONVERSATIONS, openapi_extra=docs.UPDATE_CONVERSATION,
+             response_model=None)
+async def update_conversation(conversation_id: str, request: Request) -> Response:
+    """Replace a conversation's metadata."""
+    return await conversations.update_conversation(request, conversation_id)
+
+
+@router.delete("/v1/conversations/{conversation_id}", tags=_CONVERSATIONS, openapi_extra=docs.DELETE_CONVERSATION,
+               response_model=None)
+async def delete_conversation(conversation_id: str, request: Request) -> Response:
+    """Delete a conversation and its items."""
+    return await conversations.delete_conversation(request, conversation_id)
+
+
+@router.get("/v1/conversations/{conversation_id}/items", tags=_CONVERSATIONS, openapi_extra=docs.LIST_ITEMS,
+            response_model=None)
+async def list_conversation_items(
+    conversation_id: str,
+    request: Request,
+    limit: QueryInt = PageLimit,
+    order: Literal["asc", "desc"] = "desc",
+    after: str | None = Cursor,
+    include: list[Includable] | None = Include,
+    include_brackets: list[Includable] | None = Brackets,
+) -> Response:
+    """A page of a conversation's items, newest first unless `order=asc`."""
+    return await conversations.list_items(request, conversation_id, limit=limit, order=order, after=after,
+                                          include=_include(include, include_brackets))
+
+
+@router.post("/v1/conversations/{conversation_id}/items", tags=_CONVERSATIONS, openapi_extra=docs.CREATE_ITEMS,
+             response_model=None)
+async def create_conversation_items(
+    conversation_id: str,
+    request: Request,
+    include: list[Includable] | None = Include,
+    include_brackets: list[Includable] | None = Brackets,
+) -> Response:
+    """Add up to 20 items at the end of a conversation."""
+    return await conversations.create_items(request, conversation_id, include=_include(include, include_brackets))
+
+
+@router.get("/v1/conversations/{conversation_id}/items/{item_id}", tags=_CONVERSATIONS,
+            openapi_extra=docs.ITEM_OPERATION, response_model=None)
+async def retrieve_conversation_item(
+    conversation_id: str,
+    item_id: str,
+    request: Request,
+    include: list[Includable] | None = Include,
+    include_brackets: list[Includable] | None = Brackets,
+) -> Response:
+    """One item of a conversation."""
+    return await conversations.retrieve_item(request, conversation_id, item_id,
+                                             include=_include(include, include_brackets))
+
+
+@router.delete("/v1/conversations/{conversation_id}/items/{item_id}", tags=_CONVERSATIONS,
+               openapi_extra=docs.DELETE_ITEM, response_model=None)
+async def delete_conversation_item(conversation_id: str, item_id: str, request: Request) -> Response:
+    """Delete one item; answers the conversation."""
+    return await conversations.delete_item(request, conversation_id, item_id)
+
+
+# -- chat sessions ------------------------------------------------------------------------------------
+
+
+@router.post("/v1/chat/sessions", tags=_SESSIONS, status_code=201, openapi_extra=docs.CREATE_SESSION,
+             response_model=None)
+async def create_session(request: Request) -> Response:
+    """Create a chat session (title, model, metadata, settings; optionally its first messages)."""
+    return await sessions.create_session(request)
+
+
+@router.get("/v1/chat/sessions", tags=_SESSIONS, openapi_extra=docs.LIST_SESSIONS, response_model=None)
+async def list_sessions(
+    request: Request,
+    limit: QueryInt = PageLimit,
+    after: str | None = Cursor,
+    q: str | None = Query(None, max_length=MAX_QUERY, description="Words the title or a message must hold"),
+    model: str | None = Query(None, max_length=MODEL_LENGTH, description="Sessions whose last model is this"),
+    since: Timestamp | None = Query(None, description="Updated at or after (RFC 3339)"),
+    until: Timestamp | None = Query(None, description="Updated before (RFC 3339)"),
+) -> Response:
+    """The caller's sessions, newest-updated first."""
+    return await sessions.list_sessions(request, limit=limit, after=after, q=q, model=model, since=since,
+                                        until=until)
+
+
+@router.get("/v1/chat/sessions/search", tags=_SESSIONS, openapi_extra=docs.SEARCH_SESSIONS, response_model=None)
+async def search_sessions(
+    request: Request,
+    q: str = Query(..., min_length=1, max_length=MAX_QUERY, description="Words to find (all of them)"),
+    limit: QueryInt = PageLimit,
+) -> Response:
+    """Full-text search across all of the caller's sessions, with snippets."""
+    return await sessions.search_sessions(request, q=q, limit=limit)
+
+
+@router.get("/v1/chat/sessions/{session_id}", tags=_SESSIONS, openapi_extra=docs.SESSION_OPERATION,
+            response_model=None)
+async def get_session(session_id: str, request: Request) -> Response:
+    """A session with all its messages."""
+    return await sessions.get_session(request, session_id)
+
+
+@router.patch("/v1/chat/sessions/{session_id}", tags=_SESSIONS, openapi_extra=docs.UPDATE_SESSION,
+              response_model=None)
+async def update_session(session_id: str, request: Request) -> Response:
+    """Change a session's title, metadata or settings."""
+    return await sessions.update_session(request, session_id)
+
+
+@router.delete("/v1/chat/sessions/{session_id}", tags=_SESSIONS, openapi_extra=docs.DELETE_SESSION,
+               response_model=None)
+async def delete_session(session_id: str, request: Request) -> Response:
+    """Delete a session and its messages."""
+    return await sessions.delete_session(request, session_id)
+
+
+@router.post("/v1/chat/sessions/{session_id}/messages", tags=_SESSIONS, status_code=201,
+             openapi_extra=docs.APPEND_MESSAGES, response_model=None)
+async def append_messages(session_id: str, request: Request) -> Response:
+    """Append messages (chat form) or items, without calling a model."""
+    return await sessions.append_messages(request, session_id)
+
+
+@router.get("/v1/chat/sessions/{session_id}/export", tags=_SESSIONS, openapi_extra=docs.EXPORT_SESSION,
+            response_model=None)
+async def export_session(
+    session_id: str,
+    request: Request,
+    format: Literal["json", "markdown"] = "json",
+) -> Response:
+    """Download a session: JSON (re-importable) or a Markdown transcript."""
+    return await sessions.export_session(request, session_id, format=format)
+
