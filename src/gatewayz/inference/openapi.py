@@ -95,6 +95,21 @@ _ROUTING: JSON = {
     },
     "user": {"type": "string"},
 }
+_SESSION_ID: JSON = {"type": "string", "minLength": 1, "maxLength": 128}
+_HISTORY: JSON = {
+    "session_id": {
+        **_SESSION_ID,
+        "description": "Gateway: keep this chat's history server-side: `new` starts a session, a session id "
+        "continues one (its earlier turns go before `messages`, trimmed to the model's context)",
+    },
+    "conversation": {**_SESSION_ID, "description": "Gateway: another name of `session_id`"},
+    "history": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"summarize": {"type": "boolean", "description": "summarize what trimming leaves out"}},
+        "description": "Gateway: with `session_id` only",
+    },
+}
 
 CHAT_REQUEST: JSON = {
     "type": "object",
@@ -128,6 +143,7 @@ CHAT_REQUEST: JSON = {
         "stop": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}]},
         "seed": {"type": "integer"},
         **_ROUTING,
+        **_HISTORY,
     },
 }
 

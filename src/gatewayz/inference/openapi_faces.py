@@ -187,6 +187,14 @@ RESPONSES_REQUEST: JSON = obj(
             "maxLength": 128,
             "description": "a stored response of the caller's (printable text)",
         },
+        "conversation": {
+            "description": "Gateway: an existing conversation (POST /v1/conversations) whose items go before `input`; "
+            "this turn is appended to it. Not with `previous_response_id`",
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": 128},
+                obj(["id"], {"id": {"type": "string", "minLength": 1, "maxLength": 128}}),
+            ],
+        },
         "store": {"type": "boolean", "default": True},
         "stream": {"type": "boolean", "default": False},
         "stream_options": {"type": "object"},
@@ -230,7 +238,7 @@ RESPONSES_REQUEST: JSON = obj(
         "prompt_cache_key": {"type": "string"},
         **ROUTING,
     },
-    description="OpenAI Responses request, on any routed model. `conversation` and `prompt` are not supported.",
+    description="OpenAI Responses request, on any routed model. Stored prompts (`prompt`) are not supported.",
     **needs_tools({"anyOf": [const("required"), {"type": "object"}]}),
 )
 

@@ -282,13 +282,15 @@ ANTHROPIC_ERROR: JSON = obj(
 )
 TOKEN_COUNT: JSON = obj(["input_tokens"], {"input_tokens": {"type": "integer", "minimum": 0}})
 ANTHROPIC_MODEL: JSON = obj(
-    ["type", "id", "display_name", "created_at"],
+    ["type", "id", "display_name", "created_at", "lifecycle"],
     {
         "type": const("model"),
         "id": {"type": "string", "description": "`provider/model`"},
         "display_name": {"type": "string"},
         "created_at": {"type": "string", "format": "date-time"},
+        "lifecycle": enum("active", "deprecated", "retired"),
     },
+    description="Anthropic's ModelInfo (the SDK's required fields)",
 )
 ANTHROPIC_MODEL_LIST: JSON = obj(
     ["data", "has_more", "first_id", "last_id"],
