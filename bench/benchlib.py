@@ -73,6 +73,31 @@ class Child:
             tree |= {pid for pid, ppid in parent.items() if ppid in tree}
         return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
+    def cpu_ns(self) -> int:
+        """CPU nanoseconds of this process's threads and its descendants' (``/proc/.../schedstat``).
+
+        Nanosecond resolution, where ``cpu_seconds`` counts 10 ms ticks: a few hundred requests
+        are enough to compare their CPU. Threads that already exited are not counted."""
+        tree = {self.proc.pid}
+        for _ in range(16):  # bounded walk down the process tree
+            more = set()
+            for pid in tree:
+                try:
+                    more |= {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+                except OSError:
+                    continue
+            if more <= tree:
+                break
+            tree |= more
+        total = 0
+        for pid in tree:
+            for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+                try:
+                    total += int(stat.read_text().split()[0])
+                except (OSError, IndexError, ValueError):
+                    continue
+        return total
+
     def stop(self) -> None:
         """SIGTERM the child's process group (its workers too), then SIGKILL whatever is left of it."""
         for sig, grace_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):

@@ -324,20 +324,21 @@ def report(results: dict[str, Any]) -> None:
     )
 
 
-async def cpu_per_request(plan: list[tuple[Target, int]], rounds: int = 4) -> dict[str, float]:
+async def cpu_per_request(plan: list[tuple[Target, int]], rounds: int = 20) -> dict[str, float]:
     """Gateway CPU µs per request of each target, sequential: the steadiest figure on a shared machine.
 
-    /proc counts CPU in 10 ms ticks, far coarser than a request, so each target runs alone for a
-    stretch (count / rounds requests) between two readings; the stretches alternate over ``rounds``."""
-    cpu = {t.name: 0.0 for t, _ in plan}
+    Each target runs alone for a stretch (count / rounds requests) between two readings of the
+    gateway's CPU time (nanoseconds, /proc schedstat); the stretches alternate over ``rounds`` so
+    that drift in the machine's load hits every target alike."""
+    cpu = {t.name: 0 for t, _ in plan}
     done = {t.name: 0 for t, _ in plan}
     for _ in range(rounds):
         for t, count in plan:
-            before = t.child.cpu_seconds()
+            before = t.child.cpu_ns()
             runs = await bl.interleaved([bl.Leg(t.name, t.port, t.raw(), max(1, count // rounds))], 1, 0, MAX_RUN_S)
-            cpu[t.name] += t.child.cpu_seconds() - before
+            cpu[t.name] += t.child.cpu_ns() - before
             done[t.name] += len(runs[t.name].total_ms) + runs[t.name].errors
-    return {name: cpu[name] / max(done[name], 1) * 1e6 for name in cpu}
+    return {name: cpu[name] / max(done[name], 1) / 1e3 for name in cpu}
 
 
 def face_summary(results: dict[str, Any], budget_ms: float) -> dict[str, dict[str, float | bool]]:
