@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +50,14 @@ def refused(response: httpx.Response, param: str | None, status: int = 400) -> d
 
 def create(client: httpx.Client, **body: Any) -> dict[str, Any]:
     return ok(client.post("/v1/chat/sessions", json=body), 201)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def shared(gateway: Any, admin: httpx.Client) -> Iterator[httpx.Client]:
+    """One user for the tests that only need refusals (a fresh user each costs a key's hashing)."""
+    created = ok(admin.post("/admin/users", json={"email": f"sessions-{secrets.token_hex(4)}@example.com"}), 201)
+    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {created['api_key']['key']}"}) as c:
+        yield c
 
 
 def sandbox_client(gateway: Any, user: GwUser) -> httpx.Client:
@@ -138,9 +147,15 @@ def test_append_chat_messages_or_items(user: GwUser) -> None:
     assert added["session"]["model"] == MODEL and added["session"]["message_count"] == 4
     items = ok(user.client.post(url, json={"items": [
         {"role": "user", "content": "as an item"},
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "weighing options"}]},
         {"type": "function_call", "call_id": "c2", "name": "f", "arguments": "{}"}]}), 201)
-    assert [m["content"] for m in items["data"]] == ["as an item", None]
+    assert [m["content"] for m in items["data"]] == ["as an item", None, None]
+    assert items["data"][1] | {"id": None, "created_at": None} == {
+        "id": None, "type": "reasoning", "role": "assistant", "content": None, "reasoning": "weighing options",
+        "created_at": None, "model": None}
     assert items["session"]["model"] == MODEL  # appending without `model` keeps it
+    markdown = user.client.get(f"/v1/chat/sessions/{session['id']}/export", params={"format": "markdown"}).text
+    assert "### Reasoning ·" in markdown and "> weighing options" in markdown
     got = ok(user.client.get(f"/v1/chat/sessions/{session['id']}"))
     assert [m["id"] for m in got["messages"]] == [m["id"] for m in added["data"] + items["data"]]
 
@@ -176,10 +191,10 @@ def test_append_chat_messages_or_items(user: GwUser) -> None:
         ({"messages": [{"role": "user", "content": "x"}], "extra": 1}, "extra"),
     ],
 )
-def test_malformed_messages_name_the_field(user: GwUser, body: dict[str, Any], param: str) -> None:
-    session = create(user.client)
-    refused(user.client.post(f"/v1/chat/sessions/{session['id']}/messages", json=body), param)
-    assert ok(user.client.get(f"/v1/chat/sessions/{session['id']}"))["messages"] == []  # nothing half appended
+def test_malformed_messages_name_the_field(shared: httpx.Client, body: dict[str, Any], param: str) -> None:
+    session = create(shared)
+    refused(shared.post(f"/v1/chat/sessions/{session['id']}/messages", json=body), param)
+    assert ok(shared.get(f"/v1/chat/sessions/{session['id']}"))["messages"] == []  # nothing half appended
 
 
 def test_an_oversized_message_is_named_by_its_message(user: GwUser, gateway: Any) -> None:

@@ -6,6 +6,7 @@ user's live and sandbox keys, on every call."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,8 +39,13 @@ def sdk(gateway: Any, user: GwUser) -> Iterator[openai.OpenAI]:
         yield client
 
 
-def sdk_for(gateway: Any) -> Callable[[str], openai.OpenAI]:
-    return lambda key: openai_client(gateway.url, key)
+@pytest.fixture(scope="module")
+def shared_sdk(gateway: Any, admin: httpx.Client) -> Iterator[openai.OpenAI]:
+    """One user for the tests that only need refusals (a fresh user each costs a key's hashing)."""
+    created = admin.post("/admin/users", json={"email": f"conversations-{secrets.token_hex(4)}@example.com"})
+    assert created.status_code == 201, created.text
+    with openai_client(gateway.url, created.json()["api_key"]["key"]) as client:
+        yield client
 
 
 def texts(items: list[Any]) -> list[str]:
@@ -67,7 +73,7 @@ def test_create_retrieve_update_delete(sdk: openai.OpenAI) -> None:
     assert (deleted.id, deleted.object, deleted.deleted) == (conv.id, "conversation.deleted", True)
     with pytest.raises(openai.NotFoundError) as gone:
         sdk.conversations.retrieve(conv.id)
-    assert conv.id in error_of(gone)["message"]
+    assert conv.id in error_of(gone)["message"] and error_of(gone)["code"] == "conversation_not_found"
     with pytest.raises(openai.NotFoundError):
         sdk.conversations.delete(conv.id)
     with pytest.raises(openai.NotFoundError):
@@ -157,8 +163,9 @@ def test_item_crud(sdk: openai.OpenAI) -> None:
     after = sdk.conversations.items.delete(dropped.id, conversation_id=conv.id)
     assert after.object == "conversation" and after.id == conv.id
     assert texts(list(sdk.conversations.items.list(conv.id, order="asc"))) == ["keep", "ok"]
-    with pytest.raises(openai.NotFoundError):
+    with pytest.raises(openai.NotFoundError) as gone:
         sdk.conversations.items.retrieve(dropped.id, conversation_id=conv.id)
+    assert error_of(gone)["code"] == "item_not_found"
     with pytest.raises(openai.NotFoundError):
         sdk.conversations.items.delete(dropped.id, conversation_id=conv.id)
     with pytest.raises(openai.NotFoundError):
@@ -203,9 +210,10 @@ def test_given_ids_are_kept_and_must_be_new(sdk: openai.OpenAI) -> None:
         ({"title": "not an OpenAI field"}, "title", "unknown_parameter"),
     ],
 )
-def test_malformed_requests_name_the_field(sdk: openai.OpenAI, body: dict[str, Any], param: str, code: str) -> None:
+def test_malformed_requests_name_the_field(shared_sdk: openai.OpenAI, body: dict[str, Any], param: str,
+                                          code: str) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
-        sdk.post("/conversations", body=body, cast_to=httpx.Response)
+        shared_sdk.post("/conversations", body=body, cast_to=httpx.Response)
     error = error_of(refused)
     assert (error["param"], error["code"], error["type"]) == (param, code, "invalid_request_error"), error
 

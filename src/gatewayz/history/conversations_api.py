@@ -87,7 +87,9 @@ def refusals(origins: list[str] | None = None) -> Iterator[None]:
 
 
 def not_found(what: str, value: str) -> NotFound:
-    return NotFound(f"{what} with id '{value[:SHOWN_ID]}' not found.")
+    """The same answer for an id that never existed and for anyone else's (nothing is revealed)."""
+    code = "item_not_found" if what == "Item" else "conversation_not_found"  # as history injection says it
+    return NotFound(f"{what} with id '{value[:SHOWN_ID]}' not found.", code=code)
 
 
 # -- shapes -------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ annotations and logprobs, prompt-cache hints (they describe one request, not the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 from gatewayz.errors import InvalidRequest
 from gatewayz.inference.faces.responses_answer import input_items
@@ -28,11 +28,12 @@ JSON = dict[str, Any]
 MAX_ITEMS_PER_CALL = 20  # "You may add up to 20 items at a time" (OpenAI's reference)
 STATUSES = ("in_progress", "completed", "incomplete")
 PHASES = ("commentary", "final_answer")
-INCLUDABLE = (
+Includable = Literal[  # OpenAI's ResponseIncludable
     "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
     "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs",
     "reasoning.encrypted_content", "message.output_text.logprobs",
-)  # fmt: skip
+]  # fmt: skip
+INCLUDABLE: tuple[str, ...] = get_args(Includable)
 
 
 def array_length(param: str, value: list[Any], low: int, high: int) -> None:

@@ -14,17 +14,13 @@ from starlette.responses import Response
 from gatewayz.history import conversations_api as conversations
 from gatewayz.history import openapi_history as docs
 from gatewayz.history import sessions_api as sessions
+from gatewayz.history.item_input import Includable
 from gatewayz.history.tables import ID_LENGTH, MODEL_LENGTH
 from gatewayz.http.params import QueryInt, Timestamp
 
 router = APIRouter()
 MAX_QUERY = 1000  # characters of a search query
 
-Includable = Literal[
-    "file_search_call.results", "web_search_call.results", "web_search_call.action.sources",
-    "message.input_image.image_url", "computer_call_output.output.image_url", "code_interpreter_call.outputs",
-    "reasoning.encrypted_content", "message.output_text.logprobs",
-]  # fmt: skip
 Include = Query(None, description="Accepted as OpenAI defines it; the stored items already hold everything")
 Brackets = Query(None, alias="include[]", include_in_schema=False)  # documented in openapi_history
 PageLimit = Query(20, ge=1, le=100)

@@ -48,10 +48,6 @@ JSON = dict[str, Any]
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # no session is older; earlier bounds are clamped to it
 
 
-def _session(what: str, session_id: str) -> Exception:
-    return not_found(what, session_id)
-
-
 def _clamped(moment: datetime | None) -> datetime | None:
     return None if moment is None else max(moment, EARLIEST)
 
@@ -105,7 +101,7 @@ async def get_session(request: Request, session_id: str) -> Response:
     who = await principal(request)
     pair = await store(request).all_items(who.user_id, who.environment, session_id)
     if pair is None:
-        raise _session("Session", session_id)
+        raise not_found("Session", session_id)
     conversation, items = pair
     return json_response({**session_object(conversation), "messages": [session_message(s) for s in items]})
 
@@ -122,14 +118,14 @@ async def update_session(request: Request, session_id: str) -> Response:
                                                    metadata=changes.get("metadata", UNSET),
                                                    settings=changes.get("settings", UNSET))
     if conversation is None:
-        raise _session("Session", session_id)
+        raise not_found("Session", session_id)
     return json_response(session_object(conversation))
 
 
 async def delete_session(request: Request, session_id: str) -> Response:
     who = await principal(request)
     if not await store(request).delete(who.user_id, who.environment, session_id):
-        raise _session("Session", session_id)
+        raise not_found("Session", session_id)
     return json_response({"id": session_id, "object": "chat.session.deleted", "deleted": True})
 
 
@@ -143,11 +139,11 @@ async def append_messages(request: Request, session_id: str) -> Response:
     with refusals(origins):
         stored = await conversations.append(who.user_id, who.environment, session_id, items, model=body.get("model"))
     if stored is None:
-        raise _session("Session", session_id)
+        raise not_found("Session", session_id)
     conversation = await name_untitled(conversations, who, session_id, items) or \
         await conversations.get(who.user_id, who.environment, session_id)
     if conversation is None:  # deleted meanwhile
-        raise _session("Session", session_id)
+        raise not_found("Session", session_id)
     return json_response({"object": "list", "data": [session_message(s) for s in stored],
                           "session": session_object(conversation)}, 201)
 
@@ -156,7 +152,7 @@ async def export_session(request: Request, session_id: str, *, format: str) -> R
     who = await principal(request)
     pair = await store(request).all_items(who.user_id, who.environment, session_id)
     if pair is None:
-        raise _session("Session", session_id)
+        raise not_found("Session", session_id)
     conversation, items = pair
     if format == "markdown":
         content, media, suffix = export_markdown(conversation, items).encode(), "text/markdown; charset=utf-8", "md"
