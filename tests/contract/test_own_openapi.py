@@ -75,6 +75,11 @@ class Accounts:
         self.spare_key_id: int = spare.json()["id"]
 
 
+# A whole-document run takes a minute or two on a busy 2-core machine (every operation, 25 examples
+# each): more than the suite's per-test timeout, which is meant for single requests.
+pytestmark = pytest.mark.timeout(900)
+
+
 @pytest.fixture(scope="module")
 def accounts(gateway: Any) -> Accounts:
     return Accounts(gateway)
