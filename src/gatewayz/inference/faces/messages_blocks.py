@@ -225,6 +225,8 @@ def tool_result(block: JSON, path: str, media: list[JSON]) -> JSON:
     if is_error is not None and not isinstance(is_error, bool):
         raise wrong_type(f"{path}.is_error", "a valid boolean")
     content = block.get("content")
+    if type(content) is str and not is_error and block.get("cache_control") is None:
+        return {"role": "tool", "tool_call_id": call_id, "content": content}  # the common case, as below
     texts: list[JSON] = []
     if isinstance(content, str):
         if content:

@@ -9,8 +9,9 @@
   `reasoning_content` in requests (Anthropic itself strips earlier turns' thinking).
 - Content must be non-empty except in the final assistant message (a prefill), as Anthropic says.
 
-Most turns are plain text: `_plain_message` converts those without building the
-`messages.3.content.0` paths that only an error message needs.
+Most turns are plain text: `_text_turn` converts those in one pass, and no `messages.3.content.0`
+path (which only an error message needs) is built for a plain text block: a turn is passed on by
+its index, and a block's path is made when the block is something else, or wrong.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ JSON = dict[str, Any]
 
 MAX_MESSAGES = 100_000  # Anthropic's limit per request
 _EMPTY = "all messages must have non-empty content except for the optional final assistant message"
+_CONTENT = "a valid string or list of content blocks"
 
 
 def system_messages(value: Any) -> list[JSON]:
@@ -56,32 +58,31 @@ def add_messages(value: Any, out: list[JSON]) -> None:
         raise fail("messages", f"a request may have at most {MAX_MESSAGES} messages")
     last = len(value) - 1
     for index, message in enumerate(value):
-        plain = _plain_message(message)
+        plain = _text_turn(message)
         if plain is not None:
             out.append(plain)
             continue
-        path = f"messages.{index}"
         if not isinstance(message, dict):
-            raise wrong_type(path, "a valid dictionary")
+            raise wrong_type(f"messages.{index}", "a valid dictionary")
         role = message.get("role")
         content = message.get("content")
         if content is None:
-            raise field_missing(f"{path}.content")
+            raise field_missing(f"messages.{index}.content")
         if role == "user":
-            _user(content, path, out)
+            _user(content, index, out)
         elif role == "assistant":
-            _assistant(content, path, out, final=index == last)
+            _assistant(content, index, out, final=index == last)
         elif role == "system":
             if content != "":
-                out.append({"role": "system", "content": text_content(content, f"{path}.content")})
+                out.append({"role": "system", "content": text_content(content, f"messages.{index}.content")})
         else:
-            raise fail(f"{path}.role", "Input should be 'user', 'assistant' or 'system'")
+            raise fail(f"messages.{index}.role", "Input should be 'user', 'assistant' or 'system'")
 
 
-def _plain_message(message: Any) -> JSON | None:
+def _text_turn(message: Any) -> JSON | None:
     """The common case, a user or assistant turn of non-empty text (a string, or text blocks
-    without cache breakpoints); anything else (None) goes through `_user`/`_assistant`, which
-    give the same result for what this accepts."""
+    without cache breakpoints), as a chat message; anything else (None) goes through `_user` or
+    `_assistant`, which give the same result for what this accepts."""
     if type(message) is not dict:
         return None
     role = message.get("role")
@@ -101,29 +102,24 @@ def _plain_message(message: Any) -> JSON | None:
     return {"role": role, "content": parts[0]["text"] if len(parts) == 1 else parts}
 
 
-def _blocks(content: Any, path: str) -> list[Any]:
-    if not isinstance(content, list):
-        raise wrong_type(f"{path}.content", "a valid string or list of content blocks")
-    return content
-
-
-def _user(content: Any, path: str, out: list[JSON]) -> None:
+def _user(content: Any, index: int, out: list[JSON]) -> None:
     if isinstance(content, str):
         if not content:
-            raise fail(path, _EMPTY)
+            raise fail(f"messages.{index}", _EMPTY)
         out.append({"role": "user", "content": content})
         return
-    blocks = _blocks(content, path)
-    if not blocks:
-        raise fail(path, _EMPTY)
+    if not isinstance(content, list):
+        raise wrong_type(f"messages.{index}.content", _CONTENT)
+    if not content:
+        raise fail(f"messages.{index}", _EMPTY)
     media: list[JSON] = []  # what tool results carry besides text: sent after them, in the user turn
     parts: list[JSON] = []
-    for index, block in enumerate(blocks):
+    for position, block in enumerate(content):
         plain = plain_text(block)
         if plain is not None:
             parts.append(plain)
             continue
-        block_path = f"{path}.content.{index}"
+        block_path = f"messages.{index}.content.{position}"
         kind = block_type(block, block_path)
         if kind == "text":
             parts.append(text_part(block, block_path))
@@ -141,24 +137,25 @@ def _user(content: Any, path: str, out: list[JSON]) -> None:
         out.append({"role": "user", "content": simplified(media + parts)})
 
 
-def _assistant(content: Any, path: str, out: list[JSON], *, final: bool) -> None:
+def _assistant(content: Any, index: int, out: list[JSON], *, final: bool) -> None:
     if isinstance(content, str):
         if content:
             out.append({"role": "assistant", "content": content})
         elif not final:
-            raise fail(path, _EMPTY)
+            raise fail(f"messages.{index}", _EMPTY)
         return
-    blocks = _blocks(content, path)
-    if not blocks and not final:
-        raise fail(path, _EMPTY)
+    if not isinstance(content, list):
+        raise wrong_type(f"messages.{index}.content", _CONTENT)
+    if not content and not final:
+        raise fail(f"messages.{index}", _EMPTY)
     parts: list[JSON] = []
     calls: list[JSON] = []
-    for index, block in enumerate(blocks):
+    for position, block in enumerate(content):
         plain = plain_text(block)
         if plain is not None:
             parts.append(plain)
             continue
-        block_path = f"{path}.content.{index}"
+        block_path = f"messages.{index}.content.{position}"
         kind = block_type(block, block_path)
         if kind == "text":
             parts.append(text_part(block, block_path))

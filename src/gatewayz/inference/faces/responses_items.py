@@ -42,6 +42,7 @@ _FOREIGN_ITEMS = frozenset(
 )  # fmt: skip
 _ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
 _ROLES = ("user", "assistant", "system", "developer")
+_MESSAGE_TYPES = (None, "message")  # a message item's `type` is optional
 _ASSISTANT_TEXT = ("output_text", "input_text")
 _IMAGE_DETAIL = {"auto": "auto", "low": "low", "high": "high", "original": "high"}  # chat has no "original"
 
@@ -76,22 +77,19 @@ def chat_messages(body: JSON, earlier: list[JSON] | None) -> list[JSON]:
 
 def _add_items(messages: list[JSON], items: list[Any], where: str) -> None:
     for position, item in enumerate(items):
-        plain = _plain_message(item)
+        plain = _plain_message(item) if type(item) is dict and item.get("type") in _MESSAGE_TYPES else None
         if plain is not None:
             messages.append(plain)
         else:
             _add_item(messages, item, f"{where}[{position}]")
 
 
-def _plain_message(item: Any) -> JSON | None:
-    """The common case, a message item whose content is a string or text parts only, converted
-    without building paths; anything else (None) goes through `_add_item` and its checks, which
-    give the same result for what this accepts."""
-    if type(item) is not dict:
-        return None
-    kind = item.get("type")
+def _plain_message(item: JSON) -> JSON | None:
+    """The common case, a message item (`type` "message" or left out) whose content is a string
+    or text parts only, converted without building paths; anything else (None) goes through
+    `_add_item` and its checks, which give the same result for what this accepts."""
     role = item.get("role")
-    if (kind is not None and kind != "message") or role not in _ROLES:
+    if role not in _ROLES:
         return None
     content = item.get("content")
     if type(content) is str:
