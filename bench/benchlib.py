@@ -275,8 +275,9 @@ async def interleaved(legs: Sequence[Leg], rounds: int, warmup: int, max_seconds
     """Sequential requests (concurrency 1) to several targets, taking turns in ``rounds`` rounds.
 
     Each target keeps one keep-alive connection for the whole run and gets ``warmup`` requests
-    first; then every round sends each target its share of ``count`` (spread evenly), so drift in
-    the machine's load within the run hits every target alike. Many short rounds compare targets
+    first; then every round sends each target its share of ``count`` (spread evenly, the order
+    rotated from round to round), so drift in the machine's load within the run, and whatever a
+    target leaves behind for the next (a write, a checkpoint), hit every target alike. Many short rounds compare targets
     whose difference is a fraction of a millisecond on a machine shared with other work.
     """
     conns = {leg.name: Conn(leg.port) for leg in legs}
@@ -304,7 +305,8 @@ async def interleaved(legs: Sequence[Leg], rounds: int, warmup: int, max_seconds
         for r in range(rounds):
             if time.monotonic() > deadline:
                 break
-            for leg in legs:
+            shift = r % len(legs)  # rotated, so no target always follows the same one
+            for leg in [*legs[shift:], *legs[:shift]]:
                 for _ in range(leg.count * (r + 1) // rounds - leg.count * r // rounds):
                     await one(leg, True)
     finally:
