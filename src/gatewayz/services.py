@@ -159,6 +159,8 @@ class Services:
         await self.inference.stages.drain()
         if self.inference.history is not None:
             await self.inference.history.drain()  # turns still being appended
+        if self.inference.responses is not None:
+            await self.inference.responses.drain()  # responses still being stored
         await self.limits.stop()
         await self.catalog.stop()
         await self.clients.close()

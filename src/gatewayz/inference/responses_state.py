@@ -9,7 +9,8 @@ sees their own responses (another user's id, or a sandbox id from a live key, is
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -27,6 +28,8 @@ from gatewayz.inference.pipeline import InferenceCall
 JSON = dict[str, Any]
 MAX_ID_LENGTH = 128
 PAGE_DEFAULT, PAGE_MAX = 20, 100
+MISS_RETRY_DELAYS = (0.05, 0.2)  # a stored response another process has answered but not yet written
+T = TypeVar("T")
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -47,6 +50,7 @@ class ResponsesState:
     def __init__(self, store: ResponseStore, auth: Authenticator) -> None:
         self.store = store
         self.auth = auth
+        self._pending: dict[str, asyncio.Future[None]] = {}  # saves still running, by response id
 
     # -- the pipeline's side -------------------------------------------------------------------
 
@@ -59,7 +63,9 @@ class ResponsesState:
         earlier: list[JSON] | None = None
         if previous is not None:
             previous = _response_id(previous, "previous_response_id")
-            earlier = await self.store.earlier_items(principal.user_id, principal.environment, previous)
+            earlier = await self._found(
+                lambda: self.store.earlier_items(principal.user_id, principal.environment, previous), previous
+            )
             if earlier is None:
                 raise InvalidRequest(f"Previous response with id '{previous}' not found.",
                                      param="previous_response_id", code="previous_response_not_found")
@@ -81,13 +87,22 @@ class ResponsesState:
                                      "state": {"history": turn}}
 
     async def keep(self, call: InferenceCall, answer: JSON) -> None:
-        """Store the answer (and its input items) unless the request said `store: false`."""
+        """Store the answer (and its input items) unless the request said `store: false`.
+
+        The save runs after the answer has gone out (it is not on the client's latency path): a
+        read of the id in this process waits for it (`_saved`), one in another process that
+        comes too early is retried briefly before it is a 404; a save the database cannot take
+        is kept in the spool (ResponseStore.save)."""
         ctx = call.face_ctx
         if not ctx.extra.get("store") or not answer:
             return
-        principal = call.principal
-        # shielded: a client leaving at the last moment must not cancel the write halfway
-        await asyncio.shield(self.store.save(StoredResponseRecord(
+        task = asyncio.ensure_future(self._save(call, answer))
+        self._pending[ctx.response_id] = task
+        task.add_done_callback(lambda _: self._pending.pop(ctx.response_id, None))
+
+    async def _save(self, call: InferenceCall, answer: JSON) -> None:
+        ctx, principal = call.face_ctx, call.principal
+        await self.store.save(StoredResponseRecord(
             id=ctx.response_id,
             user_id=principal.user_id,
             api_key_id=principal.key_id,
@@ -98,10 +113,34 @@ class ResponsesState:
             created_at=ctx.created,
             response=answer,
             input_items=responses_request.input_items(ctx.request),
-        )))
+        ))
 
     async def at_stream_end(self, call: InferenceCall, renderer: StreamRenderer) -> None:
         await self.keep(call, renderer.result())
+
+    async def _saved(self, response_id: str) -> None:
+        """Wait for this process's save of the id, if one is still running."""
+        pending = self._pending.get(response_id)
+        if pending is not None:
+            await asyncio.shield(pending)
+
+    async def _found(self, lookup: Callable[[], Awaitable[T | None]], response_id: str) -> T | None:
+        """A stored response read right after it was answered by another process may not be
+        written yet: a miss on one of our ids is looked up again shortly before it counts."""
+        await self._saved(response_id)
+        found = await lookup()
+        if found is None and response_id.startswith("resp_"):
+            for delay in MISS_RETRY_DELAYS:
+                await asyncio.sleep(delay)
+                found = await lookup()
+                if found is not None:
+                    break
+        return found
+
+    async def drain(self) -> None:
+        """At shutdown: let pending saves complete."""
+        if self._pending:
+            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
 
     # -- the HTTP reads --------------------------------------------------------------------------
 
@@ -109,7 +148,9 @@ class ResponsesState:
         principal = await self.auth.authenticate(request, "inference")
         record = None
         if len(response_id) <= MAX_ID_LENGTH:
-            record = await self.store.get(principal.user_id, principal.environment, response_id)
+            record = await self._found(
+                lambda: self.store.get(principal.user_id, principal.environment, response_id), response_id
+            )
         if record is None:
             raise _not_found(response_id)
         return principal, record
