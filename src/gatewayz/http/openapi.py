@@ -3,8 +3,9 @@
 FastAPI's generated document says every operation may answer 422 with its own validation shape;
 this gateway answers 400 in the OpenAI error shape instead (errors.py), so 422 is removed and the
 statuses the gateway does answer are documented on the operations where they occur, each with the
-`Error` schema (under /v1/messages, Anthropic's `AnthropicError`, and its 529 where the gateway says 503). Optional query parameters are documented as their type (FastAPI says "or null",
-which a query string cannot express). Built once per process, on the first GET /openapi.json.
+`Error` schema (under /v1/messages, Anthropic's `AnthropicError`, and its 529 where the gateway
+says 503). Optional query parameters are documented as their type (FastAPI says "or null", which
+a query string cannot express). Built once per process, on the first GET /openapi.json.
 """
 
 from __future__ import annotations
