@@ -113,7 +113,7 @@ def test_junk_completions_still_render_valid_messages() -> None:
     for junk in ({}, {"choices": []}, {"choices": [None]}, {"choices": [{"message": "x"}]},
                  {"choices": [{"message": {"tool_calls": [None, {"function": "x"}, {"id": 3, "function": {}}]}}]},
                  {"choices": "x", "usage": "y"}):
-        sdk_message(render_message(junk, CTX))
+        assert sdk_message(render_message(junk, CTX)).role == "assistant"
 
 
 def test_usage_separates_cache_reads_and_writes_and_keeps_cost() -> None:

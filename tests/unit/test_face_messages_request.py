@@ -486,8 +486,9 @@ def _replace(body: Any, path: tuple[Any, ...], value: Any) -> Any:
     return body
 
 
-def _survives(body: Any) -> None:
-    """The only failure allowed is an InvalidRequest; a success is a body the pipeline accepts."""
+def _survives(body: Any) -> bool:
+    """The only failure allowed is an InvalidRequest; a success is a body the pipeline accepts.
+    True once both translators have either answered or refused (any other exception escapes)."""
     for translate in (to_chat, check_count_tokens):
         try:
             chat = translate(body)
@@ -500,6 +501,7 @@ def _survives(body: Any) -> None:
                 check_chat(chat)
             except InvalidRequest as exc:  # only the pass-through routing fields may still be refused
                 assert exc.message
+    return True
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -507,19 +509,19 @@ def _survives(body: Any) -> None:
 def test_fuzz_mutated_bodies_never_crash(data: st.DataObject) -> None:
     body = copy.deepcopy(rich_body())  # shared constants (the tool) must not be mutated
     path = data.draw(st.sampled_from(_paths(body)))
-    _survives(_replace(body, path, data.draw(JSON_VALUES)))
+    assert _survives(_replace(body, path, data.draw(JSON_VALUES)))
 
 
 @settings(max_examples=300, deadline=None)
 @given(body=JSON_VALUES)
 def test_fuzz_arbitrary_bodies_never_crash(body: Any) -> None:
-    _survives(body)
+    assert _survives(body)
 
 
 @settings(max_examples=300, deadline=None)
 @given(messages=st.lists(JSON_VALUES, min_size=1, max_size=4))
 def test_fuzz_arbitrary_messages_never_crash(messages: list[Any]) -> None:
-    _survives(minimal(messages=messages))
+    assert _survives(minimal(messages=messages))
 
 
 def test_what_the_sdk_sends_is_accepted() -> None:

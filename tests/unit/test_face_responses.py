@@ -405,9 +405,11 @@ def test_junk_anywhere_in_a_valid_body_is_a_400_or_accepted_never_a_crash(data: 
 def test_arbitrary_bodies_never_crash(body: dict[str, Any]) -> None:
     body.setdefault("model", "m")
     try:
-        to_chat(body)
-    except InvalidRequest:
-        pass
+        chat = to_chat(body)
+    except InvalidRequest as exc:
+        assert exc.status == 400 and exc.message  # the only failure allowed
+    else:
+        assert chat["model"] == "m" and isinstance(chat["messages"], list)
 
 
 @settings(max_examples=200, deadline=None)
@@ -563,9 +565,9 @@ def test_any_chat_answer_renders_a_valid_response(answer: Any, usage: Any) -> No
     done = completion("x")
     done["choices"][0]["message"] = answer
     done["usage"] = usage
-    valid(render_response(done, context({})))
+    assert valid(render_response(done, context({}))).object == "response"
     done["choices"] = [answer]
-    valid(render_response(done, context({})))
+    assert valid(render_response(done, context({}))).object == "response"
 
 
 def test_failed_response_uses_a_code_the_spec_allows() -> None:
