@@ -263,12 +263,21 @@ class LatencyRun:
 
 @dataclass
 class Leg:
-    """One target of an interleaved latency run: where to send what, how many times."""
+    """One target of an interleaved latency run: where to send what, how many times. ``raw`` is one
+    request sent every time, or a sequence of requests sent in turn (cycled)."""
 
     name: str
     port: int
-    raw: bytes
+    raw: bytes | Sequence[bytes]
     count: int
+    sent: int = 0
+
+    def next_raw(self) -> bytes:
+        if isinstance(self.raw, bytes):
+            return self.raw
+        raw = self.raw[self.sent % len(self.raw)]
+        self.sent += 1
+        return raw
 
 
 async def interleaved(legs: Sequence[Leg], rounds: int, warmup: int, max_seconds: float) -> dict[str, LatencyRun]:
@@ -287,7 +296,7 @@ async def interleaved(legs: Sequence[Leg], rounds: int, warmup: int, max_seconds
     async def one(leg: Leg, keep: bool) -> None:
         conn, run = conns[leg.name], runs[leg.name]
         try:
-            reply = await conn.send(leg.raw, keep_body=True)
+            reply = await conn.send(leg.next_raw(), keep_body=True)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
             run.failed(repr(exc))
             await conn.close()
