@@ -9,8 +9,13 @@ and measures three legs in the same interleaved rounds, at concurrency 1 on keep
 - **chat**: a one-message chat completion, no session;
 - **chat, history in the body**: the same history sent by the client itself (no session): the
   upstream's share of a longer prompt, without the gateway's store;
-- **chat + session**: the one message with ``"session_id"``: the gateway loads the session, trims
-  it to the context window, injects it and appends the turn after the answer.
+- **chat + session (warm)**: the one message with ``"session_id"`` on a session whose previous
+  turn went through this gateway process (a session in use: ``--history`` - 2 messages created,
+  then one unmeasured turn appends 2 more), so the process holds its copy of the history and
+  reads just the conversation row;
+- **chat + session (cold)**: the same on a session created through the API and never read: the
+  gateway loads every item, converts and counts them (the first request of a session in a process).
+Each then trims the history to the context window, injects it and appends the turn after the answer.
 
 "session - chat" is what injection adds to a chat request; "session - history in the body" is the
 gateway's own history work. Gateway CPU per request is read from /proc between stretches of each leg.
@@ -74,8 +79,8 @@ def create_sessions(base: str, token: str, messages: list[dict[str, str]], count
     return ids
 
 
-def check_injection(base: str, token: str, session: str, expected: int) -> None:
-    """One request on a session must say it sent the whole history (and trimmed nothing)."""
+def session_turn(base: str, token: str, session: str, expected: int) -> None:
+    """One request on a session; it must say it sent the whole history (and trimmed nothing)."""
     body = {"model": ROUTE, "messages": run.MESSAGES, "session_id": session}
     req = urllib.request.Request(f"{base}/v1/chat/completions", data=orjson.dumps(body),
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -83,6 +88,15 @@ def check_injection(base: str, token: str, session: str, expected: int) -> None:
         header = reply.headers.get("x-gatewayz-history")
     if header != f"sent={expected}; trimmed=0":
         raise RuntimeError(f"x-gatewayz-history: {header!r}, expected sent={expected}; trimmed=0")
+
+
+def warm_sessions(base: str, token: str, history: list[dict[str, str]], count: int) -> list[str]:
+    """Sessions of `history` minus its last 2 messages, each given one turn through the gateway
+    (2 more messages): the next request injects len(history) messages from the process's copy."""
+    sessions = create_sessions(base, token, history[:-2], count)
+    for session in sessions:
+        session_turn(base, token, session, len(history) - 2)
+    return sessions
 
 
 def chat_request(port: int, token: str, **fields: Any) -> bytes:
@@ -113,11 +127,14 @@ def report(results: dict[str, Any], budget_ms: float) -> None:
         cpu = f"{leg['cpu_us_per_req']:>12.0f}" if "cpu_us_per_req" in leg else ""
         print(f"{name:<30}{leg['p50_ms']:>9.3f}{leg['p90_ms']:>9.3f}{leg['p99_ms']:>9.3f}"
               f"{leg['p50_ms'] - chat['p50_ms']:>+13.3f}{cpu}")
-    added = results["summary"]["added_p50_ms"]
-    verdict = "ok" if added <= budget_ms else "OVER"
-    print(f"\ninjection of {results['params']['history']} messages adds {added:+.3f} ms p50 to a chat request "
-          f"(budget {budget_ms:g} ms: {verdict}); the gateway's own history work "
-          f"{results['summary']['store_p50_ms']:+.3f} ms p50")
+    summary = results["summary"]
+    print()
+    for kind in ("warm", "cold"):
+        added = summary[f"{kind}_added_p50_ms"]
+        verdict = "ok" if added <= budget_ms else "OVER"
+        print(f"{kind}: injection of {results['params']['history']} messages adds {added:+.3f} ms p50 to a chat "
+              f"request (budget {budget_ms:g} ms: {verdict}); the gateway's own history work "
+              f"{summary[f'{kind}_store_p50_ms']:+.3f} ms p50")
 
 
 def main() -> int:
@@ -142,16 +159,18 @@ def main() -> int:
             print(f"gateway ready after {ready_s:.1f}s; billing: {billing}", flush=True)
             count = args.warmup + args.requests + args.cpu_requests + 1
             t0 = time.monotonic()
-            sessions = create_sessions(base, token, history, count)
-            print(f"{count} sessions of {args.history} messages created in {time.monotonic() - t0:.1f}s", flush=True)
-            check_injection(base, token, sessions.pop(), args.history)
+            cold = create_sessions(base, token, history, count)
+            warm = warm_sessions(base, token, history, count)
+            print(f"2 x {count} sessions of {args.history} messages made in {time.monotonic() - t0:.1f}s", flush=True)
+            session_turn(base, token, cold.pop(), args.history)
+            session_turn(base, token, warm.pop(), args.history)
             legs = [
                 bl.Leg("chat", port, chat_request(port, token, messages=run.MESSAGES), args.requests),
                 bl.Leg("chat, history in the body", port,
                        chat_request(port, token, messages=[*history, *run.MESSAGES]), args.requests),
-                bl.Leg("chat + session", port,
-                       [chat_request(port, token, messages=run.MESSAGES, session_id=s) for s in sessions],
-                       args.requests),
+                *(bl.Leg(f"chat + session ({kind})", port,
+                         [chat_request(port, token, messages=run.MESSAGES, session_id=s) for s in sessions],
+                         args.requests) for kind, sessions in (("warm", warm), ("cold", cold))),
             ]
             print(f"latency: {args.requests} sequential requests per leg, {args.rounds} rounds ...", flush=True)
             runs = run.arun(bl.interleaved(legs, args.rounds, args.warmup, run.MAX_RUN_S))
@@ -165,8 +184,8 @@ def main() -> int:
                 child.stop()
     legs_out = results["legs"]
     results["summary"] = {
-        "added_p50_ms": legs_out["chat + session"]["p50_ms"] - legs_out["chat"]["p50_ms"],
-        "store_p50_ms": legs_out["chat + session"]["p50_ms"] - legs_out["chat, history in the body"]["p50_ms"],
+        f"{kind}_{what}_p50_ms": legs_out[f"chat + session ({kind})"]["p50_ms"] - legs_out[base]["p50_ms"]
+        for kind in ("warm", "cold") for what, base in (("added", "chat"), ("store", "chat, history in the body"))
     }
     report(results, args.budget_ms)
     errors = sum(leg.get("errors", 0) for leg in legs_out.values())

@@ -245,3 +245,40 @@ def test_an_idempotent_retry_appends_the_turn_once(funded: GwUser, database_url:
     assert retry.json() == first.json()
     time.sleep(0.3)
     assert len(items_of(database_url, session)) == 4
+
+
+def test_what_is_injected_follows_every_change_to_the_items(
+    funded: GwUser, fake_a: FakeProvider, database_url: str
+) -> None:
+    """The gateway keeps a copy of the histories it injects (history/history_cache.py): items
+    added or deleted through the API, or appended by another process, show in the next request."""
+    session = chat(funded.client, "new", "one").headers["x-gatewayz-session-id"]
+    items_of(database_url, session, at_least=2)
+    chat(funded.client, session, "two")
+    stored = items_of(database_url, session, at_least=4)
+    chat(funded.client, session, "three")  # read from the copy, which the previous turn extended
+    assert [m["content"] for m in upstream_messages(fake_a)] == ["one", "Echo: one", "two", "Echo: two", "three"]
+    items_of(database_url, session, at_least=6)
+
+    gone = funded.client.delete(f"/v1/conversations/{session}/items/{stored[1]['id']}")
+    assert gone.status_code == 200, gone.text
+    added = funded.client.post(f"/v1/conversations/{session}/items", json={"items": [
+        {"type": "message", "role": "user", "content": "added through the API"}]})
+    assert added.status_code == 200, added.text
+    chat(funded.client, session, "four")
+    assert [m["content"] for m in upstream_messages(fake_a)] == [
+        "one", "two", "Echo: two", "three", "Echo: three", "added through the API", "four"]
+    items_of(database_url, session, at_least=8)
+
+    # Another process appends (its rows and the conversation's counters, as the store writes them).
+    run_sql(database_url, "UPDATE conversations SET next_position = next_position + 1, item_count = item_count + 1 "
+            "WHERE id = :p0", session)
+    position = run_sql(database_url, "SELECT next_position - 1, user_id, environment FROM conversations "
+                       "WHERE id = :p0", session)[0]
+    item = orjson.dumps({"id": "msg_elsewhere", "type": "message", "role": "user", "status": "completed",
+                         "content": [{"type": "input_text", "text": "from another replica"}]}).decode()
+    run_sql(database_url, "INSERT INTO conversation_items (conversation_id, user_id, environment, position, item_id, "
+            "type, role, item, text, created_at) VALUES (:p0, :p1, :p2, :p3, 'msg_elsewhere', 'message', 'user', "
+            ":p4, 'from another replica', CURRENT_TIMESTAMP)", session, position[1], position[2], position[0], item)
+    chat(funded.client, session, "five")
+    assert [m["content"] for m in upstream_messages(fake_a)][-3:] == ["Echo: four", "from another replica", "five"]

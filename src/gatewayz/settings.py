@@ -90,6 +90,7 @@ class Settings(BaseSettings):
                                         validation_alias=_alias("HISTORY_MAX_ITEM_BYTES"))
     history_summary_model: str | None = Field(None, validation_alias=_alias("HISTORY_SUMMARY_MODEL"))
     history_retention_days: float | None = Field(None, gt=0, validation_alias=_alias("HISTORY_RETENTION_DAYS"))
+    history_cache_mb: int = Field(64, ge=0, le=65_536, validation_alias=_alias("HISTORY_CACHE_MB"))
 
     rate_limit_global: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_GLOBAL"))
     rate_limit_user: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_USER"))

@@ -14,7 +14,7 @@ from gatewayz.history.conversation_items import PreparedItem
 from gatewayz.storage.fastsql import Tx
 
 FIELDS = ("id", "user_id", "api_key_id", "environment", "title", "model", "metadata", "settings", "summary",
-          "summary_upto", "created_at", "updated_at", "item_count", "token_total")
+          "summary_upto", "created_at", "updated_at", "item_count", "token_total", "next_position")
 CONVERSATION_FIELDS = ", ".join(FIELDS)  # for RETURNING
 CONVERSATION_COLUMNS = ", ".join(f"c.{name}" for name in FIELDS)
 ITEM_COLUMNS = "i.id, i.position, i.item, i.model, i.provider, i.request_id, i.usage, i.created_at"
@@ -39,6 +39,13 @@ class Conversation:
     updated_at: int
     item_count: int
     token_total: int
+    next_position: int = 0  # with item_count, what the items are: an append bumps both, a delete the count
+
+    @property
+    def items_version(self) -> tuple[int, int]:
+        """Changes whenever the items do (appends only add at the end, deletes only remove), so a
+        copy of the items taken at one version is the items while the version reads the same."""
+        return self.next_position, self.item_count
 
 
 @dataclass(slots=True)
@@ -82,12 +89,12 @@ class Turn:
 
 def conversation_from_row(row: tuple[Any, ...]) -> Conversation:
     (cid, uid, key_id, env, title, model, meta, settings, summary, upto, created, updated, count,
-     tokens) = row[:14]
+     tokens, next_position) = row[:15]
     return Conversation(
         id=cid, user_id=int(uid), api_key_id=None if key_id is None else int(key_id), environment=env,
         title=title, model=model, metadata=orjson.loads(meta), settings=orjson.loads(settings), summary=summary,
         summary_upto=None if upto is None else int(upto), created_at=unix(created), updated_at=unix(updated),
-        item_count=int(count), token_total=int(tokens))
+        item_count=int(count), token_total=int(tokens), next_position=int(next_position))
 
 
 def item_from_row(row: tuple[Any, ...]) -> StoredItem:

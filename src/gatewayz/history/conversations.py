@@ -123,7 +123,7 @@ class ConversationStore(DurableAppends):
             id=new_id("conv_"), user_id=int(user_id), api_key_id=None if api_key_id is None else int(api_key_id),
             environment=environment, title=title, model=model, metadata=meta, settings=conf, summary=None,
             summary_upto=None, created_at=int(now.timestamp()), updated_at=int(now.timestamp()),
-            item_count=len(prepared), token_total=0)
+            item_count=len(prepared), token_total=0, next_position=len(prepared))
         async with self.sql.transaction() as tx:
             await tx.execute(self._q.insert_conversation, {
                 "id": conversation.id, "user_id": conversation.user_id, "api_key_id": conversation.api_key_id,
@@ -284,12 +284,18 @@ class ConversationStore(DurableAppends):
                         conv_id: str) -> tuple[Conversation, builtins.list[StoredItem]] | None:
         """The conversation and every item, oldest first, in one statement: what history injection
         reads on every request naming a session, and what export writes out."""
+        found = await self.items_with_size(user_id, environment, conv_id)
+        return None if found is None else found[:2]
+
+    async def items_with_size(self, user_id: int, environment: str,
+                              conv_id: str) -> tuple[Conversation, builtins.list[StoredItem], int] | None:
+        """`all_items`, with the size of the items' JSON text (what a copy of them weighs)."""
         if not plausible_id(conv_id):
             return None
         row = await self.sql.fetchrow_once(self._q.all_items, _tenant(user_id, environment, conv_id))
         if row is None:
             return None
-        return conversation_from_row(row), items_from_json(row[-1])
+        return conversation_from_row(row), items_from_json(row[-1]), len(row[-1] or "")
 
     async def get_item(self, user_id: int, environment: str, conv_id: str, item_id: str) -> StoredItem | None:
         if not (plausible_id(conv_id) and plausible_id(item_id)):

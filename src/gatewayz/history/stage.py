@@ -22,10 +22,10 @@ from gatewayz.accounts.principal import Principal
 from gatewayz.billing.pricing import max_completion_tokens
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.history.conversation_items import ConversationError
-from gatewayz.history.conversations import ConversationStore
+from gatewayz.history.conversations import Conversation, ConversationStore
+from gatewayz.history.history_cache import History, HistoryCache
 from gatewayz.history.trim import context_length_of, history_budget, trim_history
-from gatewayz.history.turns import items_as_messages
-from gatewayz.inference.estimate import prompt_tokens
+from gatewayz.inference.estimate import estimate_prompt, message_count
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.providers.catalog import Catalog
 from gatewayz.settings import Settings
@@ -101,6 +101,7 @@ def _split_system(messages: list[JSON]) -> int:
 class HistoryStage:
     def __init__(self, store: ConversationStore, catalog: Catalog, settings: Settings) -> None:
         self.store = store
+        self.cache = HistoryCache(settings.history_cache_mb * 1024 * 1024)
         self.catalog = catalog
         self.settings = settings
         self.summarizer: Summarizer | None = None  # bound by the inference service (it runs the summary call)
@@ -121,13 +122,9 @@ class HistoryStage:
                 )
             except ConversationError as exc:
                 raise InvalidRequest(exc.message, param=exc.param or request.param) from exc
-            items: list[Any] = []
+            history = self.cache.put(conversation.id, conversation.items_version, [], 0)
         else:
-            found = await self.store.all_items(principal.user_id, principal.environment, request.conversation)
-            if found is None:
-                raise NotFound(f"Conversation '{request.conversation}' not found.", param=request.param,
-                               code="conversation_not_found")
-            conversation, items = found
+            conversation, history = await self._history(principal, request)
         request.conversation_id = conversation.id
         call.headers["x-gatewayz-session-id"] = conversation.id
         if conversation.item_count + len(request.new_items) + 1 > self.store.max_items:
@@ -135,26 +132,49 @@ class HistoryStage:
                 f"The conversation is full: it holds at most {self.store.max_items} items.",
                 param=request.param, code="conversation_full",
             )
-        earlier = items_as_messages([stored.item for stored in items])
         messages = call.body.get("messages") or []
         head = _split_system(messages)
         budget = history_budget(
             self._context_length(call),
             max_tokens=max_completion_tokens(call.body, self.settings.history_answer_tokens),
-            fixed_tokens=prompt_tokens(call.endpoint, call.body),  # messages, tools, schemas: as the hold counts
+            fixed_tokens=call.prompt_estimate().tokens,  # messages, tools, schemas: as the hold counts
             margin=self.settings.history_margin_tokens,
         )
-        trimmed = trim_history(earlier, budget=budget)
-        injected = trimmed.kept
+        trimmed = trim_history(history.messages, budget=budget, costs=[count.total for count in history.counts])
+        counted = history.counts[len(trimmed.dropped):]
+        injected = [dict(message) for message in trimmed.kept]  # the cached ones stay as they are
         summarize = request.summarize if request.summarize is not None else bool(conversation.settings.get("summarize"))
         if trimmed.dropped and summarize:
             summary = await self._summary(call, conversation, trimmed.dropped)
             if summary:
-                injected = [{"role": "system", "content": SUMMARY_PREFIX + summary}, *injected]
+                note = {"role": "system", "content": SUMMARY_PREFIX + summary}
+                injected, counted = [note, *injected], [message_count(note), *counted]
         request.sent, request.trimmed = len(trimmed.kept), len(trimmed.dropped)
         call.headers["x-gatewayz-history"] = f"sent={request.sent}; trimmed={request.trimmed}"
         if injected:
-            call.body = {**call.body, "messages": [*messages[:head], *injected, *messages[head:]]}
+            body = call.body
+            call.body = {**body, "messages": [*messages[:head], *injected, *messages[head:]]}
+            # The estimate of the new body, without counting the injected messages again.
+            call.state["prompt_estimate"] = (call.body, estimate_prompt(call.endpoint, body, counted))
+
+    async def _history(self, principal: Principal, request: HistoryRequest) -> tuple[Conversation, History]:
+        """The conversation (tenant-checked) and its earlier messages: this process's copy when it
+        is at the conversation's current version, else loaded (and kept)."""
+        conversation: Conversation | None = None
+        if self.cache.max_bytes:
+            conversation = await self.store.get(principal.user_id, principal.environment, request.conversation)
+            history = self.cache.get(conversation.id, conversation.items_version) if conversation else None
+            if conversation is not None and history is not None:
+                return conversation, history
+        found = None
+        if conversation is not None or not self.cache.max_bytes:
+            found = await self.store.items_with_size(principal.user_id, principal.environment, request.conversation)
+        if found is None:
+            raise NotFound(f"Conversation '{request.conversation}' not found.", param=request.param,
+                           code="conversation_not_found")
+        conversation, items, size = found
+        return conversation, self.cache.put(conversation.id, conversation.items_version,
+                                            [stored.item for stored in items], size)
 
     async def finish(self, call: InferenceCall) -> None:
         return None  # the turn is appended by `record`, once the face has its answer items
@@ -194,12 +214,19 @@ class HistoryStage:
         if usage is not None:
             total = usage.get("total_tokens")
             tokens = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else 0
-        task = asyncio.ensure_future(self.store.append_durable(
-            principal.user_id, principal.environment, request.conversation_id, [*request.new_items, *answer_items],
+        task = asyncio.ensure_future(self._append(
+            principal, request.conversation_id, [*request.new_items, *answer_items],
             request_id=call.request_id, model=call.model, provider=call.provider, usage=usage, tokens=tokens,
         ))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _append(self, principal: Principal, conv_id: str, items: list[JSON], **turn: Any) -> None:
+        stored = await self.store.append_durable(principal.user_id, principal.environment, conv_id, items, **turn)
+        if stored:
+            self.cache.extend(conv_id, stored[0].position, [entry.item for entry in stored])
+        else:
+            self.cache.forget(conv_id)  # deferred or refused: whatever the store holds is read again
 
     async def drain(self) -> None:
         """At shutdown: let pending appends complete."""

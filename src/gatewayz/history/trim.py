@@ -10,7 +10,7 @@ window read from whatever shape a provider's model list gives it in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,18 +92,21 @@ def _is_orphan_tool(message: Any) -> bool:
     return type(message) is dict and message.get("role") == "tool"
 
 
-def trim_history(earlier: list[Any], *, budget: int, cost: Callable[[Any], int] | None = None) -> Trimmed:
+def trim_history(earlier: list[Any], *, budget: int, cost: Callable[[Any], int] | None = None,
+                 costs: Sequence[int] | None = None) -> Trimmed:
     """Keep the newest groups of `earlier` whose tokens fit in `budget`, drop the older ones.
 
     A group is never split, the kept part never starts with a tool message answering a call that
     was dropped (providers refuse those), and the kept part is a contiguous newest suffix (an
     older group is not kept once a newer one did not fit: a hole in the middle would read as a
-    different conversation). `cost` prices a message (default: `message_tokens`; a caller with
-    stored counts can pass its own)."""
+    different conversation). `cost` prices a message (default: `message_tokens`); a caller that
+    counted them already passes `costs` instead, one per message of `earlier`."""
     if not isinstance(earlier, list):
         return Trimmed([], [], 0)
     if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0 or not earlier:
         return Trimmed([], list(earlier), 0)
+    if costs is not None and len(costs) != len(earlier):
+        raise ValueError("trim_history: one cost per message")
     price = cost or estimate.message_tokens
     starts = _group_starts(earlier)
     stop = len(earlier)
@@ -113,7 +116,7 @@ def trim_history(earlier: list[Any], *, budget: int, cost: Callable[[Any], int] 
     for start in reversed(starts):
         tokens = 0
         for index in range(start, stop):
-            tokens += price(earlier[index])
+            tokens += costs[index] if costs is not None else price(earlier[index])
         if total + tokens > budget:
             break
         total += tokens

@@ -56,7 +56,8 @@ def _text(content: Any) -> str:
 
 def message_items(message: Any) -> list[JSON]:
     """One chat message as items: a message (input parts, or output text), an assistant's tool
-    calls as `function_call` items, a tool result as `function_call_output`. Junk gives []."""
+    calls as `function_call` items, a tool result as `function_call_output`. Junk gives []. The
+    items have no `id`: the store gives them theirs (and need not check them against the others)."""
     if not isinstance(message, dict):
         return []
     role = message.get("role")
@@ -66,7 +67,7 @@ def message_items(message: Any) -> list[JSON]:
         parts = [p for p in (_input_part(part) for part in raw) if p is not None]
         if not parts:
             return []
-        return [{"id": _id("msg_"), "type": "message", "role": role, "status": "completed", "content": parts}]
+        return [{"type": "message", "role": role, "status": "completed", "content": parts}]
     if role == "assistant":
         items: list[JSON] = []
         text = _text(content)
@@ -76,19 +77,19 @@ def message_items(message: Any) -> list[JSON]:
         if isinstance(message.get("refusal"), str) and message["refusal"]:
             parts.append({"type": "refusal", "refusal": message["refusal"]})
         if parts:
-            items.append({"id": _id("msg_"), "type": "message", "role": "assistant", "status": "completed",
+            items.append({"type": "message", "role": "assistant", "status": "completed",
                           "content": parts})
         for call in message.get("tool_calls") or ():
             function = call.get("function") if isinstance(call, dict) else None
             if not isinstance(function, dict) or not isinstance(function.get("name"), str):
                 continue
             arguments = function.get("arguments")
-            items.append({"id": _id("fc_"), "type": "function_call", "status": "completed",
+            items.append({"type": "function_call", "status": "completed",
                           "call_id": str(call.get("id") or _id("call_")), "name": function["name"],
                           "arguments": arguments if isinstance(arguments, str) else "{}"})
         return items
     if role == "tool" and isinstance(message.get("tool_call_id"), str):
-        return [{"id": _id("fco_"), "type": "function_call_output", "call_id": message["tool_call_id"],
+        return [{"type": "function_call_output", "call_id": message["tool_call_id"],
                  "output": _text(content)}]
     return []
 

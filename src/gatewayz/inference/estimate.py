@@ -36,6 +36,7 @@ import base64
 import binascii
 import math
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,15 +113,41 @@ def message_tokens(message: Any) -> int:
         content = message.get("content")
         if isinstance(content, str) and message.get("role") in _STANDARD_ROLES:
             return MESSAGE_OVERHEAD + math.ceil(text_tokens(content))
+    return message_count(message).total
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCount:
+    """One message as `estimate_prompt` counts it, before the request's single rounding: text
+    (a fraction), whole tokens (framing, images, audio, files) and images. Kept by the history
+    stage for each stored message, so a prompt holding them is estimated without counting again."""
+
+    text: float
+    tokens: int
+    images: int
+
+    @property
+    def total(self) -> int:
+        return math.ceil(self.text) + self.tokens
+
+
+def message_count(message: Any) -> MessageCount:
     counter = _Counter()
     counter.message(message)
-    return math.ceil(counter.text) + counter.tokens
+    return MessageCount(counter.text, counter.tokens, counter.images)
 
 
-def estimate_prompt(endpoint: str, body: dict[str, Any]) -> PromptEstimate:
+def estimate_prompt(endpoint: str, body: dict[str, Any], counted: Iterable[MessageCount] = ()) -> PromptEstimate:
+    """The prompt's estimate; `counted` are messages of it already counted (by `message_count`)
+    that `body` leaves out: the estimate is the one of the body with them in its messages (the
+    same figure, up to the order in which the fractions are added)."""
     if endpoint == "embeddings":
         return PromptEstimate(_embedding_tokens(body.get("input")), 0)
     counter = _Counter()
+    for count in counted:
+        counter.text += count.text
+        counter.tokens += count.tokens
+        counter.images += count.images
     messages = body.get("messages")
     if isinstance(messages, list):
         for message in messages:
