@@ -32,7 +32,6 @@ from typing import Any
 
 import orjson
 
-from gatewayz.history import search as fts
 from gatewayz.history.conversation_items import (
     ConversationError,
     ConversationFull,
@@ -52,10 +51,9 @@ from gatewayz.history.conversation_items import (
     new_id,
     plausible_id,
     prepare_items,
-    storable,
 )
+from gatewayz.history.conversation_queries import ConversationQueries, check_page, tenant_of
 from gatewayz.history.conversation_rows import (
-    CONVERSATION_COLUMNS,
     CONVERSATION_FIELDS,
     ITEM_COLUMNS,
     SQL,
@@ -67,7 +65,6 @@ from gatewayz.history.conversation_rows import (
     item_from_row,
     items_from_json,
     timestamp,
-    to_datetime,
 )
 from gatewayz.history.conversation_spool import DurableAppends
 from gatewayz.history.tables import ENVIRONMENT_LENGTH
@@ -76,8 +73,6 @@ from gatewayz.storage.fastsql import FastSQL, Tx
 __all__ = ["UNSET", "Conversation", "ConversationError", "ConversationFull", "ConversationStore", "InvalidConversation",
            "ItemTooLarge", "SearchHit", "StoredItem"]
 
-MAX_PAGE = 1000
-PURGE_BATCH_ITEMS = 5000  # per transaction: a SQLite statement runs on the event loop
 
 
 class _Unset:
@@ -95,7 +90,7 @@ class _Replayed(Exception):
         self.items = items
 
 
-class ConversationStore(DurableAppends):
+class ConversationStore(ConversationQueries, DurableAppends):
     """Conversations on FastSQL's lean path; `data_dir` holds the spool of deferred appends."""
 
     def __init__(self, sql: FastSQL, data_dir: Path, *, max_items: int = 10_000,
@@ -104,7 +99,7 @@ class ConversationStore(DurableAppends):
         self.sql = sql
         self.max_items = max_items
         self.max_item_bytes = max_item_bytes
-        self._q = SQL[sql.dialect]
+        self.q = SQL[sql.dialect]
 
     # -- conversations ---------------------------------------------------------------------------
 
@@ -125,18 +120,18 @@ class ConversationStore(DurableAppends):
             summary_upto=None, created_at=int(now.timestamp()), updated_at=int(now.timestamp()),
             item_count=len(prepared), token_total=0, next_position=len(prepared))
         async with self.sql.transaction() as tx:
-            await tx.execute(self._q.insert_conversation, {
+            await tx.execute(self.q.insert_conversation, {
                 "id": conversation.id, "user_id": conversation.user_id, "api_key_id": conversation.api_key_id,
                 "environment": environment, "title": title, "model": model, "metadata": dumps(meta, "metadata"),
                 "settings": dumps(conf, "settings"), "now": tx.ts(now), "count": len(prepared)})
             if prepared:
-                await self._insert(tx, _tenant(user_id, environment, conversation.id), 0, prepared, Turn(), now)
+                await self._insert(tx, tenant_of(user_id, environment, conversation.id), 0, prepared, Turn(), now)
         return conversation
 
     async def get(self, user_id: int, environment: str, conv_id: str) -> Conversation | None:
         if not plausible_id(conv_id):
             return None
-        row = await self.sql.fetchrow_once(self._q.get, _tenant(user_id, environment, conv_id))
+        row = await self.sql.fetchrow_once(self.q.get, tenant_of(user_id, environment, conv_id))
         return conversation_from_row(row) if row else None
 
     async def update(self, user_id: int, environment: str, conv_id: str, *, title: Any = UNSET,
@@ -154,7 +149,7 @@ class ConversationStore(DurableAppends):
         sets = ", ".join(f"{name} = :{name}" for name in changes)
         sql = f"UPDATE conversations SET {sets + ', ' if sets else ''}updated_at = :now " \
             f"WHERE id = :id AND user_id = :user_id AND environment = :environment RETURNING {CONVERSATION_FIELDS}"
-        params = {**_tenant(user_id, environment, conv_id), **changes, "now": timestamp(self.sql.dialect)}
+        params = {**tenant_of(user_id, environment, conv_id), **changes, "now": timestamp(self.sql.dialect)}
         row = await self.sql.fetchrow_once(sql, params)
         return conversation_from_row(row) if row else None
 
@@ -164,64 +159,7 @@ class ConversationStore(DurableAppends):
             return False
         sql = "DELETE FROM conversations WHERE id = :id AND user_id = :user_id AND environment = :environment " \
             "RETURNING id"
-        return await self.sql.fetchrow_once(sql, _tenant(user_id, environment, conv_id)) is not None
-
-    async def list(self, user_id: int, environment: str, *, limit: int = 20, after: str | None = None,
-                   order: str = "desc", q: str | None = None, model: str | None = None,
-                   since: datetime | float | None = None, until: datetime | float | None = None,
-                   ) -> tuple[builtins.list[Conversation], bool]:
-        """A page of conversations by `updated_at` (newest first by default) and whether more
-        follow. `after` is the last conversation id of the previous page; `q` keeps those whose
-        title or items match; `since` (inclusive) and `until` (exclusive) bound `updated_at`."""
-        _check_page(limit, order)
-        params: dict[str, Any] = {"user_id": int(user_id), "environment": environment, "limit": limit + 1}
-        where = ["c.user_id = :user_id", "c.environment = :environment"]
-        if model is not None:
-            where.append("c.model = :model")
-            if not (isinstance(model, str) and storable(model)):
-                return [], False
-            params["model"] = model
-        for name, value, op in (("since", since, ">="), ("until", until, "<")):
-            if value is not None:
-                where.append(f"c.updated_at {op} :{name}")
-                params[name] = _bound(self.sql.dialect, value, name)
-        prefix = ""
-        if q is not None and q.strip():
-            words = fts.chunks(q)
-            if not words:
-                return [], False
-            prefix, condition = fts.matching_conversations(self.sql.dialect)
-            where.append(condition)
-            params.update(fts.match_params(self.sql.dialect, user_id, words))
-        direction = "DESC" if order == "desc" else "ASC"
-        async with self.sql.transaction() as tx:
-            if after is not None:
-                cursor = await tx.fetchrow(
-                    "SELECT updated_at, id FROM conversations WHERE id = :id AND user_id = :user_id "
-                    "AND environment = :environment", _tenant(user_id, environment, after)) \
-                    if plausible_id(after) else None
-                if cursor is None:
-                    raise InvalidConversation(f"No conversation with id '{str(after)[:128]}'.", param="after")
-                where.append(f"(c.updated_at, c.id) {'<' if order == 'desc' else '>'} (:after_at, :after_id)")
-                params["after_at"], params["after_id"] = cursor
-            rows = await tx.fetchall(
-                f"{prefix} SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {' AND '.join(where)} "
-                f"ORDER BY c.updated_at {direction}, c.id {direction} LIMIT :limit", params)
-        return [conversation_from_row(row) for row in rows[:limit]], len(rows) > limit
-
-    async def search(self, user_id: int, environment: str, q: str, *, limit: int = 20) -> builtins.list[SearchHit]:
-        """Conversations whose title or items hold every word of `q`, newest-updated first, one
-        hit each (history/search.py). A query with no words finds nothing."""
-        _check_page(limit, "desc")
-        words = fts.chunks(q)
-        if not words:
-            return []
-        dialect = self.sql.dialect
-        params = {"user_id": int(user_id), "environment": environment, "limit": limit,
-                  **fts.match_params(dialect, user_id, words), **fts.search_params(dialect)}
-        async with self.sql.transaction() as tx:
-            rows = await tx.fetchall(fts.search_sql(dialect, CONVERSATION_COLUMNS), params)
-        return [SearchHit(conversation_from_row(row), row[-2], row[-1] or "") for row in rows]
+        return await self.sql.fetchrow_once(sql, tenant_of(user_id, environment, conv_id)) is not None
 
     async def set_summary(self, user_id: int, environment: str, conv_id: str, summary: str | None,
                           upto: int) -> bool:
@@ -235,27 +173,8 @@ class ConversationStore(DurableAppends):
         sql = "UPDATE conversations SET summary = :summary, summary_upto = :upto WHERE id = :id " \
             "AND user_id = :user_id AND environment = :environment " \
             "AND (summary_upto IS NULL OR summary_upto <= :upto) RETURNING id"
-        params = {**_tenant(user_id, environment, conv_id), "summary": text, "upto": int(upto)}
+        params = {**tenant_of(user_id, environment, conv_id), "summary": text, "upto": int(upto)}
         return await self.sql.fetchrow_once(sql, params) is not None
-
-    async def purge_older_than(self, cutoff: datetime) -> int:
-        """The retention job: delete every conversation (any tenant) not updated since `cutoff`,
-        in batches of about PURGE_BATCH_ITEMS items. Returns how many went."""
-        bound = _bound(self.sql.dialect, cutoff, "cutoff")
-        purged = 0
-        while True:
-            async with self.sql.transaction() as tx:
-                rows = await tx.fetchall("SELECT id, item_count FROM conversations WHERE updated_at < :cutoff "
-                                         "ORDER BY updated_at LIMIT 500", {"cutoff": bound})
-                batch, items = [], 0
-                for conv_id, count in rows:
-                    if batch and items + int(count) > PURGE_BATCH_ITEMS:
-                        break
-                    batch.append(conv_id)
-                    items += int(count)
-                if not batch:
-                    return purged
-                purged += await tx.execute(self._q.purge, {"ids": self._q.id_list(batch), "cutoff": bound})
 
     # -- items -------------------------------------------------------------------------------------
 
@@ -264,13 +183,13 @@ class ConversationStore(DurableAppends):
                     ) -> tuple[builtins.list[StoredItem], bool] | None:
         """A page of items by position and whether more follow; `after` is an item id of the
         previous page (an unknown one is refused, naming `after`). None: no such conversation."""
-        _check_page(limit, order)
+        check_page(limit, order)
         if not plausible_id(conv_id):
             return None
         if after is not None and not plausible_id(after):
             raise InvalidConversation(f"No item with id '{str(after)[:128]}' in this conversation.", param="after")
-        sql = self._q.items_page(after is not None, order)
-        params = {**_tenant(user_id, environment, conv_id), "after": after, "limit": limit + 1}
+        sql = self.q.items_page(after is not None, order)
+        params = {**tenant_of(user_id, environment, conv_id), "after": after, "limit": limit + 1}
         async with self.sql.transaction() as tx:
             rows = await tx.fetchall(sql, params)
         if not rows:
@@ -292,7 +211,7 @@ class ConversationStore(DurableAppends):
         """`all_items`, with the size of the items' JSON text (what a copy of them weighs)."""
         if not plausible_id(conv_id):
             return None
-        row = await self.sql.fetchrow_once(self._q.all_items, _tenant(user_id, environment, conv_id))
+        row = await self.sql.fetchrow_once(self.q.all_items, tenant_of(user_id, environment, conv_id))
         if row is None:
             return None
         return conversation_from_row(row), items_from_json(row[-1]), len(row[-1] or "")
@@ -302,13 +221,13 @@ class ConversationStore(DurableAppends):
             return None
         sql = f"SELECT {ITEM_COLUMNS} FROM conversation_items i JOIN conversations c ON c.id = i.conversation_id " \
             "WHERE c.id = :id AND c.user_id = :user_id AND c.environment = :environment AND i.item_id = :item_id"
-        row = await self.sql.fetchrow_once(sql, {**_tenant(user_id, environment, conv_id), "item_id": item_id})
+        row = await self.sql.fetchrow_once(sql, {**tenant_of(user_id, environment, conv_id), "item_id": item_id})
         return item_from_row(row) if row else None
 
     async def delete_item(self, user_id: int, environment: str, conv_id: str, item_id: str) -> bool:
         if not (plausible_id(conv_id) and plausible_id(item_id)):
             return False
-        params = {**_tenant(user_id, environment, conv_id), "item_id": item_id}
+        params = {**tenant_of(user_id, environment, conv_id), "item_id": item_id}
         async with self.sql.transaction() as tx:
             gone = await tx.execute(
                 "DELETE FROM conversation_items WHERE conversation_id = :id AND item_id = :item_id AND EXISTS ("
@@ -342,18 +261,18 @@ class ConversationStore(DurableAppends):
             return None
         if len(prepared) > self.max_items:
             raise ConversationFull(self.max_items)
-        tenant = _tenant(user_id, environment, conv_id)
+        tenant = tenant_of(user_id, environment, conv_id)
         try:
             async with self.sql.transaction() as tx:
-                base = await tx.fetchrow(self._q.bump, {
+                base = await tx.fetchrow(self.q.bump, {
                     **tenant, "n": len(prepared), "tokens": turn.tokens, "model": turn.model,
                     "now": tx.ts(datetime.now(UTC)), "max_items": self.max_items})
                 if turn.request_id is not None:
-                    earlier = await tx.fetchall(self._q.by_request, {**tenant, "request_id": turn.request_id})
+                    earlier = await tx.fetchall(self.q.by_request, {**tenant, "request_id": turn.request_id})
                     if earlier:
                         raise _Replayed([item_from_row(row) for row in earlier])
                 if base is None:
-                    exists = await tx.fetchrow(self._q.exists, tenant)
+                    exists = await tx.fetchrow(self.q.exists, tenant)
                     if exists is None:
                         return None
                     raise ConversationFull(self.max_items)
@@ -369,7 +288,7 @@ class ConversationStore(DurableAppends):
         given = [p.item_id for p in prepared if p.given_id]
         if not given:
             return
-        rows = await tx.fetchall(self._q.taken_ids, {"id": conv_id, "ids": self._q.id_list(given)})
+        rows = await tx.fetchall(self.q.taken_ids, {"id": conv_id, "ids": self.q.id_list(given)})
         if rows:
             taken = {row[0] for row in rows}
             index = next(n for n, p in enumerate(prepared) if p.item_id in taken)
@@ -379,30 +298,11 @@ class ConversationStore(DurableAppends):
     async def _insert(self, tx: Tx, owner: dict[str, Any], base: int, prepared: builtins.list[PreparedItem],
                       turn: Turn, created: datetime) -> builtins.list[StoredItem]:
         """`owner` is the conversation's `_tenant` (its id, user and environment)."""
-        ids = await self._q.insert_items(tx, owner, base, prepared, turn, tx.ts(created))
+        ids = await self.q.insert_items(tx, owner, base, prepared, turn, tx.ts(created))
         usage = orjson.loads(turn.usage) if turn.usage is not None else None
         at = int(created.timestamp())
         return [StoredItem(row_id, base + n, p.item, turn.model, turn.provider, turn.request_id, usage, at)
                 for n, (p, row_id) in enumerate(zip(prepared, ids, strict=True))]
-
-
-def _tenant(user_id: int, environment: str, conv_id: str) -> dict[str, Any]:
-    return {"id": conv_id, "user_id": int(user_id), "environment": environment}
-
-
-def _check_page(limit: Any, order: Any) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidConversation(f"'limit' must be between 1 and {MAX_PAGE}.", param="limit")
-    if order not in ("asc", "desc"):
-        raise InvalidConversation("'order' must be 'asc' or 'desc'.", param="order")
-
-
-def _bound(dialect: str, value: Any, param: str) -> Any:
-    try:
-        moment = to_datetime(value)
-    except (TypeError, ValueError, OverflowError, OSError) as exc:
-        raise InvalidConversation(f"'{param}' must be a time (unix seconds).", param=param) from exc
-    return timestamp(dialect, moment)
 
 
 def _summary_text(summary: Any) -> str:

@@ -56,6 +56,9 @@ class HistoryCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, conv_id: object) -> bool:
+        return conv_id in self._entries
+
     def get(self, conv_id: str, version: tuple[int, int]) -> History | None:
         entry = self._entries.get(conv_id)
         if entry is not None and entry.version == version:

@@ -160,14 +160,15 @@ class HistoryStage:
     async def _history(self, principal: Principal, request: HistoryRequest) -> tuple[Conversation, History]:
         """The conversation (tenant-checked) and its earlier messages: this process's copy when it
         is at the conversation's current version, else loaded (and kept)."""
-        conversation: Conversation | None = None
-        if self.cache.max_bytes:
+        found = None
+        if request.conversation in self.cache:  # the row says whether the copy is current
             conversation = await self.store.get(principal.user_id, principal.environment, request.conversation)
             history = self.cache.get(conversation.id, conversation.items_version) if conversation else None
             if conversation is not None and history is not None:
                 return conversation, history
-        found = None
-        if conversation is not None or not self.cache.max_bytes:
+            if conversation is not None:
+                found = await self.store.items_with_size(principal.user_id, principal.environment, conversation.id)
+        else:
             found = await self.store.items_with_size(principal.user_id, principal.environment, request.conversation)
         if found is None:
             raise NotFound(f"Conversation '{request.conversation}' not found.", param=request.param,
