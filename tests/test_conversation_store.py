@@ -607,7 +607,7 @@ async def test_deleting_keeps_search_consistent(store: ConversationStore, env: E
 
 async def test_retention_purges_old_conversations_and_their_search_entries(env: Env, tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from gatewayz.history import conversations as module
+    from gatewayz.history import conversation_queries as module
 
     monkeypatch.setattr(module, "PURGE_BATCH_ITEMS", 3)  # several batches
     store = env.store(tmp_path)
