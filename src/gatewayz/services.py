@@ -105,7 +105,7 @@ class Services:
             db=db,
             redis=redis,
             key_cache=key_cache,
-            invalidation=AuthInvalidation(settings, db, redis, key_cache),
+            invalidation=AuthInvalidation(settings, db, redis, key_cache, fast_sql),
             events=events,
             activity=activity,
             auth=auth,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 from gatewayz.accounts.principal import Principal
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
+from gatewayz.storage.fastsql import FastSQL
 from gatewayz.storage.redis_client import redis_key
 from gatewayz.storage.tables import ChangeCounter
 
@@ -37,6 +38,7 @@ MAX_ENTRIES = 200_000
 MAX_NEGATIVE_ENTRIES = 20_000
 NEGATIVE_TTL_SECONDS = 5.0
 REDIS_BACKSTOP_POLL_SECONDS = 5.0
+_VERSION_SQL = "SELECT version FROM change_counters WHERE name = :name"
 
 
 @dataclass(slots=True)
@@ -125,9 +127,11 @@ async def broadcast(redis: Redis, channel: str, version: int, *, hashes: list[st
 class AuthInvalidation:
     """Publishes invalidations and keeps this process's KeyCache in step with everyone's."""
 
-    def __init__(self, settings: Settings, db: Database, redis: Redis | None, cache: KeyCache) -> None:
+    def __init__(self, settings: Settings, db: Database, redis: Redis | None, cache: KeyCache,
+                 sql: FastSQL | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.sql = sql  # the lean path for the poll (no thread hop, no ORM): used once it is open
         self.redis = redis
         self.cache = cache
         self.channel = invalidation_channel(settings)
@@ -167,6 +171,9 @@ class AuthInvalidation:
         self._tasks.clear()
 
     async def _read_version(self) -> int:
+        if self.sql is not None and self.sql.is_open:
+            row = await self.sql.read_one(_VERSION_SQL, {"name": AUTH_COUNTER})
+            return int(row[0]) if row and row[0] is not None else 0
         async with self.db.session() as session:
             result = await session.execute(select(ChangeCounter.version).where(ChangeCounter.name == AUTH_COUNTER))
             return int(result.scalar_one_or_none() or 0)

@@ -122,6 +122,10 @@ class FastSQL:
         self._lock = asyncio.Lock()
         self._checkpointer: asyncio.Task[None] | None = None
 
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None or self._sqlite is not None
+
     async def open(self) -> None:
         if self.dialect == "postgresql":
             import asyncpg
@@ -169,6 +173,18 @@ class FastSQL:
         if self._pool is None:
             async with self.transaction() as tx:
                 return await tx.fetchrow(sql, params)
+        async with self._pool.acquire() as con:
+            return await _PgTx(con).fetchrow(sql, params)
+
+    async def read_one(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """One read-only statement outside any write transaction: on SQLite no write lock (a
+        plain read on the loop's connection, between this process's transactions), on
+        PostgreSQL one round trip."""
+        if self._pool is None:
+            assert self._sqlite is not None, "FastSQL.open() was not called"
+            async with self._lock:
+                row: tuple[Any, ...] | None = self._sqlite.execute(sql, params).fetchone()
+                return row
         async with self._pool.acquire() as con:
             return await _PgTx(con).fetchrow(sql, params)
 
