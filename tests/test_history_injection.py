@@ -282,3 +282,16 @@ def test_what_is_injected_follows_every_change_to_the_items(
             ":p4, 'from another replica', CURRENT_TIMESTAMP)", session, position[1], position[2], position[0], item)
     chat(funded.client, session, "five")
     assert [m["content"] for m in upstream_messages(fake_a)][-3:] == ["Echo: four", "from another replica", "five"]
+
+
+def test_a_turn_sent_the_moment_the_last_answer_ends_sees_that_answer(
+    funded: GwUser, fake_a: FakeProvider
+) -> None:
+    """The append runs after the answer went out; the next request on the session (in this
+    process) waits for it rather than read the conversation without it."""
+    session = chat(funded.client, "new", "turn 0").headers["x-gatewayz-session-id"]
+    for n in range(1, 8):
+        response = chat(funded.client, session, f"turn {n}")  # no pause between turns
+        assert response.headers["x-gatewayz-history"] == f"sent={2 * n}; trimmed=0"
+        sent = [m["content"] for m in upstream_messages(fake_a)]
+        assert sent[-3:] == [f"turn {n - 1}", f"Echo: turn {n - 1}", f"turn {n}"]

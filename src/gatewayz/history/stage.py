@@ -12,6 +12,7 @@ one transaction, off the client's latency path, durably (retried, then spooled).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +107,7 @@ class HistoryStage:
         self.settings = settings
         self.summarizer: Summarizer | None = None  # bound by the inference service (it runs the summary call)
         self._background: set[asyncio.Task[Any]] = set()
+        self._appending: dict[str, asyncio.Task[Any]] = {}  # conversation id -> its latest append
 
     # -- before the provider call ----------------------------------------------------------------
 
@@ -124,6 +126,7 @@ class HistoryStage:
                 raise InvalidRequest(exc.message, param=exc.param or request.param) from exc
             history = self.cache.put(conversation.id, conversation.items_version, [], 0)
         else:
+            await self._appended(request.conversation)
             conversation, history = await self._history(principal, request)
         request.conversation_id = conversation.id
         call.headers["x-gatewayz-session-id"] = conversation.id
@@ -221,6 +224,20 @@ class HistoryStage:
         ))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        conv_id = request.conversation_id
+        self._appending[conv_id] = task
+        task.add_done_callback(lambda done: self._appending.pop(conv_id, None) if self._appending.get(conv_id)
+                               is done else None)
+
+    async def _appended(self, conv_id: str) -> None:
+        """A turn this process is still appending to the conversation is part of its history: a
+        client sending its next message the moment the answer ends must see it. (Waits for the
+        append's first attempt and retries, at most ~0.3 s; a turn deferred to the spool is not
+        waited for.)"""
+        task = self._appending.get(conv_id)
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
 
     async def _append(self, principal: Principal, conv_id: str, items: list[JSON], **turn: Any) -> None:
         stored = await self.store.append_durable(principal.user_id, principal.environment, conv_id, items, **turn)
