@@ -195,6 +195,7 @@ class Reply:
     ttfb: float  # seconds from send to the first body byte
     total: float  # seconds from send to the last body byte
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
 
 
 class Conn:
@@ -245,7 +246,7 @@ class Conn:
             total = time.perf_counter() - t0
         if headers.get("connection", "").lower() == "close":
             await self.close()
-        return Reply(status, ttfb, total, b"".join(parts))
+        return Reply(status, ttfb, total, b"".join(parts), headers)
 
 
 @dataclass
