@@ -23,6 +23,8 @@ from typing import Any
 
 import aiohttp
 import orjson
+from fastapi import FastAPI, Request, Response  # module level: FastAPI resolves the route's annotations here
+from fastapi.responses import StreamingResponse
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -104,10 +106,7 @@ def asgi_app(upstream: Upstream) -> Callable[[Message, Receive, Send], Awaitable
     return app
 
 
-def fastapi_app(upstream: Upstream) -> Any:
-    from fastapi import FastAPI, Request, Response
-    from fastapi.responses import StreamingResponse
-
+def fastapi_app(upstream: Upstream) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await upstream.open()

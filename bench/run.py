@@ -30,6 +30,7 @@ from typing import Any
 
 import benchlib as bl
 from backends import DEFAULT_RATE_LIMIT, PG_ADMIN_URL, REDIS_URL, GatewayConfig, Provisioned, provisioned
+from canned import start_canned_upstream
 from checks import call, face_text, rate_limit_headers, sanity, sanity_face
 from measure import cpu_per_request, latency, summarize, throughput
 from report import face_summary, report, report_faces, report_vs_bare, target_summary
@@ -114,6 +115,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--pg-url", default=PG_ADMIN_URL, help="PostgreSQL to create throwaway databases in (+pg)")
     p.add_argument("--redis-url", default=REDIS_URL, help="Redis for +redis (keys under a prefix of the run's own)")
     p.add_argument("--log-level", default="warning", help="the gateways' GATEWAYZ_LOG_LEVEL (info: access log on)")
+    p.add_argument(
+        "--upstream",
+        choices=("fake", "canned"),
+        default="fake",
+        help="fake: the Python fake provider (default); canned: nginx replaying its answers (needs nginx)",
+    )
     p.add_argument("--no-bare", action="store_true", help="leave out the bare Python proxy")
     p.add_argument("--bare-app", choices=("asgi", "fastapi"), default="asgi", help="the bare proxy's app (asgi)")
     p.add_argument("--no-nginx", action="store_true", help="leave out nginx (also left out when not installed)")
@@ -130,8 +137,10 @@ def start_targets(
 ) -> tuple[bl.Child, list[Target], dict[str, Provisioned]]:
     """The upstream, then every target on it: direct first, the baselines, the gateways."""
     upstream, up_port = start_upstream(tmp, children)
+    if args.upstream == "canned":
+        upstream, up_port = start_canned_upstream(tmp, up_port, children)
     targets = [Target("direct", upstream, up_port, MODEL, UPSTREAM_KEY, kind="direct")]
-    labels = {"direct": "upstream, called directly"}
+    labels = {"direct": f"upstream ({args.upstream}), called directly"}
     if not args.no_nginx:
         nginx = start_nginx_proxy(tmp, up_port, children, args.workers)
         if nginx is None:
@@ -175,7 +184,8 @@ def measure_all(
         plan = [(t, args.stream_requests) for t in targets]
         if args.face_stream_requests > 0:
             plan += [(f, args.face_stream_requests) for f in faces]
-        print(f"streaming: {args.stream_requests} per target, {args.face_stream_requests} per face ...", flush=True)
+        per_face = f", {args.face_stream_requests} per face" if faces else ""
+        print(f"streaming: {args.stream_requests} sequential requests per target{per_face} ...", flush=True)
         for name, stats in arun(latency(plan, True, args.rounds)).items():
             where[name]["stream"] = stats
     if args.cpu_requests > 0:
