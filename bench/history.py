@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -149,6 +150,9 @@ def main() -> int:
                                    "json": str(args.json) if args.json else None}}
     children: list[bl.Child] = []
     history = history_messages(args.history)
+    # Room for the copies of every session of the run (each ~2.5x its JSON; the default is 64 MB),
+    # so that a warm session is not evicted by the cold ones before its turn.
+    os.environ.setdefault("GATEWAYZ_HISTORY_CACHE_MB", "1024")
     with tempfile.TemporaryDirectory(prefix="gatewayz-bench-history-") as tmpname:
         tmp = Path(tmpname)
         try:

@@ -4,11 +4,12 @@ message as the prompt estimate does."""
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import orjson
 
-from gatewayz.history.history_cache import ENTRY_OVERHEAD_BYTES, HistoryCache
+from gatewayz.history.history_cache import ENTRY_OVERHEAD_BYTES, MEMORY_PER_JSON_BYTE, HistoryCache
 from gatewayz.history.turns import items_as_messages
 from gatewayz.inference.estimate import estimate_prompt, message_count
 
@@ -44,15 +45,29 @@ def test_extend_adds_this_process_append_when_nothing_came_in_between() -> None:
     assert cache.get("conv_a", (8, 8)) is None and len(cache) == 0
 
 
-def test_a_function_call_joining_the_last_assistant_message_converts_the_whole_history() -> None:
+def test_an_append_starting_with_a_function_call_drops_the_entry() -> None:
     cache = HistoryCache(1 << 20)
     first = [msg("user", "weather?"), msg("assistant", "let me look")]
     cache.put("conv_a", (2, 2), first, 100)
-    cache.extend("conv_a", 2, [CALL, OUTPUT])
-    entry = cache.get("conv_a", (4, 4))
-    assert entry is not None
-    assert entry.messages == items_as_messages([*first, CALL, OUTPUT])
-    assert entry.messages[1]["tool_calls"][0]["id"] == "call_1" and len(entry.messages) == 3
+    cache.extend("conv_a", 2, [OUTPUT, msg("assistant", "sunny")])  # a tool result: no join, extended
+    assert cache.get("conv_a", (4, 4)) is not None
+    cache.extend("conv_a", 4, [CALL, OUTPUT])  # the call would join the assistant message before it
+    assert len(cache) == 0
+
+
+def test_the_size_reckoned_is_at_least_the_memory_taken() -> None:
+    items = [msg("user" if n % 2 == 0 else "assistant", f"message {n} " + "word " * (10 + n % 40)) for n in range(50)]
+    text = orjson.dumps(items)
+    cache = HistoryCache(1 << 30)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(50):
+            cache.put(f"conv_{n}", (50, 50), orjson.loads(text), len(text))
+        taken = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert taken <= cache.size <= 3 * taken
 
 
 def test_an_unsendable_item_appended_drops_the_entry() -> None:
@@ -64,14 +79,14 @@ def test_an_unsendable_item_appended_drops_the_entry() -> None:
 
 def test_the_cache_is_bounded_by_bytes_least_recently_used_first() -> None:
     size = 1000
-    cache = HistoryCache(4 * (size + ENTRY_OVERHEAD_BYTES))
+    cache = HistoryCache(4 * (int(size * MEMORY_PER_JSON_BYTE) + ENTRY_OVERHEAD_BYTES))
     for n in range(6):
         cache.put(f"conv_{n}", (1, 1), [msg("user", str(n))], size)
         cache.get("conv_0", (1, 1))  # kept warm
     assert cache.size <= cache.max_bytes
     assert cache.get("conv_0", (1, 1)) is not None
     assert cache.get("conv_1", (1, 1)) is None and cache.get("conv_5", (1, 1)) is not None
-    huge = HistoryCache(4000)
+    huge = HistoryCache(8000)
     huge.put("conv_big", (1, 1), [msg("user", "x")], 2000)  # over a quarter of the room: not kept
     assert len(huge) == 0
     off = HistoryCache(0)

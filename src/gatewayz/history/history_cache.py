@@ -10,8 +10,9 @@ version it reads; any other version drops the entry and the items are loaded aga
 process appends a turn, `extend` adds it to the entry (when nobody appended in between), so a
 session in use stays warm.
 
-Bounded by bytes (the items' JSON size, roughly what the copy holds) with least-recently-used
-eviction; `max_bytes = 0` turns it off.
+Bounded by bytes (the memory the copy takes, reckoned from the items' JSON size) with
+least-recently-used eviction; `max_bytes = 0` turns it off. An append starting with a function
+call (it would join the last assistant message) drops the entry instead: the next read loads it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from gatewayz.history.turns import items_as_messages
 from gatewayz.inference.estimate import MessageCount, message_count
 
 JSON = dict[str, Any]
-ENTRY_OVERHEAD_BYTES = 512  # the entry's own objects, beyond its items' JSON
+ENTRY_OVERHEAD_BYTES = 512  # the entry's own objects, beyond its messages
+# Python objects of the messages and counts per byte of the items' JSON text (tracemalloc, a
+# 50-message text conversation: tests/unit/test_history_cache.py checks it stays an overestimate).
+MEMORY_PER_JSON_BYTE = 2.5
 
 
 @dataclass(slots=True)
@@ -35,7 +39,6 @@ class History:
     """A conversation's items at `version`, as the chat messages they are sent as."""
 
     version: tuple[int, int]
-    items: list[JSON]
     messages: list[JSON]  # never handed out: the stage injects copies
     counts: list[MessageCount]  # one per message
     size: int
@@ -74,7 +77,7 @@ class HistoryCache:
         """The history of `items` (raises InvalidRequest for an item that cannot be sent, as
         `items_as_messages` does); kept when it fits."""
         messages = items_as_messages(items)
-        entry = History(version, items, messages, _counted(messages), size + ENTRY_OVERHEAD_BYTES)
+        entry = History(version, messages, _counted(messages), int(size * MEMORY_PER_JSON_BYTE) + ENTRY_OVERHEAD_BYTES)
         self._keep(conv_id, entry)
         return entry
 
@@ -87,22 +90,18 @@ class HistoryCache:
         if entry.version[0] != base_position or not new_items:
             self._drop(conv_id)
             return
+        if new_items[0].get("type") == "function_call":  # it would join the last assistant message
+            self._drop(conv_id)
+            return
         try:
-            if new_items[0].get("type") == "function_call":  # joins the last assistant message: convert anew
-                items = [*entry.items, *new_items]
-                messages = items_as_messages(items)
-                counts = _counted(messages)
-            else:
-                items = [*entry.items, *new_items]
-                added = items_as_messages(new_items)
-                messages, counts = [*entry.messages, *added], [*entry.counts, *_counted(added)]
+            added = items_as_messages(new_items)
         except InvalidRequest:
             self._drop(conv_id)
             return
-        size = entry.size + len(orjson.dumps(new_items))
+        size = entry.size + int(len(orjson.dumps(new_items)) * MEMORY_PER_JSON_BYTE)
         version = (base_position + len(new_items), entry.version[1] + len(new_items))
         self._drop(conv_id)
-        self._keep(conv_id, History(version, items, messages, counts, size))
+        self._keep(conv_id, History(version, [*entry.messages, *added], [*entry.counts, *_counted(added)], size))
 
     def forget(self, conv_id: str) -> None:
         if conv_id in self._entries:
