@@ -57,46 +57,42 @@ class Child:
         except OSError:
             return ""
 
-    def cpu_seconds(self) -> float:
-        """User+system CPU seconds of this process and its descendants (Linux /proc; 0.0 elsewhere)."""
-        parent: dict[int, int] = {}
-        ticks: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            pid = int(stat.parent.name)
-            parent[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    def tree(self) -> set[int]:
+        """This process and its descendants (Linux /proc; a bounded walk)."""
         tree = {self.proc.pid}
-        for _ in range(16):  # bounded walk down the process tree
-            tree |= {pid for pid, ppid in parent.items() if ppid in tree}
-        return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
-
-    def cpu_ns(self) -> int:
-        """CPU nanoseconds of this process's threads and its descendants' (``/proc/.../schedstat``).
-
-        Nanosecond resolution, where ``cpu_seconds`` counts 10 ms ticks: a few hundred requests
-        are enough to compare their CPU. Threads that already exited are not counted."""
-        tree = {self.proc.pid}
-        for _ in range(16):  # bounded walk down the process tree
+        for _ in range(16):
             more = set()
             for pid in tree:
-                try:
+                with contextlib.suppress(OSError, ValueError):
                     more |= {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
-                except OSError:
-                    continue
             if more <= tree:
                 break
             tree |= more
-        total = 0
-        for pid in tree:
+        return tree
+
+    def cpu_seconds(self) -> float:
+        """User+system CPU seconds of the tree, exited threads included (/proc/<pid>/stat, 10 ms ticks)."""
+        ticks = 0
+        for pid in self.tree():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def thread_cpu_ns(self) -> dict[int, int]:
+        """CPU nanoseconds of each live thread of the tree, by thread id (``/proc/.../schedstat``)."""
+        out: dict[int, int] = {}
+        for pid in self.tree():
             for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-                try:
-                    total += int(stat.read_text().split()[0])
-                except (OSError, IndexError, ValueError):
-                    continue
-        return total
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    out[int(stat.parent.name)] = int(stat.read_text().split()[0])
+        return out
+
+    def cpu_ns(self) -> int:
+        """CPU nanoseconds of the tree's threads: nanosecond resolution, where ``cpu_seconds`` counts
+        10 ms ticks, so a few hundred requests are enough to compare their CPU. Threads that already
+        exited are not counted."""
+        return sum(self.thread_cpu_ns().values())
 
     def stop(self) -> None:
         """SIGTERM the child's process group (its workers too), then SIGKILL whatever is left of it."""

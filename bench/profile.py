@@ -4,12 +4,15 @@ Run from the repo root: ``.venv/bin/python bench/profile.py [--gateway sqlite] [
 It starts the fake upstream (``--upstream canned``: nginx replaying it) and one gateway
 (``--gateway DB[+redis][+limit]``, as ``run.py --gateways``), checks that it answers, loads it
 with ``--connections`` keep-alive connections sending the chat request (wrk when installed) for
-``--warmup`` seconds unsampled, then attaches ``py-spy record --pid`` (raw format, ``--rate`` Hz,
-idle threads excluded) for the measured ``--duration`` seconds of the same load. It prints each
-stage's share of the samples (``profile_buckets.py`` says how frames are charged) and, from the
-gateway's CPU time over the measured stretch (/proc schedstat) divided by the requests completed,
-its µs per request; then the functions where most samples ended. Raw stacks and a JSON summary
-go to ``bench/results/``.
+``--warmup`` seconds unsampled, then attaches ``py-spy record --pid`` (raw format, per thread,
+``--rate`` Hz, idle threads excluded) for the measured ``--duration`` seconds of the same load.
+
+It prints each stage's share of the gateway's CPU: every sample is charged to a stage
+(``profile_buckets.py`` says how) and weighs what its thread's measured CPU over the stretch
+(/proc schedstat) divided by that thread's samples says, since py-spy counts threads blocked on a
+queue as busy. The µs per request are those shares of the gateway's CPU over the measured load
+divided by the requests completed. Then the leaf functions where the most CPU went. Raw stacks
+and a JSON summary go to ``bench/results/``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -86,14 +90,15 @@ def load_with(args: argparse.Namespace, gateway: Target, tmp: Path) -> Any:
     return load
 
 
-def sample(args: argparse.Namespace, gateway: Target, tmp: Path, raw: Path) -> dict[str, float]:
-    """Warm up, then sample ``args.duration`` seconds of load; the gateway's CPU and requests meanwhile."""
+def sample(args: argparse.Namespace, gateway: Target, tmp: Path, raw: Path) -> tuple[dict[str, float], dict[int, int]]:
+    """Warm up, then sample ``args.duration`` seconds of load. Returns the load's figures (with the
+    gateway's CPU per request over the measured stretch) and each thread's CPU ns while py-spy ran."""
     load = load_with(args, gateway, tmp)
     load(args.warmup)
-    argv = [py_spy(), "record", "--pid", str(gateway.child.proc.pid), "--subprocesses", "--full-filenames"]
-    argv += ["-f", "raw", "--nolineno"]
-    argv += ["-r", str(args.rate), "-d", str(int(args.duration + 2)), "-o", str(raw)]
-    argv += ["--nonblocking"] if args.nonblocking else []
+    argv = [py_spy(), "record", "--pid", str(gateway.child.proc.pid), "--subprocesses", "--threads"]
+    argv += ["--full-filenames", "-f", "raw", "--nolineno", "-r", str(args.rate), "-d", str(int(args.duration + 2))]
+    argv += ["-o", str(raw), *(["--nonblocking"] if args.nonblocking else [])]
+    threads0 = gateway.child.thread_cpu_ns()
     spy = bl.spawn("py-spy", argv, tmp / "py-spy.log", REPO)
     try:
         time.sleep(1.0)  # attached and sampling before the measured load starts
@@ -103,37 +108,50 @@ def sample(args: argparse.Namespace, gateway: Target, tmp: Path, raw: Path) -> d
         requests, errors = load(args.duration)
         cpu_ns = gateway.child.cpu_ns() - cpu0
         spy.proc.wait(timeout=args.duration + 60)  # it stops itself 1 s after the load
+        threads = {tid: ns - threads0.get(tid, 0) for tid, ns in gateway.child.thread_cpu_ns().items()}
     finally:
         spy.stop()
     if not raw.is_file():
         raise RuntimeError(f"py-spy wrote no samples: {spy.log_tail()}")
-    return {
+    figures = {
         "requests": requests,
         "errors": errors,
         "rps": requests / args.duration,
         "cpu_us_per_req": cpu_ns / max(requests, 1.0) / 1e3,
         "cpu_cores": cpu_ns / 1e9 / args.duration,
     }
+    return figures, threads
 
 
-def report(profile: Profile, load: dict[str, float], top: int) -> dict[str, dict[str, float]]:
-    total = max(profile.total, 1)
+def report(profile: Profile, load: dict[str, float], threads: dict[int, int], top: int) -> dict[str, dict[str, float]]:
+    """Each stage's share of the gateway's CPU (samples weighted by their thread's CPU) and µs/request."""
+    weights = profile.weights(threads)
+    cpu = profile.buckets(weights)
+    total = sum(cpu.values()) or 1.0
+    samples: Counter[str] = Counter()
+    for (_tid, bucket), n in profile.samples.items():
+        samples[bucket] += n
     per_req = load["cpu_us_per_req"]
     print(f"\n{'stage':<46}{'samples':>9}{'% CPU':>8}{'µs/req':>9}")
     rows: dict[str, dict[str, float]] = {}
-    for bucket, n in profile.samples.most_common():
-        share = n / total
-        rows[bucket] = {"samples": float(n), "share": share, "us_per_req": share * per_req}
-        print(f"{bucket:<46}{n:>9}{share * 100:>7.1f}%{share * per_req:>9.0f}")
+    for bucket, ns in cpu.most_common():
+        share = ns / total
+        rows[bucket] = {"samples": float(samples[bucket]), "share": share, "us_per_req": share * per_req}
+        print(f"{bucket:<46}{samples[bucket]:>9}{share * 100:>7.1f}%{share * per_req:>9.0f}")
     print(f"{'total':<46}{profile.total:>9}{100.0:>7.1f}%{per_req:>9.0f}")
     print(
         f"load: {load['rps']:.0f} req/s, {load['errors']:.0f} errors; gateway CPU {load['cpu_cores']:.2f} cores, "
         f"{per_req:.0f} µs per request (schedstat over the sampled stretch)"
     )
+    per_thread = profile.thread_samples()
+    print("threads (samples → measured CPU while sampled):", end="")
+    for tid, n in per_thread.most_common(6):
+        print(f"  {tid}: {n} → {threads.get(tid, 0) / 1e9:.2f} s", end="")
+    print(f"  ({len(per_thread)} threads)")
     if top > 0:
-        print(f"\n{'where the most samples ended (leaf frame)':<90}{'% CPU':>8}  stage")
-        for (bucket, leaf), n in profile.leaves.most_common(top):
-            print(f"{leaf[:89]:<90}{n / total * 100:>7.1f}%  {bucket}")
+        print(f"\n{'where the most CPU ended (leaf frame)':<90}{'% CPU':>8}  stage")
+        for (bucket, leaf), ns in profile.top_leaves(weights, top):
+            print(f"{leaf[:89]:<90}{ns / total * 100:>7.1f}%  {bucket}")
     return rows
 
 
@@ -164,12 +182,12 @@ def main() -> int:
                 f"sampled by py-spy at {args.rate} Hz ...",
                 flush=True,
             )
-            load = sample(args, gateway, tmp, raw_path)
+            load, threads = sample(args, gateway, tmp, raw_path)
         finally:
             for child in reversed(children):
                 child.stop()
     profile = read_raw(raw_path)
-    rows = report(profile, load, args.top)
+    rows = report(profile, load, threads, args.top)
     version = subprocess.run([py_spy(), "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
     summary = {
         "started_utc": started.isoformat(timespec="seconds"),
