@@ -50,7 +50,7 @@ from targets import (
     ratio,
 )
 
-__all__ = [  # what other scripts (history.py, profile.py) import from here
+__all__ = [  # what other scripts (history.py, stages.py) import from here
     "FACES",
     "MAX_RUN_S",
     "MESSAGES",

@@ -2,7 +2,7 @@
 
 A target is one server under measurement (the upstream called directly, a baseline proxy, a
 gateway, or one of the gateway's faces) with the request it answers. Shared by ``run.py``,
-``profile.py`` and ``history.py``.
+``stages.py`` and ``history.py``.
 """
 
 from __future__ import annotations

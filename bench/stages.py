@@ -1,6 +1,6 @@
 """Where the gateway's CPU goes per request: py-spy on ``gatewayz serve`` under a steady chat load.
 
-Run from the repo root: ``.venv/bin/python bench/profile.py [--gateway sqlite] [--duration 10]``.
+Run from the repo root: ``.venv/bin/python bench/stages.py [--gateway sqlite] [--duration 10]``.
 It starts the fake upstream (``--upstream canned``: nginx replaying it) and one gateway
 (``--gateway DB[+redis][+limit]``, as ``run.py --gateways``), checks that it answers, loads it
 with ``--connections`` keep-alive connections sending the chat request (wrk when installed) for
@@ -8,7 +8,7 @@ with ``--connections`` keep-alive connections sending the chat request (wrk when
 ``--rate`` Hz, idle threads excluded) for the measured ``--duration`` seconds of the same load.
 
 It prints each stage's share of the gateway's CPU: every sample is charged to a stage
-(``profile_buckets.py`` says how) and weighs what its thread's measured CPU over the stretch
+(``stage_buckets.py`` says how) and weighs what its thread's measured CPU over the stretch
 (/proc schedstat) divided by that thread's samples says, since py-spy counts threads blocked on a
 queue as busy. The µs per request are those shares of the gateway's CPU over the measured load
 divided by the requests completed. Then the leaf functions where the most CPU went. Raw stacks
@@ -35,8 +35,8 @@ import benchlib as bl
 from backends import DEFAULT_RATE_LIMIT, PG_ADMIN_URL, REDIS_URL, GatewayConfig, provisioned
 from canned import start_canned_upstream
 from checks import sanity
-from profile_buckets import Profile, read_raw
 from servers import start_gateway, start_upstream
+from stage_buckets import Profile, read_raw
 from targets import BIN, MODEL, REPO, ROUTE, UPSTREAM_KEY, Target, arun, git
 
 
