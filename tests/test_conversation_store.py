@@ -11,15 +11,11 @@ import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 
 from gatewayz.accounts.tables import User
 from gatewayz.history.conversation_spool import SPOOL_NAME, Retention
@@ -31,13 +27,9 @@ from gatewayz.history.conversations import (
     InvalidConversation,
     ItemTooLarge,
 )
-from gatewayz.history.tables import include_in_schema_comparison
-from gatewayz.settings import Settings
-from gatewayz.storage.db import Database, create_engine
 from gatewayz.storage.fastsql import FastSQL
-from gatewayz.storage.migrate import alembic_config, migrate
-from gatewayz.storage.models import metadata
-from tests.support.databases import backend, postgres_database
+from tests.support.databases import backend, session_database
+from tests.support.store_env import StoreEnv, closed_sql, schema_after, store_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -47,41 +39,19 @@ WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo li
 
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if backend() == "postgres":
-        with postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('conversations') / 'conversations.db'}"
+    with session_database(tmp_path_factory.mktemp("conversations")) as url:
+        yield url
 
 
-@dataclass
-class Env:
-    settings: Settings
-    db: Database
-    sql: FastSQL
-    alice: int
-    bob: int
-
+class Env(StoreEnv):
     def store(self, data_dir: Path, **limits: int) -> ConversationStore:
         return ConversationStore(self.sql, data_dir, **limits)
 
 
 @pytest.fixture(scope="module")
 async def env(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
-    settings = Settings(database_url=store_url, data_dir=tmp_path_factory.mktemp("conversations-data"),
-                        environment="dev")
-    db = Database(settings)
-    await migrate(db.engine, settings, replay=True)
-    async with db.transaction() as session:
-        people = [User(email=f"{name}-{secrets.token_hex(4)}@example.com", role="user") for name in ("a", "b")]
-        session.add_all(people)
-        await session.flush()
-        alice, bob = (p.id for p in people)
-    sql = FastSQL(settings)
-    await sql.open()
-    yield Env(settings, db, sql, alice, bob)
-    await sql.close()
-    await db.close()
+    async with store_env(store_url, tmp_path_factory.mktemp("conversations-data"), Env) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -642,7 +612,7 @@ async def test_the_retention_job_purges_at_most_once_per_interval(env: Env, tmp_
     again = await store.create(user, "live", api_key_id=1)
     await set_updated(env, again.id, datetime.now(UTC) - timedelta(days=31))
     assert await job() == 0 and await store.get(user, "live", again.id) is not None  # not within the hour
-    assert await Retention(ConversationStore(await _closed_sql(env.settings), tmp_path).purge_older_than, 30)() == 0
+    assert await Retention(ConversationStore(await closed_sql(env.settings), tmp_path).purge_older_than, 30)() == 0
     with pytest.raises(ValueError):
         Retention(store.purge_older_than, 0)
 
@@ -661,17 +631,10 @@ async def test_deleting_the_user_takes_everything(env: Env, tmp_path: Path) -> N
 # -- durable appends: the spool ------------------------------------------------------------------
 
 
-async def _closed_sql(settings: Settings) -> FastSQL:
-    broken = FastSQL(settings)
-    await broken.open()
-    await broken.close()
-    return broken
-
-
 async def test_an_append_while_the_database_is_gone_is_spooled_then_drained(env: Env, tmp_path: Path) -> None:
     up = env.store(tmp_path)
     conv = await up.create(env.alice, "live", api_key_id=1, items=[msg("user", "q")])
-    down = ConversationStore(await _closed_sql(env.settings), tmp_path)
+    down = ConversationStore(await closed_sql(env.settings), tmp_path)
     turn = [msg("assistant", "kept answer")]
     assert await down.append_durable(env.alice, "live", conv.id, turn, request_id="req_kept", tokens=9,
                                      model="m/x") is None
@@ -687,7 +650,7 @@ async def test_an_append_while_the_database_is_gone_is_spooled_then_drained(env:
 async def test_a_replayed_spool_line_is_never_appended_twice(env: Env, tmp_path: Path) -> None:
     up = env.store(tmp_path)
     conv = await up.create(env.alice, "live", api_key_id=1)
-    down = ConversationStore(await _closed_sql(env.settings), tmp_path)
+    down = ConversationStore(await closed_sql(env.settings), tmp_path)
     turn = [msg("user", "once"), msg("assistant", "only once")]
     await down.append_durable(env.alice, "live", conv.id, turn, request_id="req_twice", tokens=2)
     await asyncio.to_thread(up.spool.append, up.spool.path.read_text().strip())  # the same line again
@@ -741,9 +704,9 @@ async def test_a_durable_append_the_store_refuses_is_not_spooled(env: Env, tmp_p
 async def test_spool_lines_that_can_never_complete_are_set_aside(env: Env, tmp_path: Path) -> None:
     up = env.store(tmp_path)
     conv = await up.create(env.alice, "live", api_key_id=1)
-    await ConversationStore(await _closed_sql(env.settings), tmp_path).append_durable(
+    await ConversationStore(await closed_sql(env.settings), tmp_path).append_durable(
         env.alice, "live", conv.id, [msg("user", "good")], request_id="req_good")
-    await ConversationStore(await _closed_sql(env.settings), tmp_path).append_durable(
+    await ConversationStore(await closed_sql(env.settings), tmp_path).append_durable(
         env.alice, "live", "conv_deleted_meanwhile", [msg("user", "x")], request_id="req_gone")
     for torn in ('{"user_id": 1, "envir', "[1, 2]"):
         await asyncio.to_thread(up.spool.append, torn)
@@ -782,42 +745,26 @@ async def test_all_items_for_50_items_is_fast(store: ConversationStore, env: Env
 
 @pytest.fixture
 def empty_url(tmp_path: Path) -> Iterator[str]:
-    if backend() == "postgres":
-        with postgres_database() as url:
-            yield url
+    with session_database(tmp_path) as url:
+        yield url
+
+
+def _search_objects(sync_conn: Any) -> list[Any]:
+    """The full-text search objects there are: FTS5 tables and triggers, or PostgreSQL indexes."""
+    if sync_conn.dialect.name == "sqlite":
+        search = sync_conn.exec_driver_sql(
+            "SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'history_fts%' ORDER BY name").all()
     else:
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        search = sync_conn.exec_driver_sql(
+            "SELECT 'index', indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%_search' "
+            "ORDER BY indexname").all()
+    return [tuple(r) for r in search]
 
 
 async def _schema(url: str, data_dir: Path, step: tuple[str, str] | None) -> tuple[list[Any], str | None, list[Any]]:
     """Apply an alembic step (or create a fresh database the fast way when None), then compare the
     database with the tables the code describes; also list the search objects there are."""
-    settings = Settings(database_url=url, data_dir=data_dir, environment="dev")
-    engine = create_engine(settings)
-    try:
-        if step is None:
-            await migrate(engine, settings)
-        async with engine.begin() as conn:
-
-            def go(sync_conn: Any) -> tuple[list[Any], str | None, list[Any]]:
-                if step is not None:
-                    config = alembic_config()
-                    config.attributes["connection"] = sync_conn
-                    getattr(command, step[0])(config, step[1])
-                context = MigrationContext.configure(
-                    sync_conn, opts={"compare_type": True, "include_name": include_in_schema_comparison})
-                if sync_conn.dialect.name == "sqlite":
-                    search = sync_conn.exec_driver_sql(
-                        "SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'history_fts%' ORDER BY name").all()
-                else:
-                    search = sync_conn.exec_driver_sql(
-                        "SELECT 'index', indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%_search' "
-                        "ORDER BY indexname").all()
-                return compare_metadata(context, metadata), context.get_current_revision(), [tuple(r) for r in search]
-
-            return await conn.run_sync(go)
-    finally:
-        await engine.dispose()
+    return await schema_after(url, data_dir, step, _search_objects)
 
 
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
@@ -838,11 +785,10 @@ async def test_migration_0006_upgrades_and_downgrades_cleanly(empty_url: str, tm
 
 @pytest.fixture
 def second_empty_url(tmp_path: Path) -> Iterator[str]:
-    if backend() == "postgres":
-        with postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'second.db'}"
+    second = tmp_path / "second"
+    second.mkdir()
+    with session_database(second) as url:
+        yield url
 
 
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")

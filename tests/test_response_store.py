@@ -10,25 +10,18 @@ import secrets
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 
-from gatewayz.accounts.tables import User
 from gatewayz.history import tables as history_tables
 from gatewayz.history.responses import SPOOL_NAME, ResponseStore, StoredResponseRecord
-from gatewayz.history.tables import include_in_schema_comparison
-from gatewayz.settings import Settings
-from gatewayz.storage.db import Database, create_engine
-from gatewayz.storage.fastsql import FastSQL
-from gatewayz.storage.migrate import alembic_config, head_revision, migrate
+from gatewayz.storage.migrate import head_revision
 from gatewayz.storage.models import metadata
-from tests.support.databases import backend, postgres_database
+from tests.support.databases import session_database
+from tests.support.store_env import StoreEnv, closed_sql, schema_after, store_env
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 assert history_tables.StoredResponse.__table__.name in metadata.tables  # the comparisons below need it
@@ -36,41 +29,19 @@ assert history_tables.StoredResponse.__table__.name in metadata.tables  # the co
 
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if backend() == "postgres":
-        with postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('responses') / 'responses.db'}"
+    with session_database(tmp_path_factory.mktemp("responses")) as url:
+        yield url
 
 
-@dataclass
-class Env:
-    settings: Settings
-    db: Database
-    sql: FastSQL
-    alice: int
-    bob: int
-
+class Env(StoreEnv):
     def store(self, data_dir: Path) -> ResponseStore:
         return ResponseStore(self.sql, data_dir)
 
 
 @pytest.fixture(scope="module")
 async def env(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
-    settings = Settings(database_url=store_url, data_dir=tmp_path_factory.mktemp("responses-data"),
-                        environment="dev")
-    db = Database(settings)
-    await migrate(db.engine, settings, replay=True)
-    async with db.transaction() as session:
-        people = [User(email=f"{name}-{secrets.token_hex(4)}@example.com", role="user") for name in ("a", "b")]
-        session.add_all(people)
-        await session.flush()
-        alice, bob = (p.id for p in people)
-    sql = FastSQL(settings)
-    await sql.open()
-    yield Env(settings, db, sql, alice, bob)
-    await sql.close()
-    await db.close()
+    async with store_env(store_url, tmp_path_factory.mktemp("responses-data"), Env) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -216,15 +187,8 @@ async def test_a_cycle_is_followed_once(store: ResponseStore, env: Env) -> None:
 # -- saves the database cannot take now: spooled, then drained ----------------------------------
 
 
-async def _closed_sql(settings: Settings) -> FastSQL:
-    broken = FastSQL(settings)
-    await broken.open()
-    await broken.close()
-    return broken
-
-
 async def test_a_save_while_the_database_is_gone_is_spooled_then_drained(env: Env, tmp_path: Path) -> None:
-    down = ResponseStore(await _closed_sql(env.settings), tmp_path)
+    down = ResponseStore(await closed_sql(env.settings), tmp_path)
     record = _record(env.alice, text="kept")
     await down.save(record)
     assert down.deferred == 1 and (tmp_path / SPOOL_NAME).exists()
@@ -256,7 +220,7 @@ async def test_a_missing_table_defers_and_the_drain_completes_it(env: Env, tmp_p
 
 async def test_a_late_replay_of_a_partial_never_replaces_the_final(env: Env, tmp_path: Path) -> None:
     partial = _record(env.alice, status="in_progress")
-    await ResponseStore(await _closed_sql(env.settings), tmp_path).save(partial)  # spooled
+    await ResponseStore(await closed_sql(env.settings), tmp_path).save(partial)  # spooled
     final = replace(partial, status="completed")
     store = env.store(tmp_path)
     await store.save(final)  # the database is back for the final version
@@ -268,7 +232,7 @@ async def test_a_late_replay_of_a_partial_never_replaces_the_final(env: Env, tmp
 async def test_a_spool_line_that_can_never_complete_is_set_aside(env: Env, tmp_path: Path) -> None:
     store = env.store(tmp_path)
     good = _record(env.alice)
-    await ResponseStore(await _closed_sql(env.settings), tmp_path).save(good)
+    await ResponseStore(await closed_sql(env.settings), tmp_path).save(good)
     await asyncio.to_thread(store.spool.append, '{"id": "resp_torn", "user_')  # a crash mid-write
     await asyncio.to_thread(store.spool.append, "[1, 2]")
     assert await store.drain() == 1
@@ -282,31 +246,15 @@ async def test_a_spool_line_that_can_never_complete_is_set_aside(env: Env, tmp_p
 
 @pytest.fixture
 def empty_url(tmp_path: Path) -> Iterator[str]:
-    if backend() == "postgres":
-        with postgres_database() as url:
-            yield url
-    else:
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    with session_database(tmp_path) as url:
+        yield url
 
 
 async def _schema(url: str, data_dir: Path, step: tuple[str, str]) -> tuple[list[Any], str | None]:
     """Apply an alembic step (`("upgrade", "head")`, `("downgrade", "0004")`), then compare the
     database with the tables the code describes."""
-    engine = create_engine(Settings(database_url=url, data_dir=data_dir, environment="dev"))
-    try:
-        async with engine.begin() as conn:
-
-            def go(sync_conn: Any) -> tuple[list[Any], str | None]:
-                config = alembic_config()
-                config.attributes["connection"] = sync_conn
-                getattr(command, step[0])(config, step[1])
-                context = MigrationContext.configure(
-                    sync_conn, opts={"compare_type": True, "include_name": include_in_schema_comparison})
-                return compare_metadata(context, metadata), context.get_current_revision()
-
-            return await conn.run_sync(go)
-    finally:
-        await engine.dispose()
+    differences, revision, _ = await schema_after(url, data_dir, step)
+    return differences, revision
 
 
 async def test_migration_0005_upgrades_and_downgrades_cleanly(empty_url: str, tmp_path: Path) -> None:
