@@ -107,6 +107,22 @@ class _SqliteTx:
         return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+@cache
+def _connection_class() -> type[asyncpg.Connection]:
+    """asyncpg's connection without its reset query on every release to the pool (`CLOSE ALL;
+    UNLISTEN *; RESET ALL; SELECT pg_advisory_unlock_all()`: a round trip per statement here).
+    This pool's statements leave no session state to reset: no cursors, LISTEN, session-level SET
+    or advisory locks (those live on SQLAlchemy's pool, e.g. the migration lock). An open
+    transaction is still rolled back on release (asyncpg does that apart from the query)."""
+    import asyncpg
+
+    class LeanConnection(asyncpg.Connection):  # type: ignore[misc]
+        def get_reset_query(self) -> str:
+            return ""
+
+    return LeanConnection
+
+
 def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
@@ -131,7 +147,8 @@ class FastSQL:
             import asyncpg
 
             dsn = self.settings.sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-            self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self.settings.db_pool_size)
+            self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=self.settings.db_pool_size,
+                                                   connection_class=_connection_class())
             return
         path = self.settings.sqlite_path()
         con = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
