@@ -17,7 +17,6 @@ Also here, the other background work: `Retention`, the retention job.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -28,13 +27,15 @@ import orjson
 import structlog
 
 from gatewayz.history.conversation_items import ConversationError, prepare_items
-from gatewayz.storage.spool import Spool, Taken
+from gatewayz.storage.spool import DrainLog, Spool, describe, drain_spool, keep_line, refused_for_good
 
 if TYPE_CHECKING:
     from gatewayz.history.conversation_items import PreparedItem
     from gatewayz.history.conversation_rows import StoredItem, Turn
 
 log = structlog.get_logger("gatewayz.history.conversations")
+_DRAIN_LOG = DrainLog(log, refused="history_append_refused", still_failing="history_append_still_failing",
+                      failed="history_drain_failed")
 
 SPOOL_NAME = "pending-history.jsonl"
 RETRY_DELAYS = (0.05, 0.25)  # after the first attempt; then the spool
@@ -83,7 +84,7 @@ class DurableAppends:
                 _refused(conv_id, request_id, exc)
                 return None
             except Exception as exc:
-                if _permanent(exc):
+                if refused_for_good(exc):
                     _refused(conv_id, request_id, exc)
                     return None
                 error = exc
@@ -100,65 +101,26 @@ class DurableAppends:
 
     async def _defer(self, line: dict[str, Any], error: Exception | None) -> None:
         self.deferred += 1
-        try:
-            await asyncio.to_thread(self.spool.append, orjson.dumps(line).decode())
-            kept_in = "spool"
-        except Exception as spool_error:  # the disk too: nothing durable is left
-            kept_in = f"nowhere ({_describe(spool_error)})"
+        kept_in = await keep_line(self.spool, line)
         log.error("history_append_deferred", conversation_id=line["conversation_id"], request_id=line["request_id"],
-                  items=len(line["items"]), kept_in=kept_in, error=_describe(error) if error else None)
+                  items=len(line["items"]), kept_in=kept_in, error=describe(error) if error else None)
 
     async def drain(self) -> int:
         """Complete spooled appends; returns how many are now in the database (a replay of one
         already there counts, adding nothing). Safe in every process at once and to repeat. Never
         raises: it runs inside the billing job, whose other work must go on."""
-        done = 0
-        try:
-            if not await asyncio.to_thread(self.spool.pending):
-                return 0
-            for taken in await asyncio.to_thread(self.spool.take):
-                done += await self._drain_file(taken)
-        except Exception as exc:  # the disk (the database's failures are handled per line)
-            log.error("history_drain_failed", error=_describe(exc))
-        return done
+        return await drain_spool(self.spool, self._complete, _never_completes, _DRAIN_LOG)
 
-    async def _drain_file(self, taken: Taken) -> int:
-        done = 0
-        down: Exception | None = None  # once the database fails, put the rest back untried
-        for line in taken.lines:
-            if down is not None:
-                await asyncio.to_thread(self.spool.append, line)
-                continue
-            try:
-                job = _spooled(line)
-                prepared = prepare_items(job["items"], self.max_item_bytes)
-                turn = self._turn(job["model"], job["provider"], job["request_id"], job["usage"], job["tokens"])
-                created = datetime.fromtimestamp(job["created_at"], UTC)
-                stored = await self._append(job["user_id"], job["environment"], job["conversation_id"], prepared,
-                                            turn, created)
-            except (ValueError, TypeError, KeyError, OverflowError) as exc:  # refused, or not a line we wrote
-                await self._reject(line, exc)
-                continue
-            except Exception as exc:
-                if _permanent(exc):
-                    await self._reject(line, exc)
-                else:
-                    down = exc
-                    await asyncio.to_thread(self.spool.append, line)
-                continue
-            if stored is None:
-                log.warning("history_append_dropped", conversation_id=job["conversation_id"],
-                            request_id=job["request_id"])
-            else:
-                done += 1
-        await asyncio.to_thread(self.spool.finish, taken)
-        if down is not None:
-            log.error("history_append_still_failing", error=_describe(down))
-        return done
-
-    async def _reject(self, line: str, exc: Exception) -> None:
-        await asyncio.to_thread(self.spool.reject, line)
-        log.error("history_append_refused", kept_in=str(self.spool.rejected_path), error=_describe(exc))
+    async def _complete(self, line: str) -> bool:
+        job = _spooled(line)
+        prepared = prepare_items(job["items"], self.max_item_bytes)
+        turn = self._turn(job["model"], job["provider"], job["request_id"], job["usage"], job["tokens"])
+        created = datetime.fromtimestamp(job["created_at"], UTC)
+        stored = await self._append(job["user_id"], job["environment"], job["conversation_id"], prepared, turn,
+                                    created)
+        if stored is None:
+            log.warning("history_append_dropped", conversation_id=job["conversation_id"], request_id=job["request_id"])
+        return stored is not None
 
 
 class Retention:
@@ -180,7 +142,7 @@ class Retention:
         try:
             purged = await self.purge(datetime.now(UTC) - timedelta(days=self.days))
         except Exception as exc:
-            log.error("history_retention_failed", error=_describe(exc))
+            log.error("history_retention_failed", error=describe(exc))
             return 0
         if purged:
             log.info("history_retention_purged", conversations=purged, days=self.days)
@@ -197,20 +159,9 @@ def _spooled(line: str) -> dict[str, Any]:
 
 def _refused(conv_id: Any, request_id: str, exc: Exception) -> None:
     log.error("history_append_refused", conversation_id=str(conv_id)[:128], request_id=request_id,
-              error=_describe(exc))
+              error=describe(exc))
 
 
-def _permanent(exc: BaseException) -> bool:
-    """Whether the database refused the row by its rules (a constraint, a value out of range):
-    trying again can never succeed. Anything else may be an outage."""
-    if isinstance(exc, sqlite3.IntegrityError):
-        return True
-    if type(exc).__module__.startswith("asyncpg"):
-        from asyncpg import exceptions
-
-        return isinstance(exc, exceptions.IntegrityConstraintViolationError | exceptions.DataError)
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
+def _never_completes(exc: Exception) -> bool:
+    """Refused by the store's rules, not a line we wrote, or refused by the database's rules."""
+    return isinstance(exc, ValueError | TypeError | KeyError | OverflowError) or refused_for_good(exc)

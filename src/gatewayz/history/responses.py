@@ -23,7 +23,6 @@ Statements per call (each one SQL statement, one round trip on PostgreSQL unless
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,11 +32,14 @@ from typing import Any
 import orjson
 import structlog
 
+from gatewayz.history.conversation_rows import unix
 from gatewayz.history.tables import ENVIRONMENT_LENGTH, ID_LENGTH, MODEL_LENGTH, STATUS_LENGTH
 from gatewayz.storage.fastsql import FastSQL
-from gatewayz.storage.spool import Spool, Taken
+from gatewayz.storage.spool import DrainLog, Spool, describe, drain_spool, keep_line, refused_for_good
 
 log = structlog.get_logger("gatewayz.history.responses")
+_DRAIN_LOG = DrainLog(log, refused="response_store_refused", still_failing="response_store_still_failing",
+                      failed="response_store_drain_failed")
 
 RETRY_DELAYS = (0.05, 0.25)  # after the first attempt; then the spool
 SPOOL_NAME = "pending-responses.jsonl"
@@ -121,8 +123,8 @@ class ResponseStore:
                 await self._write(row)
                 return
             except Exception as exc:
-                if _permanent(exc):
-                    log.error("response_store_refused", response_id=record.id, error=_describe(exc))
+                if refused_for_good(exc):
+                    log.error("response_store_refused", response_id=record.id, error=describe(exc))
                     return
                 error = exc
         await self._defer(row, error)
@@ -153,13 +155,9 @@ class ResponseStore:
 
     async def _defer(self, row: dict[str, Any], error: Exception | None) -> None:
         self.deferred += 1
-        try:
-            await asyncio.to_thread(self.spool.append, orjson.dumps(row).decode())
-            kept_in = "spool"
-        except Exception as spool_error:  # the disk too: nothing durable is left
-            kept_in = f"nowhere ({_describe(spool_error)})"
+        kept_in = await keep_line(self.spool, row)
         log.error("response_store_deferred", response_id=row["id"], kept_in=kept_in,
-                  error=_describe(error) if error else None)
+                  error=describe(error) if error else None)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -170,7 +168,7 @@ class ResponseStore:
         rid, uid, key_id, env, model, status, previous, created, response, items = row
         return StoredResponseRecord(
             id=rid, user_id=int(uid), api_key_id=None if key_id is None else int(key_id), environment=env,
-            model=model, status=status, previous_response_id=previous, created_at=_unix(created),
+            model=model, status=status, previous_response_id=previous, created_at=unix(created),
             response=orjson.loads(response), input_items=orjson.loads(items),
         )
 
@@ -212,45 +210,11 @@ class ResponseStore:
         once and to repeat (a replayed save never replaces a newer revision). Never raises: it runs
         inside the billing job, whose other work must go on; a file it could not finish stays in
         the spool and is taken again next time."""
-        done = 0
-        try:
-            if not await asyncio.to_thread(self.spool.pending):
-                return 0
-            for taken in await asyncio.to_thread(self.spool.take):
-                done += await self._drain_file(taken)
-        except Exception as exc:  # the disk (the database's failures are handled per line)
-            log.error("response_store_drain_failed", error=_describe(exc))
-        return done
+        return await drain_spool(self.spool, self._complete, _never_completes, _DRAIN_LOG)
 
-    async def _drain_file(self, taken: Taken) -> int:
-        done = 0
-        down: Exception | None = None  # once the database fails, put the rest back untried
-        for line in taken.lines:
-            if down is not None:
-                await asyncio.to_thread(self.spool.append, line)
-                continue
-            try:
-                row = _spooled_row(line)
-                await self._write(row)
-            except ValueError as exc:  # not a line this store wrote (torn by a crash?)
-                await self._reject(line, exc)
-                continue
-            except Exception as exc:
-                if _permanent(exc):
-                    await self._reject(line, exc)
-                else:
-                    down = exc
-                    await asyncio.to_thread(self.spool.append, line)
-                continue
-            done += 1
-        await asyncio.to_thread(self.spool.finish, taken)
-        if down is not None:
-            log.error("response_store_still_failing", error=_describe(down))
-        return done
-
-    async def _reject(self, line: str, exc: Exception) -> None:
-        await asyncio.to_thread(self.spool.reject, line)
-        log.error("response_store_refused", kept_in=str(self.spool.rejected_path), error=_describe(exc))
+    async def _complete(self, line: str) -> bool:
+        await self._write(_spooled_row(line))
+        return True
 
     def _ts(self, unix: int) -> Any:
         """created_at as each driver takes it: SQLite gets the text SQLAlchemy stores for a UTC
@@ -268,25 +232,6 @@ def _spooled_row(line: str) -> dict[str, Any]:
     return row
 
 
-def _unix(value: Any) -> int:
-    if isinstance(value, str):  # SQLite
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp())
-
-
-def _permanent(exc: BaseException) -> bool:
-    """Whether the database refused the row by its rules (a foreign key: the user is gone; a value
-    out of range), so that trying again can never succeed. Anything else may be an outage."""
-    if isinstance(exc, sqlite3.IntegrityError):
-        return True
-    if type(exc).__module__.startswith("asyncpg"):
-        from asyncpg import exceptions
-
-        return isinstance(exc, exceptions.IntegrityConstraintViolationError | exceptions.DataError)
-    return False
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
+def _never_completes(exc: Exception) -> bool:
+    """Not a line this store wrote (torn by a crash?), or refused by the database's rules."""
+    return isinstance(exc, ValueError) or refused_for_good(exc)
