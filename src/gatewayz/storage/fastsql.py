@@ -102,9 +102,7 @@ class _SqliteTx:
 
     def ts(self, value: datetime | None) -> Any:
         """The exact text SQLAlchemy stores for a UTC datetime on SQLite (so equality works)."""
-        if value is None:
-            return None
-        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return sqlite_ts(value)
 
 
 @cache
@@ -121,6 +119,21 @@ def _connection_class() -> type[asyncpg.Connection]:
             return ""
 
     return LeanConnection
+
+
+_last_ts: list[Any] = [None, None]  # the last datetime formatted and its text (a request formats one moment often)
+
+
+def sqlite_ts(value: datetime | None) -> str | None:
+    """`YYYY-MM-DD HH:MM:SS.ffffff` in UTC: what SQLAlchemy's SQLite DateTime stores."""
+    if value is None:
+        return None
+    if value is _last_ts[0]:
+        return _last_ts[1]  # type: ignore[no-any-return]
+    moment = value if value.tzinfo is UTC else value.astimezone(UTC)
+    text = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    _last_ts[0], _last_ts[1] = value, text
+    return text
 
 
 def _locked(exc: sqlite3.OperationalError) -> bool:
