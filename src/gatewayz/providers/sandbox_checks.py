@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gatewayz.providers.json_wording import json_type_name
 from gatewayz.providers.sandbox_common import SandboxError, content_text
 
 CHAT_MODELS = ("sandbox/chat", "sandbox/chat-mini", "sandbox/chat-large")
@@ -34,26 +35,10 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def kind(value: Any) -> str:
-    """OpenAI's name for a JSON value's type, with its article, as used in ``invalid_type`` messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def wrong_type(param: str, expected: str, value: Any) -> SandboxError:
     """``Invalid type for 'x': expected a boolean, but got a string instead.`` (``invalid_type``)."""
-    message = f"Invalid type for '{param}': expected {expected}, but got {kind(value)} instead."
+    got = json_type_name(value, decimal="a decimal")
+    message = f"Invalid type for '{param}': expected {expected}, but got {got} instead."
     return fail(message, param, "invalid_type")
 
 

@@ -15,30 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from gatewayz.errors import InvalidRequest
+from gatewayz.providers.json_wording import json_type_name
 
 JSON = dict[str, Any]
 
 
-def type_name(value: Any) -> str:
-    """OpenAI's name for a JSON value's type, with its article ("an integer", "an array")."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object" if isinstance(value, dict) else "an unsupported value"
-
-
 def invalid_type(param: str, expected: str, value: Any) -> InvalidRequest:
     return InvalidRequest(
-        f"Invalid type for '{param}': expected {expected}, but got {type_name(value)} instead.",
+        f"Invalid type for '{param}': expected {expected}, but got {json_type_name(value)} instead.",
         param=param,
         code="invalid_type",
     )
@@ -46,7 +30,7 @@ def invalid_type(param: str, expected: str, value: Any) -> InvalidRequest:
 
 def invalid_value(param: str, value: Any, supported: tuple[str, ...]) -> InvalidRequest:
     listed = ", ".join(f"'{option}'" for option in supported)
-    shown = value[:100] if isinstance(value, str) else type_name(value)
+    shown = value[:100] if isinstance(value, str) else json_type_name(value)
     return InvalidRequest(
         f"Invalid value: '{shown}'. Supported values are: {listed}.", param=param, code="invalid_value"
     )
