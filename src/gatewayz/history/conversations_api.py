@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -37,6 +37,7 @@ from gatewayz.services import services
 
 JSON = dict[str, Any]
 SHOWN_ID = 128  # how much of an unknown id an error message repeats
+T = TypeVar("T")
 
 
 # -- shared with the sessions face -------------------------------------------------------------------
@@ -92,6 +93,21 @@ def not_found(what: str, value: str) -> NotFound:
     return NotFound(f"{what} with id '{value[:SHOWN_ID]}' not found.", code=code)
 
 
+def found(value: T | None, what: str, value_id: str) -> T:
+    """What the store found, or the 404 naming `what` when it found nothing."""
+    if value is None:
+        raise not_found(what, value_id)
+    return value
+
+
+async def delete_answer(request: Request, conversation_id: str, what: str, deleted_object: str) -> Response:
+    """Delete a conversation (a session is one) and answer OpenAI's deleted-resource object."""
+    who = await principal(request)
+    if not await store(request).delete(who.user_id, who.environment, conversation_id):
+        raise not_found(what, conversation_id)
+    return json_response({"id": conversation_id, "object": deleted_object, "deleted": True})
+
+
 # -- shapes -------------------------------------------------------------------------------------------
 
 
@@ -138,16 +154,11 @@ async def update_conversation(request: Request, conversation_id: str) -> Respons
     with refusals():
         conversation = await store(request).update(who.user_id, who.environment, conversation_id,
                                                    metadata=body["metadata"])
-    if conversation is None:
-        raise not_found("Conversation", conversation_id)
-    return json_response(conversation_object(conversation))
+    return json_response(conversation_object(found(conversation, "Conversation", conversation_id)))
 
 
 async def delete_conversation(request: Request, conversation_id: str) -> Response:
-    who = await principal(request)
-    if not await store(request).delete(who.user_id, who.environment, conversation_id):
-        raise not_found("Conversation", conversation_id)
-    return json_response({"id": conversation_id, "object": "conversation.deleted", "deleted": True})
+    return await delete_answer(request, conversation_id, "Conversation", "conversation.deleted")
 
 
 # -- items --------------------------------------------------------------------------------------------
@@ -203,7 +214,7 @@ async def retrieve_item(request: Request, conversation_id: str, item_id: str, *,
     return json_response(stored.item)
 
 
-async def delete_item(request: Request, conversation_id: str, item_id: str) -> Response:
+async def delete_conversation_item(request: Request, conversation_id: str, item_id: str) -> Response:
     """Delete one item; answers the conversation (as OpenAI does)."""
     who = await principal(request)
     conversations = store(request)

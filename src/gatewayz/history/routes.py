@@ -6,7 +6,8 @@ history/openapi_history.py. `/v1/chat/sessions/search` is declared before
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -33,39 +34,70 @@ def _include(*given: list[Includable] | None) -> list[str]:
     return [value for values in given if values for value in values]
 
 
+def _forward(
+    method: str,
+    path: str,
+    handler: Callable[..., Awaitable[Response]],
+    description: str,
+    extra: dict[str, Any],
+    tags: list[str],
+    status_code: int | None = None,
+) -> None:
+    """Route `path` straight to `handler`, whose parameters are the request and the path's ids (a
+    route with query parameters declares them in a function below). The handler's name makes the
+    operation id; `description` is the operation's."""
+    router.add_api_route(
+        path,
+        handler,
+        methods=[method],
+        description=description,
+        tags=tags,
+        openapi_extra=extra,
+        response_model=None,
+        status_code=status_code,
+    )
+
+
 # -- the Conversations API ----------------------------------------------------------------------------
 
 
-@router.post("/v1/conversations", tags=_CONVERSATIONS, openapi_extra=docs.CREATE_CONVERSATION,
-             response_model=None)
-async def create_conversation(request: Request) -> Response:
-    """Create a conversation, with up to 20 initial items and metadata."""
-    return await conversations.create_conversation(request)
+_forward(
+    "POST",
+    "/v1/conversations",
+    conversations.create_conversation,
+    "Create a conversation, with up to 20 initial items and metadata.",
+    docs.CREATE_CONVERSATION,
+    _CONVERSATIONS,
+)
+_forward(
+    "GET",
+    "/v1/conversations/{conversation_id}",
+    conversations.retrieve_conversation,
+    "A conversation of the caller's.",
+    docs.CONVERSATION_OPERATION,
+    _CONVERSATIONS,
+)
+_forward(
+    "POST",
+    "/v1/conversations/{conversation_id}",
+    conversations.update_conversation,
+    "Replace a conversation's metadata.",
+    docs.UPDATE_CONVERSATION,
+    _CONVERSATIONS,
+)
+_forward(
+    "DELETE",
+    "/v1/conversations/{conversation_id}",
+    conversations.delete_conversation,
+    "Delete a conversation and its items.",
+    docs.DELETE_CONVERSATION,
+    _CONVERSATIONS,
+)
 
 
-@router.get("/v1/conversations/{conversation_id}", tags=_CONVERSATIONS, openapi_extra=docs.CONVERSATION_OPERATION,
-            response_model=None)
-async def retrieve_conversation(conversation_id: str, request: Request) -> Response:
-    """A conversation of the caller's."""
-    return await conversations.retrieve_conversation(request, conversation_id)
-
-
-@router.post("/v1/conversations/{conversation_id}", tags=_CONVERSATIONS, openapi_extra=docs.UPDATE_CONVERSATION,
-             response_model=None)
-async def update_conversation(conversation_id: str, request: Request) -> Response:
-    """Replace a conversation's metadata."""
-    return await conversations.update_conversation(request, conversation_id)
-
-
-@router.delete("/v1/conversations/{conversation_id}", tags=_CONVERSATIONS, openapi_extra=docs.DELETE_CONVERSATION,
-               response_model=None)
-async def delete_conversation(conversation_id: str, request: Request) -> Response:
-    """Delete a conversation and its items."""
-    return await conversations.delete_conversation(request, conversation_id)
-
-
-@router.get("/v1/conversations/{conversation_id}/items", tags=_CONVERSATIONS, openapi_extra=docs.LIST_ITEMS,
-            response_model=None)
+@router.get(
+    "/v1/conversations/{conversation_id}/items", tags=_CONVERSATIONS, openapi_extra=docs.LIST_ITEMS, response_model=None
+)
 async def list_conversation_items(
     conversation_id: str,
     request: Request,
@@ -76,12 +108,17 @@ async def list_conversation_items(
     include_brackets: list[Includable] | None = Brackets,
 ) -> Response:
     """A page of a conversation's items, newest first unless `order=asc`."""
-    return await conversations.list_items(request, conversation_id, limit=limit, order=order, after=after,
-                                          include=_include(include, include_brackets))
+    return await conversations.list_items(
+        request, conversation_id, limit=limit, order=order, after=after, include=_include(include, include_brackets)
+    )
 
 
-@router.post("/v1/conversations/{conversation_id}/items", tags=_CONVERSATIONS, openapi_extra=docs.CREATE_ITEMS,
-             response_model=None)
+@router.post(
+    "/v1/conversations/{conversation_id}/items",
+    tags=_CONVERSATIONS,
+    openapi_extra=docs.CREATE_ITEMS,
+    response_model=None,
+)
 async def create_conversation_items(
     conversation_id: str,
     request: Request,
@@ -92,8 +129,12 @@ async def create_conversation_items(
     return await conversations.create_items(request, conversation_id, include=_include(include, include_brackets))
 
 
-@router.get("/v1/conversations/{conversation_id}/items/{item_id}", tags=_CONVERSATIONS,
-            openapi_extra=docs.ITEM_OPERATION, response_model=None)
+@router.get(
+    "/v1/conversations/{conversation_id}/items/{item_id}",
+    tags=_CONVERSATIONS,
+    openapi_extra=docs.ITEM_OPERATION,
+    response_model=None,
+)
 async def retrieve_conversation_item(
     conversation_id: str,
     item_id: str,
@@ -102,25 +143,33 @@ async def retrieve_conversation_item(
     include_brackets: list[Includable] | None = Brackets,
 ) -> Response:
     """One item of a conversation."""
-    return await conversations.retrieve_item(request, conversation_id, item_id,
-                                             include=_include(include, include_brackets))
+    return await conversations.retrieve_item(
+        request, conversation_id, item_id, include=_include(include, include_brackets)
+    )
 
 
-@router.delete("/v1/conversations/{conversation_id}/items/{item_id}", tags=_CONVERSATIONS,
-               openapi_extra=docs.DELETE_ITEM, response_model=None)
-async def delete_conversation_item(conversation_id: str, item_id: str, request: Request) -> Response:
-    """Delete one item; answers the conversation."""
-    return await conversations.delete_item(request, conversation_id, item_id)
+_forward(
+    "DELETE",
+    "/v1/conversations/{conversation_id}/items/{item_id}",
+    conversations.delete_conversation_item,
+    "Delete one item; answers the conversation.",
+    docs.DELETE_ITEM,
+    _CONVERSATIONS,
+)
 
 
 # -- chat sessions ------------------------------------------------------------------------------------
 
 
-@router.post("/v1/chat/sessions", tags=_SESSIONS, status_code=201, openapi_extra=docs.CREATE_SESSION,
-             response_model=None)
-async def create_session(request: Request) -> Response:
-    """Create a chat session (title, model, metadata, settings; optionally its first messages)."""
-    return await sessions.create_session(request)
+_forward(
+    "POST",
+    "/v1/chat/sessions",
+    sessions.create_session,
+    "Create a chat session (title, model, metadata, settings; optionally its first messages).",
+    docs.CREATE_SESSION,
+    _SESSIONS,
+    status_code=201,
+)
 
 
 @router.get("/v1/chat/sessions", tags=_SESSIONS, openapi_extra=docs.LIST_SESSIONS, response_model=None)
@@ -134,8 +183,7 @@ async def list_sessions(
     until: Timestamp | None = Query(None, description="Updated before (RFC 3339)"),
 ) -> Response:
     """The caller's sessions, newest-updated first."""
-    return await sessions.list_sessions(request, limit=limit, after=after, q=q, model=model, since=since,
-                                        until=until)
+    return await sessions.list_sessions(request, limit=limit, after=after, q=q, model=model, since=since, until=until)
 
 
 @router.get("/v1/chat/sessions/search", tags=_SESSIONS, openapi_extra=docs.SEARCH_SESSIONS, response_model=None)
@@ -148,36 +196,44 @@ async def search_sessions(
     return await sessions.search_sessions(request, q=q, limit=limit)
 
 
-@router.get("/v1/chat/sessions/{session_id}", tags=_SESSIONS, openapi_extra=docs.SESSION_OPERATION,
-            response_model=None)
-async def get_session(session_id: str, request: Request) -> Response:
-    """A session with all its messages."""
-    return await sessions.get_session(request, session_id)
+_forward(
+    "GET",
+    "/v1/chat/sessions/{session_id}",
+    sessions.get_session,
+    "A session with all its messages.",
+    docs.SESSION_OPERATION,
+    _SESSIONS,
+)
+_forward(
+    "PATCH",
+    "/v1/chat/sessions/{session_id}",
+    sessions.update_session,
+    "Change a session's title, metadata or settings.",
+    docs.UPDATE_SESSION,
+    _SESSIONS,
+)
+_forward(
+    "DELETE",
+    "/v1/chat/sessions/{session_id}",
+    sessions.delete_session,
+    "Delete a session and its messages.",
+    docs.DELETE_SESSION,
+    _SESSIONS,
+)
+_forward(
+    "POST",
+    "/v1/chat/sessions/{session_id}/messages",
+    sessions.append_messages,
+    "Append messages (chat form) or items, without calling a model.",
+    docs.APPEND_MESSAGES,
+    _SESSIONS,
+    status_code=201,
+)
 
 
-@router.patch("/v1/chat/sessions/{session_id}", tags=_SESSIONS, openapi_extra=docs.UPDATE_SESSION,
-              response_model=None)
-async def update_session(session_id: str, request: Request) -> Response:
-    """Change a session's title, metadata or settings."""
-    return await sessions.update_session(request, session_id)
-
-
-@router.delete("/v1/chat/sessions/{session_id}", tags=_SESSIONS, openapi_extra=docs.DELETE_SESSION,
-               response_model=None)
-async def delete_session(session_id: str, request: Request) -> Response:
-    """Delete a session and its messages."""
-    return await sessions.delete_session(request, session_id)
-
-
-@router.post("/v1/chat/sessions/{session_id}/messages", tags=_SESSIONS, status_code=201,
-             openapi_extra=docs.APPEND_MESSAGES, response_model=None)
-async def append_messages(session_id: str, request: Request) -> Response:
-    """Append messages (chat form) or items, without calling a model."""
-    return await sessions.append_messages(request, session_id)
-
-
-@router.get("/v1/chat/sessions/{session_id}/export", tags=_SESSIONS, openapi_extra=docs.EXPORT_SESSION,
-            response_model=None)
+@router.get(
+    "/v1/chat/sessions/{session_id}/export", tags=_SESSIONS, openapi_extra=docs.EXPORT_SESSION, response_model=None
+)
 async def export_session(
     session_id: str,
     request: Request,
@@ -185,4 +241,3 @@ async def export_session(
 ) -> Response:
     """Download a session: JSON (re-importable) or a Markdown transcript."""
     return await sessions.export_session(request, session_id, format=format)
-

@@ -27,6 +27,8 @@ from starlette.responses import Response
 from gatewayz.history.conversation_rows import Conversation
 from gatewayz.history.conversations import UNSET
 from gatewayz.history.conversations_api import (
+    delete_answer,
+    found,
     json_response,
     name_untitled,
     not_found,
@@ -117,16 +119,11 @@ async def update_session(request: Request, session_id: str) -> Response:
                                                    title=changes.get("title", UNSET),
                                                    metadata=changes.get("metadata", UNSET),
                                                    settings=changes.get("settings", UNSET))
-    if conversation is None:
-        raise not_found("Session", session_id)
-    return json_response(session_object(conversation))
+    return json_response(session_object(found(conversation, "Session", session_id)))
 
 
 async def delete_session(request: Request, session_id: str) -> Response:
-    who = await principal(request)
-    if not await store(request).delete(who.user_id, who.environment, session_id):
-        raise not_found("Session", session_id)
-    return json_response({"id": session_id, "object": "chat.session.deleted", "deleted": True})
+    return await delete_answer(request, session_id, "Session", "chat.session.deleted")
 
 
 async def append_messages(request: Request, session_id: str) -> Response:
