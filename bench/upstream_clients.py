@@ -1,13 +1,17 @@
-"""Micro-benchmark behind the upstream client choices: aiohttp vs httpx, orjson vs stdlib json.
+"""Micro-benchmark behind the upstream client choice: aiohttp (as the gateway uses it, and tuned)
+vs httpx, aiosonic, pyreqwest and rnet; orjson vs stdlib json.
 
-Run from the repo root: ``.venv/bin/python bench/upstream_clients.py [--requests 5000] [--rounds 3]``.
-Starts the fake upstream on a free 127.0.0.1 port, then, in this one process on uvloop:
-- sends ``--requests`` chat-completion POSTs with ``--concurrency`` in flight, through an
-  ``aiohttp.ClientSession`` configured as the gateway's (src/gatewayz/providers/upstream.py) and
-  through an ``httpx.AsyncClient`` with an equal pool, alternating rounds; and ``--sequential``
-  requests one at a time;
-- times ``orjson`` and ``json`` dumps/loads of a typical chat request and response body.
-Reports requests/s, client CPU µs per request (this process only) and µs per JSON op, with ratios.
+Run from the repo root: ``.venv/bin/python bench/upstream_clients.py [--rounds 2] [--kinds a,b]``.
+Starts a canned keep-alive upstream (bench/upstream_canned.py; ``--upstream fake`` for the fake
+provider) on a free 127.0.0.1 port, then, in this one process on uvloop, for every client kind of
+bench/upstream_kinds.py, rounds in rotating order:
+- ``--requests`` chat-completion POSTs (~300 B body, ~500 B answer) with ``--concurrency`` in flight,
+  and ``--sequential`` one at a time;
+- ``--streams`` streamed answers (``--chunks`` SSE events each, paced) with ``--stream-concurrency``
+  in flight.
+Reports medians of requests/s, CPU µs per request and per streamed chunk — of the whole process
+(Rust clients work on their own threads) and of the event-loop thread alone — with ratios to
+``aiohttp-gateway`` (the gateway's usage today); then µs per JSON op for orjson and json.
 """
 
 from __future__ import annotations
@@ -25,11 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import httpx
 import orjson
 
 import benchlib as bl
+from upstream_kinds import Kind, available
 
 REPO = Path(__file__).resolve().parent.parent
 REQUEST_BODY: dict[str, Any] = {
@@ -45,26 +48,33 @@ REQUEST_BODY: dict[str, Any] = {
     "user": "bench",
 }
 HEADERS = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
-Send = Callable[[], Awaitable[bytes]]
+METRICS = ("rps", "cpu", "loop_cpu", "c1_us", "c1_cpu", "chunk_cpu", "chunk_loop_cpu", "reads")
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--requests", type=int, default=5000, help="requests per client per round (default 5000)")
+    p.add_argument("--requests", type=int, default=3000, help="POSTs per kind per round (default 3000)")
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
-    p.add_argument("--sequential", type=int, default=1000, help="one-at-a-time requests per client (default 1000)")
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported")
+    p.add_argument("--sequential", type=int, default=1000, help="one-at-a-time POSTs per kind per round")
+    p.add_argument("--streams", type=int, default=64, help="streamed answers per kind per round (default 64)")
+    p.add_argument("--stream-concurrency", type=int, default=16, help="streams in flight (default 16)")
+    p.add_argument("--chunks", type=int, default=100, help="SSE events per stream (default 100)")
+    p.add_argument("--gap-us", type=float, default=1000.0, help="µs between streamed events (default 1000)")
+    p.add_argument("--rounds", type=int, default=2, help="rotating rounds; the median is reported")
+    p.add_argument("--kinds", default="", help="comma-separated kinds (default: all installed)")
+    p.add_argument("--upstream", choices=("canned", "fake"), default="canned")
     p.add_argument("--json-ops", type=int, default=20000, help="dumps/loads calls per JSON timing (default 20000)")
     p.add_argument("--json", type=Path, default=None, help="results file (default bench/results/<utc>-clients.json)")
     return p.parse_args()
 
 
-async def drive(send: Send, total: int, concurrency: int, errors: Counter[str]) -> tuple[float, float]:
-    """``total`` sends with ``concurrency`` workers; returns (requests/s, client CPU µs/request).
-
-    Failures are counted in ``errors`` by exception type.
-    """
+async def drive(
+    send: Callable[[], Awaitable[object]], total: int, concurrency: int, errors: Counter[str]
+) -> tuple[float, float, float, list[object]]:
+    """``total`` sends with ``concurrency`` workers: (per second, process CPU µs, loop-thread CPU µs,
+    results) per send. Failures are counted in ``errors`` by exception type."""
     remaining = total
+    results: list[object] = []
 
     async def worker() -> None:
         nonlocal remaining
@@ -72,69 +82,70 @@ async def drive(send: Send, total: int, concurrency: int, errors: Counter[str]) 
             remaining -= 1
             try:
                 async with asyncio.timeout(bl.REQUEST_TIMEOUT_S):
-                    await send()
-            except (TimeoutError, OSError, aiohttp.ClientError, httpx.HTTPError) as exc:
+                    results.append(await send())
+            except Exception as exc:  # every client raises its own types; all count as failures
                 errors[type(exc).__name__] += 1
 
-    cpu0, t0 = time.process_time(), time.perf_counter()
+    cpu0, loop0, t0 = time.process_time(), time.thread_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    return total / elapsed, cpu / total * 1e6
+    elapsed = time.perf_counter() - t0
+    cpu, loop_cpu = time.process_time() - cpu0, time.thread_time() - loop0
+    return total / elapsed, cpu / total * 1e6, loop_cpu / total * 1e6, results
+
+
+async def measure(kind: Kind, args: argparse.Namespace, errors: Counter[str]) -> dict[str, float]:
+    rps, cpu, loop_cpu, _ = await drive(kind.whole, args.requests, args.concurrency, errors)
+    c1_rps, c1_cpu, _, _ = await drive(kind.whole, args.sequential, 1, errors)
+    _, s_cpu, s_loop, reads = await drive(kind.stream, args.streams, args.stream_concurrency, errors)
+    per_stream = statistics.mean(r for r in reads if isinstance(r, int)) if reads else float("nan")
+    return {
+        "rps": rps,
+        "cpu": cpu,
+        "loop_cpu": loop_cpu,
+        "c1_us": 1e6 / c1_rps,
+        "c1_cpu": c1_cpu,
+        "chunk_cpu": s_cpu / args.chunks,
+        "chunk_loop_cpu": s_loop / args.chunks,
+        "reads": per_stream,
+    }
 
 
 async def http_suite(port: int, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     url = f"http://{bl.HOST}:{port}/v1/chat/completions"
     body = orjson.dumps(REQUEST_BODY)
-    limit = max(args.concurrency, 1)
-    # aiohttp exactly as the gateway configures it (per-request ClientTimeout included).
-    connector = aiohttp.TCPConnector(limit=1000, ttl_dns_cache=300, keepalive_timeout=60, enable_cleanup_closed=True)
-    session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
-    timeout = aiohttp.ClientTimeout(total=600, sock_connect=10, sock_read=60)
-    limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit, keepalive_expiry=60)
-    client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(600, connect=10, read=60))
-
-    async def via_aiohttp() -> bytes:
-        async with session.post(url, data=body, headers=HEADERS, timeout=timeout) as r:
-            data = await r.read()
-            if r.status != 200:
-                raise aiohttp.ClientError(f"HTTP {r.status}")
-            return data
-
-    async def via_httpx() -> bytes:
-        r = await client.post(url, content=body, headers=HEADERS)
-        if r.status_code != 200:
-            raise httpx.HTTPError(f"HTTP {r.status_code}")
-        return r.content
-
-    clients: dict[str, Send] = {"aiohttp": via_aiohttp, "httpx": via_httpx}
-    samples: dict[str, dict[str, list[float]]] = {n: {"rps": [], "cpu": [], "seq": []} for n in clients}
-    errors: dict[str, Counter[str]] = {n: Counter() for n in clients}
+    stream_body = orjson.dumps({**REQUEST_BODY, "stream": True})
+    limit = max(args.concurrency, args.stream_concurrency, 1)
+    kinds = [
+        make(url, body, stream_body, HEADERS, limit)
+        for make in available(args.kinds.split(",") if args.kinds else None)
+    ]
+    samples: dict[str, dict[str, list[float]]] = {k.name: {m: [] for m in METRICS} for k in kinds}
+    errors: dict[str, Counter[str]] = {k.name: Counter() for k in kinds}
     try:
-        for send in clients.values():  # warm-up: open the pools
-            await drive(send, max(limit * 4, 200), args.concurrency, Counter())
+        for kind in kinds:  # warm-up: open the pools, check the answers
+            answer = await kind.whole()
+            if orjson.loads(answer).get("object") != "chat.completion":
+                raise SystemExit(f"{kind.name}: unexpected answer {answer[:80]!r}")
+            await drive(kind.whole, max(limit * 4, 200), args.concurrency, Counter())
+            await drive(kind.stream, args.stream_concurrency, args.stream_concurrency, Counter())
         for r in range(args.rounds):
-            order = list(clients.items()) if r % 2 == 0 else list(clients.items())[::-1]
-            for name, send in order:
-                rps, cpu = await drive(send, args.requests, args.concurrency, errors[name])
-                seq_rps, _seq_cpu = await drive(send, args.sequential, 1, errors[name])
-                s = samples[name]
-                s["rps"].append(rps)
-                s["cpu"].append(cpu)
-                s["seq"].append(1e6 / seq_rps)
-                line = f"{rps:8.0f} req/s  {cpu:6.0f} µs CPU/req  c=1 {1e6 / seq_rps:6.0f} µs/req"
-                print(f"  round {r + 1} {name:<8} {line}", flush=True)
+            order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
+            for kind in order:
+                result = await measure(kind, args, errors[kind.name])
+                for metric, value in result.items():
+                    samples[kind.name][metric].append(value)
+                print(
+                    f"  round {r + 1} {kind.name:<24}{result['rps']:7.0f} req/s {result['cpu']:5.0f} µs CPU/req "
+                    f"(loop {result['loop_cpu']:4.0f})  c=1 {result['c1_us']:4.0f} µs  "
+                    f"stream {result['chunk_cpu']:5.1f} µs CPU/chunk ({result['reads']:.0f} reads)",
+                    flush=True,
+                )
     finally:
-        await session.close()
-        await client.aclose()
+        for kind in kinds:
+            await kind.close()
     return {
-        n: {
-            "rps": statistics.median(s["rps"]),
-            "cpu_us_per_req": statistics.median(s["cpu"]),
-            "c1_us_per_req": statistics.median(s["seq"]),
-            "errors": dict(errors[n]),
-            "rps_rounds": s["rps"],
-        }
-        for n, s in samples.items()
+        name: {**{m: statistics.median(v) for m, v in s.items()}, "errors": dict(errors[name]), "rounds": s}
+        for name, s in samples.items()
     }
 
 
@@ -164,11 +175,55 @@ def json_suite(response_body: bytes, ops: int, rounds: int) -> dict[str, dict[st
     return {case: {lib: time_op(fn, ops, rounds) for lib, fn in fns.items()} for case, fns in cases.items()}
 
 
+ROWS = (
+    ("req/s c={c}", "rps", "{:.0f}", True),
+    ("CPU µs/req c={c}", "cpu", "{:.0f}", False),
+    ("loop CPU µs/req c={c}", "loop_cpu", "{:.0f}", False),
+    ("wall µs/req c=1", "c1_us", "{:.0f}", False),
+    ("CPU µs/req c=1", "c1_cpu", "{:.0f}", False),
+    ("CPU µs/chunk (stream)", "chunk_cpu", "{:.1f}", False),
+    ("loop CPU µs/chunk", "chunk_loop_cpu", "{:.1f}", False),
+)
+BASE = "aiohttp-gateway"
+
+
+def print_table(http: dict[str, dict[str, Any]], concurrency: int) -> None:
+    """One line per kind; ratios are gain vs aiohttp-gateway (>1 is better)."""
+    base = http.get(BASE)
+    print(f"\nratio = gain vs {BASE} (>1 is better: less CPU or time, more req/s)")
+    for label, metric, fmt, higher in ROWS:
+        print(f"\n{label.format(c=concurrency)}")
+        for name, result in http.items():
+            value = result[metric]
+            ratio = ""
+            if base is not None and value and base[metric]:
+                ratio = f"x{(value / base[metric]) if higher else (base[metric] / value):.2f}"
+            print(f"  {name:<24}{fmt.format(value):>9}   {ratio}")
+
+
+def start_upstream(args: argparse.Namespace, tmp: Path) -> tuple[bl.Child, int]:
+    if args.upstream == "fake":
+        argv = [sys.executable, "-m", "tests.fakeprovider", "--host", bl.HOST, "--port", "0", "--no-record"]
+    else:
+        script = str(REPO / "bench" / "upstream_canned.py")
+        argv = [sys.executable, script, "--port", "0", "--chunks", str(args.chunks), "--gap-us", str(args.gap_us)]
+    upstream = bl.spawn(args.upstream, argv, tmp / "upstream.log", REPO)
+    return upstream, int(bl.wait_for_line(upstream, r"listening on http://[\d.]+:(\d+)", 30).group(1))
+
+
 async def fetch_once(port: int) -> bytes:
-    async with aiohttp.ClientSession() as s:
-        url = f"http://{bl.HOST}:{port}/v1/chat/completions"
-        async with s.post(url, data=orjson.dumps(REQUEST_BODY), headers=HEADERS) as r:
-            return await r.read()
+    reader, writer = await asyncio.open_connection(bl.HOST, port)
+    body = orjson.dumps(REQUEST_BODY)
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: {bl.HOST}\r\nAuthorization: {HEADERS['Authorization']}\r\n"
+    writer.write(head.encode() + b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    await writer.drain()
+    head_bytes = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head_bytes.lower().split(b"\r\n") if line.startswith(b"content-length")
+    )
+    answer = await reader.readexactly(length)
+    writer.close()
+    return answer
 
 
 def main() -> int:
@@ -181,32 +236,21 @@ def main() -> int:
     except ImportError:
         run = asyncio.run
     with tempfile.TemporaryDirectory(prefix="gatewayz-clients-") as tmp:
-        argv = [sys.executable, "-m", "tests.fakeprovider", "--host", bl.HOST, "--port", "0", "--no-record"]
-        upstream = bl.spawn("fakeprovider", argv, Path(tmp) / "upstream.log", REPO)
+        upstream, port = start_upstream(args, Path(tmp))
         try:
-            port = int(bl.wait_for_line(upstream, r"listening on http://[\d.]+:(\d+)", 30).group(1))
             response_body = run(fetch_once(port))
-            print(f"HTTP clients: {args.requests} POSTs x {args.rounds} rounds, concurrency {args.concurrency}")
+            print(
+                f"HTTP clients ({args.upstream} upstream): {args.requests} POSTs at c={args.concurrency}, "
+                f"{args.sequential} at c=1, {args.streams} streams of {args.chunks} chunks at "
+                f"c={args.stream_concurrency}, x {args.rounds} rounds"
+            )
             http = run(http_suite(port, args))
         finally:
             upstream.stop()
     print(f"JSON: {len(orjson.dumps(REQUEST_BODY))} B request, {len(response_body)} B response, best of 3")
     js = json_suite(response_body, args.json_ops, 3)
 
-    a, h = http["aiohttp"], http["httpx"]
-    print(f"\n{'HTTP client':<28}{'aiohttp':>10}{'httpx':>10}   aiohttp/httpx")
-    print(
-        f"{'req/s (c=' + str(args.concurrency) + ', median)':<28}{a['rps']:>10.0f}{h['rps']:>10.0f}   "
-        f"x{a['rps'] / h['rps']:.2f}"
-    )
-    print(
-        f"{'client CPU µs/req':<28}{a['cpu_us_per_req']:>10.0f}{h['cpu_us_per_req']:>10.0f}   "
-        f"x{a['cpu_us_per_req'] / h['cpu_us_per_req']:.2f} (lower is better)"
-    )
-    print(
-        f"{'c=1 µs/req (round trip)':<28}{a['c1_us_per_req']:>10.0f}{h['c1_us_per_req']:>10.0f}   "
-        f"x{a['c1_us_per_req'] / h['c1_us_per_req']:.2f} (lower is better)"
-    )
+    print_table(http, args.concurrency)
     print(f"\n{'JSON µs/op':<28}{'orjson':>10}{'json':>10}   json/orjson")
     for case, t in js.items():
         print(f"{case:<28}{t['orjson']:>10.2f}{t['json']:>10.2f}   x{t['json'] / t['orjson']:.1f}")
