@@ -16,6 +16,7 @@ No copies: `cache_control` objects are reused as they are.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -53,6 +54,18 @@ def block_type(block: Any, path: str) -> str:
     if not isinstance(kind, str):
         raise field_missing(f"{path}.type")
     return kind
+
+
+def typed_blocks(content: list[Any], path: str) -> Iterator[tuple[str, Any, str]]:
+    """Each block of a content list as (its type, the block, its path). A plain text block comes as
+    ("plain", its chat part, ""): no path is built for it (see `plain_text`)."""
+    for position, block in enumerate(content):
+        plain = plain_text(block)
+        if plain is not None:
+            yield "plain", plain, ""
+            continue
+        block_path = f"{path}.{position}"
+        yield block_type(block, block_path), block, block_path
 
 
 def unsupported(kind: str, path: str) -> InvalidRequest:
@@ -109,6 +122,18 @@ def _source(block: JSON, path: str) -> tuple[JSON, str]:
         raise bad_field(f"{path}.source", source, "a valid dictionary")
     kind = source.get("type")
     return source, kind if isinstance(kind, str) else ""
+
+
+def content_parts(kind: str, block: JSON, path: str) -> list[JSON]:
+    """A `text`, `image` or `document` block (of type `kind`) as chat content parts (a document may
+    give several); another type is unsupported."""
+    if kind == "text":
+        return [text_part(block, path)]
+    if kind == "image":
+        return [image_part(block, path)]
+    if kind == "document":
+        return document_parts(block, path)
+    raise unsupported(kind, path)
 
 
 def _base64_data(source: JSON, path: str) -> str:
@@ -189,13 +214,11 @@ def _content_source(content: Any, path: str) -> list[JSON]:
     if not isinstance(content, list) or not content:
         raise wrong_type(path, "a string or a non-empty list of text and image blocks")
     parts = []
-    for index, block in enumerate(content):
-        block_path = f"{path}.{index}"
-        kind = block_type(block, block_path)
-        if kind == "text":
-            parts.append(text_part(block, block_path))
-        elif kind == "image":
-            parts.append(image_part(block, block_path))
+    for kind, block, block_path in typed_blocks(content, path):
+        if kind == "plain":
+            parts.append(block)
+        elif kind == "text" or kind == "image":
+            parts.extend(content_parts(kind, block, block_path))
         else:
             raise fail(f"{block_path}.type", "Input should be 'text' or 'image'")
     return parts
@@ -232,15 +255,13 @@ def tool_result(block: JSON, path: str, media: list[JSON]) -> JSON:
         if content:
             texts.append({"type": "text", "text": content})
     elif isinstance(content, list):
-        for index, item in enumerate(content):
-            item_path = f"{path}.content.{index}"
-            kind = block_type(item, item_path)
-            if kind == "text":
+        for kind, item, item_path in typed_blocks(content, f"{path}.content"):
+            if kind == "plain":
+                texts.append(item)
+            elif kind == "text":
                 texts.append(text_part(item, item_path))
-            elif kind == "image":
-                media.append(image_part(item, item_path))
-            elif kind == "document":
-                media.extend(document_parts(item, item_path))
+            elif kind == "image" or kind == "document":
+                media.extend(content_parts(kind, item, item_path))
             else:
                 raise fail(
                     f"{item_path}.type",

@@ -19,15 +19,14 @@ from __future__ import annotations
 from typing import Any
 
 from gatewayz.inference.faces.messages_blocks import (
-    block_type,
-    document_parts,
-    image_part,
+    content_parts,
     plain_text,
     simplified,
     text_content,
     text_part,
     tool_call,
     tool_result,
+    typed_blocks,
     unsupported,
 )
 from gatewayz.inference.faces.messages_checks import fail, field_missing, require_str, wrong_type
@@ -114,25 +113,15 @@ def _user(content: Any, index: int, out: list[JSON]) -> None:
         raise fail(f"messages.{index}", _EMPTY)
     media: list[JSON] = []  # what tool results carry besides text: sent after them, in the user turn
     parts: list[JSON] = []
-    for position, block in enumerate(content):
-        plain = plain_text(block)
-        if plain is not None:
-            parts.append(plain)
-            continue
-        block_path = f"messages.{index}.content.{position}"
-        kind = block_type(block, block_path)
-        if kind == "text":
-            parts.append(text_part(block, block_path))
-        elif kind == "image":
-            parts.append(image_part(block, block_path))
-        elif kind == "document":
-            parts.extend(document_parts(block, block_path))
+    for kind, block, block_path in typed_blocks(content, f"messages.{index}.content"):
+        if kind == "plain":
+            parts.append(block)
         elif kind == "tool_result":
             out.append(tool_result(block, block_path, media))
         elif kind in ("tool_use", "thinking", "redacted_thinking"):
             raise fail(f"{block_path}.type", f"'{kind}' blocks are only allowed in assistant messages")
         else:
-            raise unsupported(kind, block_path)
+            parts.extend(content_parts(kind, block, block_path))
     if media or parts:
         out.append({"role": "user", "content": simplified(media + parts)})
 
@@ -150,14 +139,10 @@ def _assistant(content: Any, index: int, out: list[JSON], *, final: bool) -> Non
         raise fail(f"messages.{index}", _EMPTY)
     parts: list[JSON] = []
     calls: list[JSON] = []
-    for position, block in enumerate(content):
-        plain = plain_text(block)
-        if plain is not None:
-            parts.append(plain)
-            continue
-        block_path = f"messages.{index}.content.{position}"
-        kind = block_type(block, block_path)
-        if kind == "text":
+    for kind, block, block_path in typed_blocks(content, f"messages.{index}.content"):
+        if kind == "plain":
+            parts.append(block)
+        elif kind == "text":
             parts.append(text_part(block, block_path))
         elif kind == "tool_use":
             calls.append(tool_call(block, block_path))
