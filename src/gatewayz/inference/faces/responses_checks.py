@@ -12,6 +12,7 @@ built: the checks run once per item and content part of every request.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from gatewayz.errors import InvalidRequest
@@ -42,6 +43,15 @@ def invalid_choice(param: str, value: Any, supported: tuple[str, ...]) -> Invali
     if isinstance(value, str):
         return invalid_value(param, value, supported)
     return invalid_type(param, "a string", value)
+
+
+def objects(values: list[Any], param: str) -> Iterator[tuple[JSON, str]]:
+    """Each element of an array that holds objects, with its param (`input[2].content[0]`)."""
+    for position, value in enumerate(values):
+        where = f"{param}[{position}]"
+        if not isinstance(value, dict):
+            raise invalid_type(where, "an object", value)
+        yield value, where
 
 
 def missing(param: str) -> InvalidRequest:

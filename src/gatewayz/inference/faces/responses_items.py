@@ -23,6 +23,7 @@ from gatewayz.inference.faces.responses_checks import (
     invalid_type,
     invalid_value,
     missing,
+    objects,
     string,
     string_or_none,
 )
@@ -245,10 +246,7 @@ def _assistant(content: Any, param: str) -> JSON:
         raise invalid_type(param, "a string or an array of content parts", content)
     texts: list[str] = []
     refusals: list[str] = []
-    for position, part in enumerate(content):
-        where = f"{param}[{position}]"
-        if not isinstance(part, dict):
-            raise invalid_type(where, "an object", part)
+    for part, where in objects(content, param):
         kind = part.get("type")
         if kind in _ASSISTANT_TEXT:
             texts.append(string(part, "text", where))
@@ -274,10 +272,7 @@ def _tool_output(item: JSON, param: str) -> str:
     if not isinstance(output, list):
         raise invalid_type(f"{param}.output", "a string or an array of content parts", output)
     texts = []
-    for position, part in enumerate(output):
-        where = f"{param}.output[{position}]"
-        if not isinstance(part, dict):
-            raise invalid_type(where, "an object", part)
+    for part, where in objects(output, f"{param}.output"):
         kind = part.get("type")
         if kind == "input_text":
             texts.append(string(part, "text", where))

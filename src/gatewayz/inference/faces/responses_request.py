@@ -29,6 +29,7 @@ from gatewayz.inference.faces.responses_checks import (
     invalid_value,
     missing,
     number_in_range,
+    objects,
     string,
     string_or_none,
 )
@@ -206,10 +207,7 @@ def _tools(value: Any) -> list[JSON]:
     if not isinstance(value, list):
         raise invalid_type("tools", "an array", value)
     tools = []
-    for position, tool in enumerate(value):
-        param = f"tools[{position}]"
-        if not isinstance(tool, dict):
-            raise invalid_type(param, "an object", tool)
+    for tool, param in objects(value, "tools"):
         kind = tool.get("type")
         if kind != "function":
             if kind is None:
