@@ -187,18 +187,27 @@ ROWS = (
 BASE = "aiohttp-gateway"
 
 
+def gain(metric: str, value: float, base: float) -> float:
+    """How much better ``value`` is than ``base`` (>1 is better: more req/s, less CPU or time)."""
+    higher = next(h for _, m, _, h in ROWS if m == metric)
+    return value / base if higher else base / value
+
+
 def print_table(http: dict[str, dict[str, Any]], concurrency: int) -> None:
-    """One line per kind; ratios are gain vs aiohttp-gateway (>1 is better)."""
+    """Per metric, one line per kind: median and best round, and the median over rounds of the
+    gain vs aiohttp-gateway in that same round (the machine's load drifts between rounds)."""
     base = http.get(BASE)
-    print(f"\nratio = gain vs {BASE} (>1 is better: less CPU or time, more req/s)")
+    print(f"\ngain = median over rounds of (this kind vs {BASE}, same round); >1 is better")
     for label, metric, fmt, higher in ROWS:
-        print(f"\n{label.format(c=concurrency)}")
+        print(f"\n{label.format(c=concurrency):<28}{'median':>9}{'best':>9}   gain")
         for name, result in http.items():
-            value = result[metric]
+            rounds = result["rounds"][metric]
+            best = max(rounds) if higher else min(rounds)
             ratio = ""
-            if base is not None and value and base[metric]:
-                ratio = f"x{(value / base[metric]) if higher else (base[metric] / value):.2f}"
-            print(f"  {name:<24}{fmt.format(value):>9}   {ratio}")
+            if base is not None and all(rounds):
+                pairs = zip(rounds, base["rounds"][metric], strict=True)
+                ratio = f"x{statistics.median(gain(metric, v, b) for v, b in pairs):.2f}"
+            print(f"  {name:<26}{fmt.format(result[metric]):>9}{fmt.format(best):>9}   {ratio}")
 
 
 def start_upstream(args: argparse.Namespace, tmp: Path) -> tuple[bl.Child, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -100,6 +101,44 @@ class AiohttpGateway(Kind):
 
     async def close(self) -> None:
         await self.session.close()
+
+
+class GatewayCode(Kind):
+    """src/gatewayz/providers/upstream.py itself (UpstreamClients.request / .open), to check that
+    ``aiohttp-gateway`` replays it faithfully."""
+
+    name = "gateway-code"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        from gatewayz.providers.adapters import UpstreamCall
+        from gatewayz.providers.upstream import UpstreamClients
+
+        self.call_type = UpstreamCall
+        self.clients = UpstreamClients()
+        # What UpstreamClients reads of a ProviderSpec (duck-typed: the real one needs a registry row).
+        self.spec: Any = SimpleNamespace(
+            name="bench", connect_timeout=CONNECT_S, first_byte_timeout=READ_S, total_timeout=TOTAL_S, auth_params={}
+        )
+
+    async def whole(self) -> bytes:
+        answer = await self.clients.request(self.spec, self.call_type("POST", self.url, self.headers, self.body))
+        check(answer.status)
+        return answer.body
+
+    async def stream(self) -> int:
+        response = await self.clients.open(self.spec, self.call_type("POST", self.url, self.headers, self.stream_body))
+        try:
+            check(response.status)
+            reads = 0
+            async for _chunk in response.content.iter_any():
+                reads += 1
+            return reads
+        finally:
+            response.release()
+
+    async def close(self) -> None:
+        await self.clients.close()
 
 
 class AiohttpCachedTimeout(AiohttpGateway):
@@ -258,6 +297,7 @@ class Rnet(Kind):
 
 KINDS: list[Callable[..., Kind]] = [
     AiohttpGateway,
+    GatewayCode,
     AiohttpCachedTimeout,
     AiohttpTuned,
     Httpx,
