@@ -20,7 +20,6 @@ import re
 from typing import Any
 
 from gatewayz.errors import InvalidRequest
-from gatewayz.inference.faces.responses_answer import input_items
 from gatewayz.inference.faces.responses_checks import (
     bool_or_none,
     int_in_range,
@@ -34,6 +33,7 @@ from gatewayz.inference.faces.responses_checks import (
     string_or_none,
 )
 from gatewayz.inference.faces.responses_items import chat_messages
+from gatewayz.inference.faces.responses_listing import input_items
 from gatewayz.inference.request import MAX_TOKENS, require_model
 
 __all__ = ["input_items", "to_chat"]  # input_items lives with the other Responses item shapes
