@@ -5,7 +5,8 @@ returns the answer's bytes (``whole``) or the number of body reads of a streamed
 ``aiohttp-gateway`` is src/gatewayz/providers/upstream.py's usage, call for call (session options,
 a ClientTimeout built per call, ``allow_redirects=False``, the Content-Length check of
 ``read_capped``, ``iter_any`` for streams); the other aiohttp kinds change one thing each.
-A kind whose package is not installed is skipped (see ``available``).
+``gateway-code`` runs UpstreamClients itself; ``floor-httptools`` (bench/upstream_floor.py) is the
+floor, not a candidate. A kind whose package is not installed is skipped (see ``available``).
 """
 
 from __future__ import annotations
