@@ -81,7 +81,7 @@ def refusals(origins: list[str] | None = None) -> Iterator[None]:
             if param == "items":
                 param = origins[0].partition("[")[0]
             elif param.startswith("items["):
-                index = param[len("items["):].partition("]")[0]
+                index = param[len("items[") :].partition("]")[0]
                 if index.isdigit() and int(index) < len(origins):
                     param = origins[int(index)]
         raise InvalidRequest(str(exc), param=param, code=exc.code) from None
@@ -112,32 +112,47 @@ async def delete_answer(request: Request, conversation_id: str, what: str, delet
 
 
 def conversation_object(conversation: Conversation) -> JSON:
-    return {"id": conversation.id, "object": "conversation", "created_at": conversation.created_at,
-            "metadata": conversation.metadata}
+    return {
+        "id": conversation.id,
+        "object": "conversation",
+        "created_at": conversation.created_at,
+        "metadata": conversation.metadata,
+    }
 
 
 def item_list(items: list[StoredItem], has_more: bool) -> JSON:
     """OpenAI's list page; `first_id`/`last_id` are null on an empty page."""
-    return {"object": "list", "data": [stored.item for stored in items],
-            "first_id": items[0].id if items else None, "last_id": items[-1].id if items else None,
-            "has_more": has_more}
+    return {
+        "object": "list",
+        "data": [stored.item for stored in items],
+        "first_id": items[0].id if items else None,
+        "last_id": items[-1].id if items else None,
+        "has_more": has_more,
+    }
 
 
 # -- conversations ------------------------------------------------------------------------------------
 
 
 async def create_conversation(request: Request) -> Response:
+    """Create a conversation, with up to 20 initial items and metadata."""
     who = await principal(request)
     body = await read_body(request, ("items", "metadata"), optional=True)
     items = conversation_items(body.get("items"))
     with refusals():
         conversation = await store(request).create(
-            who.user_id, who.environment, api_key_id=who.key_id, metadata=body.get("metadata"), items=items,
-            title=title_from_items(items))
+            who.user_id,
+            who.environment,
+            api_key_id=who.key_id,
+            metadata=body.get("metadata"),
+            items=items,
+            title=title_from_items(items),
+        )
     return json_response(conversation_object(conversation))
 
 
 async def retrieve_conversation(request: Request, conversation_id: str) -> Response:
+    """A conversation of the caller's."""
     who = await principal(request)
     conversation = await store(request).get(who.user_id, who.environment, conversation_id)
     if conversation is None:
@@ -146,32 +161,38 @@ async def retrieve_conversation(request: Request, conversation_id: str) -> Respo
 
 
 async def update_conversation(request: Request, conversation_id: str) -> Response:
+    """Replace a conversation's metadata."""
     who = await principal(request)
     body = await read_body(request, ("metadata",))
     if "metadata" not in body:
-        raise InvalidRequest("Missing required parameter: 'metadata'.", param="metadata",
-                             code="missing_required_parameter")
+        raise InvalidRequest(
+            "Missing required parameter: 'metadata'.", param="metadata", code="missing_required_parameter"
+        )
     with refusals():
-        conversation = await store(request).update(who.user_id, who.environment, conversation_id,
-                                                   metadata=body["metadata"])
+        conversation = await store(request).update(
+            who.user_id, who.environment, conversation_id, metadata=body["metadata"]
+        )
     return json_response(conversation_object(found(conversation, "Conversation", conversation_id)))
 
 
 async def delete_conversation(request: Request, conversation_id: str) -> Response:
+    """Delete a conversation and its items."""
     return await delete_answer(request, conversation_id, "Conversation", "conversation.deleted")
 
 
 # -- items --------------------------------------------------------------------------------------------
 
 
-async def list_items(request: Request, conversation_id: str, *, limit: int, order: str, after: str | None,
-                     include: list[str]) -> Response:
+async def list_items(
+    request: Request, conversation_id: str, *, limit: int, order: str, after: str | None, include: list[str]
+) -> Response:
     """A page of items, newest first unless `order=asc`; `after` is the last id of the previous page."""
     who = await principal(request)
     include_values(include)
     with refusals():
-        page = await store(request).items(who.user_id, who.environment, conversation_id, limit=limit,
-                                          after=after, order=order)
+        page = await store(request).items(
+            who.user_id, who.environment, conversation_id, limit=limit, after=after, order=order
+        )
     if page is None:
         raise not_found("Conversation", conversation_id)
     return json_response(item_list(*page))
@@ -192,8 +213,9 @@ async def create_items(request: Request, conversation_id: str, *, include: list[
     return json_response(item_list(stored, False))
 
 
-async def name_untitled(conversations: ConversationStore, who: Principal, conversation_id: str,
-                        items: list[JSON]) -> Conversation | None:
+async def name_untitled(
+    conversations: ConversationStore, who: Principal, conversation_id: str, items: list[JSON]
+) -> Conversation | None:
     """Give a conversation without a title one from the first user message just added. Returns
     the conversation when it was renamed."""
     title = title_from_items(items)
@@ -215,7 +237,8 @@ async def retrieve_item(request: Request, conversation_id: str, item_id: str, *,
 
 
 async def delete_conversation_item(request: Request, conversation_id: str, item_id: str) -> Response:
-    """Delete one item; answers the conversation (as OpenAI does)."""
+    """Delete one item; answers the conversation."""
+    # the answer is the conversation, as OpenAI's is
     who = await principal(request)
     conversations = store(request)
     if not await conversations.delete_item(who.user_id, who.environment, conversation_id, item_id):

@@ -34,23 +34,22 @@ def _include(*given: list[Includable] | None) -> list[str]:
     return [value for values in given if values for value in values]
 
 
-def _forward(
+Handler = Callable[..., Awaitable[Response]]
+
+
+def _route(
     method: str,
     path: str,
-    handler: Callable[..., Awaitable[Response]],
-    description: str,
     extra: dict[str, Any],
     tags: list[str],
+    *,
     status_code: int | None = None,
-) -> None:
-    """Route `path` straight to `handler`, whose parameters are the request and the path's ids (a
-    route with query parameters declares them in a function below). The handler's name makes the
-    operation id; `description` is the operation's."""
-    router.add_api_route(
+) -> Callable[[Handler], Handler]:
+    """A history route's decorator: documented by `extra` (the answers are Responses: no response
+    model). The handler's name makes the operation id, its docstring the description."""
+    return router.api_route(
         path,
-        handler,
         methods=[method],
-        description=description,
         tags=tags,
         openapi_extra=extra,
         response_model=None,
@@ -58,22 +57,22 @@ def _forward(
     )
 
 
+def _forward(
+    method: str, path: str, handler: Handler, extra: dict[str, Any], tags: list[str], status_code: int | None = None
+) -> None:
+    """Route `path` straight to `handler`, whose parameters are the request and the path's ids (a
+    route with query parameters declares them in a function below)."""
+    _route(method, path, extra, tags, status_code=status_code)(handler)
+
+
 # -- the Conversations API ----------------------------------------------------------------------------
 
 
-_forward(
-    "POST",
-    "/v1/conversations",
-    conversations.create_conversation,
-    "Create a conversation, with up to 20 initial items and metadata.",
-    docs.CREATE_CONVERSATION,
-    _CONVERSATIONS,
-)
+_forward("POST", "/v1/conversations", conversations.create_conversation, docs.CREATE_CONVERSATION, _CONVERSATIONS)
 _forward(
     "GET",
     "/v1/conversations/{conversation_id}",
     conversations.retrieve_conversation,
-    "A conversation of the caller's.",
     docs.CONVERSATION_OPERATION,
     _CONVERSATIONS,
 )
@@ -81,7 +80,6 @@ _forward(
     "POST",
     "/v1/conversations/{conversation_id}",
     conversations.update_conversation,
-    "Replace a conversation's metadata.",
     docs.UPDATE_CONVERSATION,
     _CONVERSATIONS,
 )
@@ -89,15 +87,12 @@ _forward(
     "DELETE",
     "/v1/conversations/{conversation_id}",
     conversations.delete_conversation,
-    "Delete a conversation and its items.",
     docs.DELETE_CONVERSATION,
     _CONVERSATIONS,
 )
 
 
-@router.get(
-    "/v1/conversations/{conversation_id}/items", tags=_CONVERSATIONS, openapi_extra=docs.LIST_ITEMS, response_model=None
-)
+@_route("GET", "/v1/conversations/{conversation_id}/items", docs.LIST_ITEMS, _CONVERSATIONS)
 async def list_conversation_items(
     conversation_id: str,
     request: Request,
@@ -113,12 +108,7 @@ async def list_conversation_items(
     )
 
 
-@router.post(
-    "/v1/conversations/{conversation_id}/items",
-    tags=_CONVERSATIONS,
-    openapi_extra=docs.CREATE_ITEMS,
-    response_model=None,
-)
+@_route("POST", "/v1/conversations/{conversation_id}/items", docs.CREATE_ITEMS, _CONVERSATIONS)
 async def create_conversation_items(
     conversation_id: str,
     request: Request,
@@ -129,12 +119,7 @@ async def create_conversation_items(
     return await conversations.create_items(request, conversation_id, include=_include(include, include_brackets))
 
 
-@router.get(
-    "/v1/conversations/{conversation_id}/items/{item_id}",
-    tags=_CONVERSATIONS,
-    openapi_extra=docs.ITEM_OPERATION,
-    response_model=None,
-)
+@_route("GET", "/v1/conversations/{conversation_id}/items/{item_id}", docs.ITEM_OPERATION, _CONVERSATIONS)
 async def retrieve_conversation_item(
     conversation_id: str,
     item_id: str,
@@ -152,7 +137,6 @@ _forward(
     "DELETE",
     "/v1/conversations/{conversation_id}/items/{item_id}",
     conversations.delete_conversation_item,
-    "Delete one item; answers the conversation.",
     docs.DELETE_ITEM,
     _CONVERSATIONS,
 )
@@ -161,18 +145,10 @@ _forward(
 # -- chat sessions ------------------------------------------------------------------------------------
 
 
-_forward(
-    "POST",
-    "/v1/chat/sessions",
-    sessions.create_session,
-    "Create a chat session (title, model, metadata, settings; optionally its first messages).",
-    docs.CREATE_SESSION,
-    _SESSIONS,
-    status_code=201,
-)
+_forward("POST", "/v1/chat/sessions", sessions.create_session, docs.CREATE_SESSION, _SESSIONS, status_code=201)
 
 
-@router.get("/v1/chat/sessions", tags=_SESSIONS, openapi_extra=docs.LIST_SESSIONS, response_model=None)
+@_route("GET", "/v1/chat/sessions", docs.LIST_SESSIONS, _SESSIONS)
 async def list_sessions(
     request: Request,
     limit: QueryInt = PageLimit,
@@ -186,7 +162,7 @@ async def list_sessions(
     return await sessions.list_sessions(request, limit=limit, after=after, q=q, model=model, since=since, until=until)
 
 
-@router.get("/v1/chat/sessions/search", tags=_SESSIONS, openapi_extra=docs.SEARCH_SESSIONS, response_model=None)
+@_route("GET", "/v1/chat/sessions/search", docs.SEARCH_SESSIONS, _SESSIONS)
 async def search_sessions(
     request: Request,
     q: str = Query(..., min_length=1, max_length=MAX_QUERY, description="Words to find (all of them)"),
@@ -196,44 +172,20 @@ async def search_sessions(
     return await sessions.search_sessions(request, q=q, limit=limit)
 
 
-_forward(
-    "GET",
-    "/v1/chat/sessions/{session_id}",
-    sessions.get_session,
-    "A session with all its messages.",
-    docs.SESSION_OPERATION,
-    _SESSIONS,
-)
-_forward(
-    "PATCH",
-    "/v1/chat/sessions/{session_id}",
-    sessions.update_session,
-    "Change a session's title, metadata or settings.",
-    docs.UPDATE_SESSION,
-    _SESSIONS,
-)
-_forward(
-    "DELETE",
-    "/v1/chat/sessions/{session_id}",
-    sessions.delete_session,
-    "Delete a session and its messages.",
-    docs.DELETE_SESSION,
-    _SESSIONS,
-)
+_forward("GET", "/v1/chat/sessions/{session_id}", sessions.get_session, docs.SESSION_OPERATION, _SESSIONS)
+_forward("PATCH", "/v1/chat/sessions/{session_id}", sessions.update_session, docs.UPDATE_SESSION, _SESSIONS)
+_forward("DELETE", "/v1/chat/sessions/{session_id}", sessions.delete_session, docs.DELETE_SESSION, _SESSIONS)
 _forward(
     "POST",
     "/v1/chat/sessions/{session_id}/messages",
     sessions.append_messages,
-    "Append messages (chat form) or items, without calling a model.",
     docs.APPEND_MESSAGES,
     _SESSIONS,
     status_code=201,
 )
 
 
-@router.get(
-    "/v1/chat/sessions/{session_id}/export", tags=_SESSIONS, openapi_extra=docs.EXPORT_SESSION, response_model=None
-)
+@_route("GET", "/v1/chat/sessions/{session_id}/export", docs.EXPORT_SESSION, _SESSIONS)
 async def export_session(
     session_id: str,
     request: Request,

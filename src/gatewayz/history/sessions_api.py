@@ -55,12 +55,17 @@ def _clamped(moment: datetime | None) -> datetime | None:
 
 
 def _page(conversations: list[Conversation], has_more: bool) -> JSON:
-    return {"object": "list", "data": [session_object(c) for c in conversations],
-            "first_id": conversations[0].id if conversations else None,
-            "last_id": conversations[-1].id if conversations else None, "has_more": has_more}
+    return {
+        "object": "list",
+        "data": [session_object(c) for c in conversations],
+        "first_id": conversations[0].id if conversations else None,
+        "last_id": conversations[-1].id if conversations else None,
+        "has_more": has_more,
+    }
 
 
 async def create_session(request: Request) -> Response:
+    """Create a chat session (title, model, metadata, settings; optionally its first messages)."""
     who = await principal(request)
     body = await read_body(request, ("title", "model", "metadata", "settings", "messages", "items"), optional=True)
     items, origins = given_items(body, required=False)
@@ -69,8 +74,15 @@ async def create_session(request: Request) -> Response:
     conversations = store(request)
     with refusals(origins):
         conversation = await conversations.create(
-            who.user_id, who.environment, api_key_id=who.key_id, title=title_from_items(items) if title is None
-            else title, model=body.get("model"), metadata=body.get("metadata"), settings=settings, items=items)
+            who.user_id,
+            who.environment,
+            api_key_id=who.key_id,
+            title=title_from_items(items) if title is None else title,
+            model=body.get("model"),
+            metadata=body.get("metadata"),
+            settings=settings,
+            items=items,
+        )
     messages: list[JSON] = []
     if items:
         pair = await conversations.all_items(who.user_id, who.environment, conversation.id)
@@ -78,13 +90,28 @@ async def create_session(request: Request) -> Response:
     return json_response({**session_object(conversation), "messages": messages}, 201)
 
 
-async def list_sessions(request: Request, *, limit: int, after: str | None, q: str | None, model: str | None,
-                        since: datetime | None, until: datetime | None) -> Response:
+async def list_sessions(
+    request: Request,
+    *,
+    limit: int,
+    after: str | None,
+    q: str | None,
+    model: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Response:
     who = await principal(request)
     with refusals():
         page, more = await store(request).list(
-            who.user_id, who.environment, limit=limit, after=after, q=q, model=model, since=_clamped(since),
-            until=_clamped(until))
+            who.user_id,
+            who.environment,
+            limit=limit,
+            after=after,
+            q=q,
+            model=model,
+            since=_clamped(since),
+            until=_clamped(until),
+        )
     return json_response(_page(page, more))
 
 
@@ -94,12 +121,15 @@ async def search_sessions(request: Request, *, q: str, limit: int) -> Response:
     who = await principal(request)
     with refusals():
         hits = await store(request).search(who.user_id, who.environment, q, limit=limit + 1)
-    data = [{"session": session_object(hit.conversation), "item_id": hit.item_id, "snippet": hit.snippet}
-            for hit in hits[:limit]]
+    data = [
+        {"session": session_object(hit.conversation), "item_id": hit.item_id, "snippet": hit.snippet}
+        for hit in hits[:limit]
+    ]
     return json_response({"object": "list", "data": data, "has_more": len(hits) > limit})
 
 
 async def get_session(request: Request, session_id: str) -> Response:
+    """A session with all its messages."""
     who = await principal(request)
     pair = await store(request).all_items(who.user_id, who.environment, session_id)
     if pair is None:
@@ -109,26 +139,32 @@ async def get_session(request: Request, session_id: str) -> Response:
 
 
 async def update_session(request: Request, session_id: str) -> Response:
+    """Change a session's title, metadata or settings."""
     who = await principal(request)
     body = await read_body(request, ("title", "metadata", "settings"))
     changes: JSON = {name: body[name] for name in ("title", "metadata") if name in body}
     if "settings" in body:
         changes["settings"] = session_settings(body["settings"])
     with refusals():
-        conversation = await store(request).update(who.user_id, who.environment, session_id,
-                                                   title=changes.get("title", UNSET),
-                                                   metadata=changes.get("metadata", UNSET),
-                                                   settings=changes.get("settings", UNSET))
+        conversation = await store(request).update(
+            who.user_id,
+            who.environment,
+            session_id,
+            title=changes.get("title", UNSET),
+            metadata=changes.get("metadata", UNSET),
+            settings=changes.get("settings", UNSET),
+        )
     return json_response(session_object(found(conversation, "Session", session_id)))
 
 
 async def delete_session(request: Request, session_id: str) -> Response:
+    """Delete a session and its messages."""
     return await delete_answer(request, session_id, "Session", "chat.session.deleted")
 
 
 async def append_messages(request: Request, session_id: str) -> Response:
-    """Add messages (or items) at the end, without calling a model; `model` records which model
-    wrote the assistant messages (and becomes the session's model)."""
+    """Append messages (chat form) or items, without calling a model."""
+    # `model` records which model wrote the assistant messages (and becomes the session's model)
     who = await principal(request)
     body = await read_body(request, ("messages", "items", "model"))
     items, origins = given_items(body, required=True)
@@ -137,12 +173,14 @@ async def append_messages(request: Request, session_id: str) -> Response:
         stored = await conversations.append(who.user_id, who.environment, session_id, items, model=body.get("model"))
     if stored is None:
         raise not_found("Session", session_id)
-    conversation = await name_untitled(conversations, who, session_id, items) or \
-        await conversations.get(who.user_id, who.environment, session_id)
+    conversation = await name_untitled(conversations, who, session_id, items) or await conversations.get(
+        who.user_id, who.environment, session_id
+    )
     if conversation is None:  # deleted meanwhile
         raise not_found("Session", session_id)
-    return json_response({"object": "list", "data": [session_message(s) for s in stored],
-                          "session": session_object(conversation)}, 201)
+    return json_response(
+        {"object": "list", "data": [session_message(s) for s in stored], "session": session_object(conversation)}, 201
+    )
 
 
 async def export_session(request: Request, session_id: str, *, format: str) -> Response:
@@ -155,5 +193,6 @@ async def export_session(request: Request, session_id: str, *, format: str) -> R
         content, media, suffix = export_markdown(conversation, items).encode(), "text/markdown; charset=utf-8", "md"
     else:
         content, media, suffix = export_json(conversation, items), "application/json", "json"
-    return Response(content, media_type=media,
-                    headers={"content-disposition": f'attachment; filename="{conversation.id}.{suffix}"'})
+    return Response(
+        content, media_type=media, headers={"content-disposition": f'attachment; filename="{conversation.id}.{suffix}"'}
+    )
