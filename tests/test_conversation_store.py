@@ -33,8 +33,10 @@ from tests.support.store_env import StoreEnv, closed_sql, schema_after, store_en
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
-         "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+WORDS = (
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
+    "quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +96,23 @@ async def fts_consistent(env: Env) -> None:
 
 
 async def test_a_created_conversation_reads_back_with_its_items(store: ConversationStore, env: Env) -> None:
-    given = [msg("system", "be brief"), msg("user", "hi \x00 \u2028 \U0001f600 \"q\""), msg("assistant", "hello"),
-             call("lookup", '{"q": "weather"}'), output("sunny")]
-    conv = await store.create(env.alice, "live", api_key_id=7, title="Greeting", model="openai/gpt-4o-mini",
-                              metadata={"z": "last", "a": "first"}, settings={"summarize": True}, items=given)
+    given = [
+        msg("system", "be brief"),
+        msg("user", 'hi \x00 \u2028 \U0001f600 "q"'),
+        msg("assistant", "hello"),
+        call("lookup", '{"q": "weather"}'),
+        output("sunny"),
+    ]
+    conv = await store.create(
+        env.alice,
+        "live",
+        api_key_id=7,
+        title="Greeting",
+        model="openai/gpt-4o-mini",
+        metadata={"z": "last", "a": "first"},
+        settings={"summarize": True},
+        items=given,
+    )
     assert conv.id.startswith("conv_") and len(conv.id) == 53
     assert (conv.item_count, conv.token_total, conv.api_key_id, conv.environment) == (5, 0, 7, "live")
     got = await store.get(env.alice, "live", conv.id)
@@ -109,15 +124,22 @@ async def test_a_created_conversation_reads_back_with_its_items(store: Conversat
     assert [i.item["id"].split("_")[0] for i in items] == ["msg", "msg", "msg", "fc", "fco"]
     assert all(len(i.item["id"].split("_")[1]) == 48 for i in items)
     assert all(i.item["status"] == "completed" for i in items)
-    assert items[1].item["content"][0]["text"] == "hi \x00 \u2028 \U0001f600 \"q\""
+    assert items[1].item["content"][0]["text"] == 'hi \x00 \u2028 \U0001f600 "q"'
     assert items[3].item == {**given[3], "id": items[3].id, "status": "completed"}
     assert given[0].get("id") is None  # the caller's dicts are not changed
 
 
 async def test_string_content_and_easy_messages_are_completed(store: ConversationStore, env: Env) -> None:
-    conv = await store.create(env.alice, "live", api_key_id=None, items=[
-        {"role": "user", "content": "plain"}, {"type": "message", "role": "assistant", "content": "answer"},
-        {"id": "msg_mine", "type": "message", "role": "developer", "content": [], "status": "incomplete"}])
+    conv = await store.create(
+        env.alice,
+        "live",
+        api_key_id=None,
+        items=[
+            {"role": "user", "content": "plain"},
+            {"type": "message", "role": "assistant", "content": "answer"},
+            {"id": "msg_mine", "type": "message", "role": "developer", "content": [], "status": "incomplete"},
+        ],
+    )
     pair = await store.all_items(env.alice, "live", conv.id)
     assert pair is not None
     a, b, c = (i.item for i in pair[1])
@@ -127,11 +149,15 @@ async def test_string_content_and_easy_messages_are_completed(store: Conversatio
 
 
 async def test_update_changes_only_what_is_given(store: ConversationStore, env: Env) -> None:
-    conv = await store.create(env.alice, "live", api_key_id=1, title="old", metadata={"k": "v"},
-                              settings={"summarize": True})
+    conv = await store.create(
+        env.alice, "live", api_key_id=1, title="old", metadata={"k": "v"}, settings={"summarize": True}
+    )
     renamed = await store.update(env.alice, "live", conv.id, title="new")
     assert renamed is not None and (renamed.title, renamed.metadata, renamed.settings) == (
-        "new", {"k": "v"}, {"summarize": True})
+        "new",
+        {"k": "v"},
+        {"summarize": True},
+    )
     tagged = await store.update(env.alice, "live", conv.id, metadata={"x": "y"})
     assert tagged is not None and (tagged.title, tagged.metadata) == ("new", {"x": "y"})
     cleared = await store.update(env.alice, "live", conv.id, title=None, metadata=None, settings={})
@@ -250,8 +276,11 @@ async def test_listing_filters_by_model_time_and_words(store: ConversationStore,
     assert ids(await store.list(user, "live", model="nope\x00")) == []
     assert ids(await store.list(user, "live", since=t0 + timedelta(days=1))) == [c.id, b.id]
     assert ids(await store.list(user, "live", until=t0 + timedelta(days=1))) == [a.id]
-    assert ids(await store.list(user, "live", since=(t0 + timedelta(days=1)).timestamp(),
-                                until=(t0 + timedelta(days=2)).timestamp())) == [b.id]
+    assert ids(
+        await store.list(
+            user, "live", since=(t0 + timedelta(days=1)).timestamp(), until=(t0 + timedelta(days=2)).timestamp()
+        )
+    ) == [b.id]
     assert ids(await store.list(user, "live", q="PINEAPPLE")) == [b.id, a.id]  # a title, an item
     assert ids(await store.list(user, "live", q="pineapple pizza")) == [a.id]
     assert ids(await store.list(user, "live", q="   ")) == [c.id, b.id, a.id]  # blank: no filter
@@ -307,12 +336,21 @@ async def test_append_records_the_turn_and_bumps_the_conversation(store: Convers
     conv = await store.create(env.alice, "live", api_key_id=1, model="old/model", items=[msg("user", "q1")])
     await set_updated(env, conv.id, datetime(2020, 1, 1, tzinfo=UTC))
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-    stored = await store.append(env.alice, "live", conv.id, [msg("assistant", "a1"), msg("user", "q2")],
-                                model="new/model", provider="fakeopenai", request_id="req_1", usage=usage,
-                                tokens=15)
+    stored = await store.append(
+        env.alice,
+        "live",
+        conv.id,
+        [msg("assistant", "a1"), msg("user", "q2")],
+        model="new/model",
+        provider="fakeopenai",
+        request_id="req_1",
+        usage=usage,
+        tokens=15,
+    )
     assert stored is not None and [s.position for s in stored] == [1, 2]
-    assert all((s.model, s.provider, s.request_id, s.usage) == ("new/model", "fakeopenai", "req_1", usage)
-               for s in stored)
+    assert all(
+        (s.model, s.provider, s.request_id, s.usage) == ("new/model", "fakeopenai", "req_1", usage) for s in stored
+    )
     now = await store.get(env.alice, "live", conv.id)
     assert now is not None and (now.item_count, now.token_total, now.model) == (3, 15, "new/model")
     assert now.updated_at > int(datetime(2021, 1, 1, tzinfo=UTC).timestamp())
@@ -345,10 +383,14 @@ async def test_concurrent_appends_never_collide_nor_interleave(env: Env, tmp_pat
         stores = [env.store(tmp_path), *(ConversationStore(sql, tmp_path) for sql in extra)]
         conv = await stores[0].create(env.alice, "live", api_key_id=1)
         calls, per_call = 12, 4
-        results = await asyncio.gather(*(
-            stores[n % len(stores)].append(env.alice, "live", conv.id,
-                                           [msg("user", f"call{n}-item{k}") for k in range(per_call)], tokens=1)
-            for n in range(calls)))
+        results = await asyncio.gather(
+            *(
+                stores[n % len(stores)].append(
+                    env.alice, "live", conv.id, [msg("user", f"call{n}-item{k}") for k in range(per_call)], tokens=1
+                )
+                for n in range(calls)
+            )
+        )
         for n, stored in enumerate(results):
             assert stored is not None
             positions = [s.position for s in stored]
@@ -392,33 +434,37 @@ async def test_an_item_over_the_byte_limit_is_refused_naming_it(env: Env, tmp_pa
     assert now is not None and now.item_count == 0  # nothing half appended
 
 
-@pytest.mark.parametrize(("call_kwargs", "param"), [
-    ({"metadata": {f"k{n}": "v" for n in range(17)}}, "metadata"),
-    ({"metadata": {"k" * 65: "v"}}, "metadata"),
-    ({"metadata": {"k": "v" * 513}}, "metadata"),
-    ({"metadata": {"k": 1}}, "metadata"),
-    ({"metadata": ["k", "v"]}, "metadata"),
-    ({"settings": "summarize"}, "settings"),
-    ({"settings": {"x": "\ud800"}}, "settings"),
-    ({"title": "t" * 513}, "title"),
-    ({"title": "nul\x00"}, "title"),
-    ({"title": 5}, "title"),
-    ({"model": "m" * 257}, "model"),
-    ({"items": "hello"}, "items"),
-    ({"items": [5]}, "items[0]"),
-    ({"items": [{"type": "message", "role": "robot", "content": "x"}]}, "items[0].role"),
-    ({"items": [{"type": "message", "role": "user", "content": 5}]}, "items[0].content"),
-    ({"items": [{"type": "message", "role": "user", "content": [{"text": "no type"}]}]}, "items[0].content"),
-    ({"items": [msg("user", "ok"), {"type": "function_call", "call_id": "c", "arguments": "{}"}]}, "items[1].name"),
-    ({"items": [{"type": "function_call_output", "call_id": "c", "output": 5}]}, "items[0].output"),
-    ({"items": [{"content": "no type, no role"}]}, "items[0].type"),
-    ({"items": [{**msg("user", "a"), "id": ""}]}, "items[0].id"),
-    ({"items": [{**msg("user", "a"), "id": "x" * 129}]}, "items[0].id"),
-    ({"items": [{**msg("user", "a"), "id": "msg_1"}, {**msg("user", "b"), "id": "msg_1"}]}, "items[1].id"),
-    ({"items": [msg("user", "lone \ud800 surrogate")]}, "items[0]"),
-])
-async def test_malformed_values_are_refused_naming_the_field(store: ConversationStore, env: Env,
-                                                             call_kwargs: dict[str, Any], param: str) -> None:
+@pytest.mark.parametrize(
+    ("call_kwargs", "param"),
+    [
+        ({"metadata": {f"k{n}": "v" for n in range(17)}}, "metadata"),
+        ({"metadata": {"k" * 65: "v"}}, "metadata"),
+        ({"metadata": {"k": "v" * 513}}, "metadata"),
+        ({"metadata": {"k": 1}}, "metadata"),
+        ({"metadata": ["k", "v"]}, "metadata"),
+        ({"settings": "summarize"}, "settings"),
+        ({"settings": {"x": "\ud800"}}, "settings"),
+        ({"title": "t" * 513}, "title"),
+        ({"title": "nul\x00"}, "title"),
+        ({"title": 5}, "title"),
+        ({"model": "m" * 257}, "model"),
+        ({"items": "hello"}, "items"),
+        ({"items": [5]}, "items[0]"),
+        ({"items": [{"type": "message", "role": "robot", "content": "x"}]}, "items[0].role"),
+        ({"items": [{"type": "message", "role": "user", "content": 5}]}, "items[0].content"),
+        ({"items": [{"type": "message", "role": "user", "content": [{"text": "no type"}]}]}, "items[0].content"),
+        ({"items": [msg("user", "ok"), {"type": "function_call", "call_id": "c", "arguments": "{}"}]}, "items[1].name"),
+        ({"items": [{"type": "function_call_output", "call_id": "c", "output": 5}]}, "items[0].output"),
+        ({"items": [{"content": "no type, no role"}]}, "items[0].type"),
+        ({"items": [{**msg("user", "a"), "id": ""}]}, "items[0].id"),
+        ({"items": [{**msg("user", "a"), "id": "x" * 129}]}, "items[0].id"),
+        ({"items": [{**msg("user", "a"), "id": "msg_1"}, {**msg("user", "b"), "id": "msg_1"}]}, "items[1].id"),
+        ({"items": [msg("user", "lone \ud800 surrogate")]}, "items[0]"),
+    ],
+)
+async def test_malformed_values_are_refused_naming_the_field(
+    store: ConversationStore, env: Env, call_kwargs: dict[str, Any], param: str
+) -> None:
     with pytest.raises(InvalidConversation) as refused:
         await store.create(env.alice, "live", api_key_id=1, **call_kwargs)
     assert refused.value.param == param and isinstance(refused.value, ValueError)
@@ -463,8 +509,15 @@ async def test_summary_is_kept_unless_a_wider_one_exists(store: ConversationStor
 
 async def test_values_at_their_limits_are_stored(store: ConversationStore, env: Env) -> None:
     metadata = {f"{n:064d}": "v" * 512 for n in range(16)}
-    conv = await store.create(env.alice, "live", api_key_id=None, title="t" * 512, model="m" * 256,
-                              metadata=metadata, items=[{**msg("user", "x"), "id": "i" * 128}])
+    conv = await store.create(
+        env.alice,
+        "live",
+        api_key_id=None,
+        title="t" * 512,
+        model="m" * 256,
+        metadata=metadata,
+        items=[{**msg("user", "x"), "id": "i" * 128}],
+    )
     assert await store.get(env.alice, "live", conv.id) == conv and conv.metadata == metadata
     odd = {"type": "additional_tools", "role": "r\x00" + "o" * 40, "tools": [], "deep": {"a": [1, {"b": None}]}}
     other = await store.create(env.alice, "live", api_key_id=None, items=[odd])
@@ -487,8 +540,10 @@ async def test_search_finds_a_word_in_the_third_message_of_one_of_200(store: Con
     for n in range(200):
         items = [msg("user" if k % 2 == 0 else "assistant", " ".join(rng.choices(WORDS, k=12))) for k in range(5)]
         if n == target:
-            items[2] = msg("user", f"{' '.join(rng.choices(WORDS, k=20))} the {needle} question "
-                                   f"{' '.join(rng.choices(WORDS, k=20))}")
+            items[2] = msg(
+                "user",
+                f"{' '.join(rng.choices(WORDS, k=20))} the {needle} question {' '.join(rng.choices(WORDS, k=20))}",
+            )
         conv = await store.create(user, "live", api_key_id=1, title=f"session {n}", items=items)
         if n == target:
             target_conv = conv
@@ -504,15 +559,15 @@ async def test_search_finds_a_word_in_the_third_message_of_one_of_200(store: Con
     assert await store.search(user, "live", needle.upper()) == hits  # case does not matter
     many = await store.search(user, "live", "alpha", limit=5)
     assert len(many) == 5 and len({h.conversation.id for h in many}) == 5
-    assert [h.conversation.updated_at for h in many] == sorted((h.conversation.updated_at for h in many),
-                                                               reverse=True)
+    assert [h.conversation.updated_at for h in many] == sorted((h.conversation.updated_at for h in many), reverse=True)
     assert all("**alpha**" in h.snippet.lower() for h in many)
 
 
 async def test_a_title_match_is_a_hit_without_an_item(store: ConversationStore, env: Env) -> None:
     user = await _fresh_user(env)
-    conv = await store.create(user, "live", api_key_id=1, title="Quarterly kumquat review",
-                              items=[msg("user", "unrelated words")])
+    conv = await store.create(
+        user, "live", api_key_id=1, title="Quarterly kumquat review", items=[msg("user", "unrelated words")]
+    )
     (hit,) = await store.search(user, "live", "kumquat")
     assert hit.conversation.id == conv.id and hit.item_id is None and "**kumquat**" in hit.snippet.lower()
     await store.update(user, "live", conv.id, title="Annual plum review")
@@ -523,25 +578,68 @@ async def test_a_title_match_is_a_hit_without_an_item(store: ConversationStore, 
 
 async def test_search_covers_tool_calls_and_outputs(store: ConversationStore, env: Env) -> None:
     user = await _fresh_user(env)
-    conv = await store.create(user, "live", api_key_id=1, items=[
-        call("get_weather", '{"city": "Reykjavik"}'), output('{"forecast": "blizzard"}')])
+    conv = await store.create(
+        user,
+        "live",
+        api_key_id=1,
+        items=[call("get_weather", '{"city": "Reykjavik"}'), output('{"forecast": "blizzard"}')],
+    )
     items = (await store.all_items(user, "live", conv.id) or (None, []))[1]
     for word, item in (("get_weather", items[0]), ("reykjavik", items[0]), ("blizzard", items[1])):
         hits = await store.search(user, "live", word)
         assert [(h.conversation.id, h.item_id) for h in hits] == [(conv.id, item.id)], word
 
 
-HOSTILE = ['"', '""', "'", "NEAR(a b)", "NEAR", "*", "a*", "alpha OR bravo", "NOT alpha", "alpha AND", "title:x",
-           "text:alpha", "^alpha", "-alpha", "+", "(", ")", "{text}: alpha", "alpha\"bravo", "'; DROP TABLE "
-           "conversations; --", "\x00", "\ud800", "", "   ", "\u200b", "!@#$%^&*()", "a" * 20_000,
-           " ".join(["alpha"] * 500), "%", "_", "\\", "alpha & bravo | !charlie", "alpha <-> bravo", "a:*",
-           "\U0001f600", "ελληνικά", "日本語"]
+HOSTILE = [
+    '"',
+    '""',
+    "'",
+    "NEAR(a b)",
+    "NEAR",
+    "*",
+    "a*",
+    "alpha OR bravo",
+    "NOT alpha",
+    "alpha AND",
+    "title:x",
+    "text:alpha",
+    "^alpha",
+    "-alpha",
+    "+",
+    "(",
+    ")",
+    "{text}: alpha",
+    'alpha"bravo',
+    "'; DROP TABLE conversations; --",
+    "\x00",
+    "\ud800",
+    "",
+    "   ",
+    "\u200b",
+    "!@#$%^&*()",
+    "a" * 20_000,
+    " ".join(["alpha"] * 500),
+    "%",
+    "_",
+    "\\",
+    "alpha & bravo | !charlie",
+    "alpha <-> bravo",
+    "a:*",
+    "\U0001f600",
+    "ελληνικά",
+    "日本語",
+]
 
 
 async def test_hostile_search_strings_never_crash(store: ConversationStore, env: Env) -> None:
     user = await _fresh_user(env)
-    conv = await store.create(user, "live", api_key_id=1, title="NEAR the title",
-                              items=[msg("user", "alpha bravo charlie, said \"quoted\" NEAR the end")])
+    conv = await store.create(
+        user,
+        "live",
+        api_key_id=1,
+        title="NEAR the title",
+        items=[msg("user", 'alpha bravo charlie, said "quoted" NEAR the end')],
+    )
     for q in HOSTILE:
         hits = await store.search(user, "live", q)
         page, _ = await store.list(user, "live", q=q)
@@ -555,8 +653,13 @@ async def test_hostile_search_strings_never_crash(store: ConversationStore, env:
 
 async def test_deleting_keeps_search_consistent(store: ConversationStore, env: Env) -> None:
     user = await _fresh_user(env)
-    conv = await store.create(user, "live", api_key_id=1, title="persimmon",
-                              items=[msg("user", "quince one"), msg("user", "quince two"), msg("user", "medlar")])
+    conv = await store.create(
+        user,
+        "live",
+        api_key_id=1,
+        title="persimmon",
+        items=[msg("user", "quince one"), msg("user", "quince two"), msg("user", "medlar")],
+    )
     items = (await store.all_items(user, "live", conv.id) or (None, []))[1]
     (hit,) = await store.search(user, "live", "quince")
     assert hit.item_id == items[1].id  # the newest matching item
@@ -575,16 +678,16 @@ async def test_deleting_keeps_search_consistent(store: ConversationStore, env: E
     await fts_consistent(env)
 
 
-async def test_retention_purges_old_conversations_and_their_search_entries(env: Env, tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_retention_purges_old_conversations_and_their_search_entries(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from gatewayz.history import conversation_queries as module
 
     monkeypatch.setattr(module, "PURGE_BATCH_ITEMS", 3)  # several batches
     store = env.store(tmp_path)
     user = await _fresh_user(env)
     word = f"tamarind{secrets.token_hex(3)}"
-    old = [await store.create(user, "live", api_key_id=1, title=word, items=[msg("user", word)] * 2)
-           for _ in range(4)]
+    old = [await store.create(user, "live", api_key_id=1, title=word, items=[msg("user", word)] * 2) for _ in range(4)]
     recent = await store.create(user, "test", api_key_id=1, items=[msg("user", word)])
     long_ago = datetime.now(UTC) - timedelta(days=400)
     for conv in old:
@@ -596,8 +699,10 @@ async def test_retention_purges_old_conversations_and_their_search_entries(env: 
     assert [h.conversation.id for h in await store.search(user, "test", word)] == [recent.id]
     assert await store.purge_older_than(datetime.now(UTC) - timedelta(days=365)) == 0
     async with env.sql.transaction() as tx:
-        left = await tx.fetchall("SELECT count(*) FROM conversation_items WHERE conversation_id IN "
-                                 "(:a, :b, :c, :d)", dict(zip("abcd", (c.id for c in old), strict=True)))
+        left = await tx.fetchall(
+            "SELECT count(*) FROM conversation_items WHERE conversation_id IN (:a, :b, :c, :d)",
+            dict(zip("abcd", (c.id for c in old), strict=True)),
+        )
     assert left == [(0,)]
     await fts_consistent(env)
 
@@ -636,8 +741,10 @@ async def test_an_append_while_the_database_is_gone_is_spooled_then_drained(env:
     conv = await up.create(env.alice, "live", api_key_id=1, items=[msg("user", "q")])
     down = ConversationStore(await closed_sql(env.settings), tmp_path)
     turn = [msg("assistant", "kept answer")]
-    assert await down.append_durable(env.alice, "live", conv.id, turn, request_id="req_kept", tokens=9,
-                                     model="m/x") is None
+    assert (
+        await down.append_durable(env.alice, "live", conv.id, turn, request_id="req_kept", tokens=9, model="m/x")
+        is None
+    )
     assert down.deferred == 1 and (tmp_path / SPOOL_NAME).exists()
     assert await down.drain() == 0 and down.spool.pending()  # still down: put back, not lost
     assert await up.drain() == 1
@@ -674,8 +781,10 @@ async def test_a_missing_table_defers_and_the_drain_completes_it(env: Env, tmp_p
         await tx.execute("ALTER TABLE conversation_items RENAME TO conversation_items_away", {})
     try:
         for n in range(3):
-            assert await store.append_durable(env.alice, "live", conv.id, [msg("user", f"d{n}")],
-                                              request_id=f"req_d{n}") is None
+            assert (
+                await store.append_durable(env.alice, "live", conv.id, [msg("user", f"d{n}")], request_id=f"req_d{n}")
+                is None
+            )
         assert store.deferred == 3
         assert await store.drain() == 0 and store.spool.pending()
     finally:
@@ -705,9 +814,11 @@ async def test_spool_lines_that_can_never_complete_are_set_aside(env: Env, tmp_p
     up = env.store(tmp_path)
     conv = await up.create(env.alice, "live", api_key_id=1)
     await ConversationStore(await closed_sql(env.settings), tmp_path).append_durable(
-        env.alice, "live", conv.id, [msg("user", "good")], request_id="req_good")
+        env.alice, "live", conv.id, [msg("user", "good")], request_id="req_good"
+    )
     await ConversationStore(await closed_sql(env.settings), tmp_path).append_durable(
-        env.alice, "live", "conv_deleted_meanwhile", [msg("user", "x")], request_id="req_gone")
+        env.alice, "live", "conv_deleted_meanwhile", [msg("user", "x")], request_id="req_gone"
+    )
     for torn in ('{"user_id": 1, "envir', "[1, 2]"):
         await asyncio.to_thread(up.spool.append, torn)
     assert await up.drain() == 1
@@ -753,11 +864,12 @@ def _search_objects(sync_conn: Any) -> list[Any]:
     """The full-text search objects there are: FTS5 tables and triggers, or PostgreSQL indexes."""
     if sync_conn.dialect.name == "sqlite":
         search = sync_conn.exec_driver_sql(
-            "SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'history_fts%' ORDER BY name").all()
+            "SELECT type, name, sql FROM sqlite_master WHERE name LIKE 'history_fts%' ORDER BY name"
+        ).all()
     else:
         search = sync_conn.exec_driver_sql(
-            "SELECT 'index', indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%_search' "
-            "ORDER BY indexname").all()
+            "SELECT 'index', indexname, indexdef FROM pg_indexes WHERE indexname LIKE '%_search' ORDER BY indexname"
+        ).all()
     return [tuple(r) for r in search]
 
 
@@ -777,9 +889,12 @@ async def test_migration_0006_upgrades_and_downgrades_cleanly(empty_url: str, tm
     assert revision == "0005" and left == []
     # what 0006 adds is all that is missing, and nothing else changed
     assert {d[1].name if d[0] == "add_table" else d[1].table.name for d in differences} == {
-        "conversations", "conversation_items"}
-    assert sorted(d[0] for d in differences) == ["add_index"] * (5 if backend() == "postgres" else 3) + [
-        "add_table"] * 2
+        "conversations",
+        "conversation_items",
+    }
+    assert (
+        sorted(d[0] for d in differences) == ["add_index"] * (5 if backend() == "postgres" else 3) + ["add_table"] * 2
+    )
     assert (await _schema(empty_url, tmp_path, ("upgrade", "head")))[:3] == ([], "0006", search)
 
 
@@ -793,7 +908,8 @@ def second_empty_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 async def test_a_fresh_database_gets_the_same_search_objects_as_the_migration(
-        empty_url: str, second_empty_url: str, tmp_path: Path) -> None:
+    empty_url: str, second_empty_url: str, tmp_path: Path
+) -> None:
     """A first start creates the schema from the metadata in one go (storage/migrate.py): the DDL
     attached to the tables must give the same search objects as replaying 0006."""
     replayed = await _schema(empty_url, tmp_path, ("upgrade", "head"))

@@ -49,17 +49,41 @@ def store(env: Env, tmp_path: Path) -> ResponseStore:
     return env.store(tmp_path)
 
 
-def _record(user_id: int, *, previous: str | None = None, environment: str = "live", text: str = "hi",
-            status: str = "completed") -> StoredResponseRecord:
+def _record(
+    user_id: int, *, previous: str | None = None, environment: str = "live", text: str = "hi", status: str = "completed"
+) -> StoredResponseRecord:
     rid = f"resp_{secrets.token_hex(24)}"
     return StoredResponseRecord(
-        id=rid, user_id=user_id, api_key_id=7, environment=environment, model="openai/gpt-4o-mini",
-        status=status, previous_response_id=previous, created_at=1_765_000_000,
-        response={"id": rid, "object": "response", "status": status, "created_at": 1_765_000_000,
-                  "output": [{"id": f"msg_{rid[5:]}", "type": "message", "role": "assistant",
-                              "content": [{"type": "output_text", "text": f"answer to {text}"}]}]},
-        input_items=[{"id": f"in_{rid[5:]}", "type": "message", "role": "user",
-                      "content": [{"type": "input_text", "text": text}]}],
+        id=rid,
+        user_id=user_id,
+        api_key_id=7,
+        environment=environment,
+        model="openai/gpt-4o-mini",
+        status=status,
+        previous_response_id=previous,
+        created_at=1_765_000_000,
+        response={
+            "id": rid,
+            "object": "response",
+            "status": status,
+            "created_at": 1_765_000_000,
+            "output": [
+                {
+                    "id": f"msg_{rid[5:]}",
+                    "type": "message",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": f"answer to {text}"}],
+                }
+            ],
+        },
+        input_items=[
+            {
+                "id": f"in_{rid[5:]}",
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            }
+        ],
     )
 
 
@@ -81,7 +105,7 @@ async def _chain(store: ResponseStore, user_id: int, *texts: str) -> list[Stored
 
 
 async def test_a_saved_response_reads_back_exactly(store: ResponseStore, env: Env) -> None:
-    record = _record(env.alice, text="line\u2028separator, NUL \x00, \U0001f600 and \"quotes\"\nnewline")
+    record = _record(env.alice, text='line\u2028separator, NUL \x00, \U0001f600 and "quotes"\nnewline')
     record.response["metadata"] = {"z": "last", "a": "first"}  # key order is kept (not JSONB)
     await store.save(record)
     got = await store.get(env.alice, "live", record.id)
@@ -143,7 +167,13 @@ async def test_what_the_database_can_never_take_is_refused_not_spooled(store: Re
 async def test_earlier_items_are_the_whole_conversation_oldest_first(store: ResponseStore, env: Env) -> None:
     first, _, third = await _chain(store, env.alice, "one", "two", "three")
     assert _texts(await store.earlier_items(env.alice, "live", third.id)) == [
-        "one", "answer to one", "two", "answer to two", "three", "answer to three"]
+        "one",
+        "answer to one",
+        "two",
+        "answer to two",
+        "three",
+        "answer to three",
+    ]
     assert _texts(await store.earlier_items(env.alice, "live", first.id)) == ["one", "answer to one"]
     assert await store.earlier_items(env.alice, "live", "resp_never_made") is None
 
@@ -151,9 +181,15 @@ async def test_earlier_items_are_the_whole_conversation_oldest_first(store: Resp
 async def test_a_long_chain_is_cut_at_its_oldest_end(store: ResponseStore, env: Env) -> None:
     records = await _chain(store, env.alice, *(f"t{i}" for i in range(6)))
     assert _texts(await store.earlier_items(env.alice, "live", records[-1].id, max_responses=2)) == [
-        "t4", "answer to t4", "t5", "answer to t5"]
+        "t4",
+        "answer to t4",
+        "t5",
+        "answer to t5",
+    ]
     assert _texts(await store.earlier_items(env.alice, "live", records[-1].id, max_responses=1)) == [
-        "t5", "answer to t5"]
+        "t5",
+        "answer to t5",
+    ]
     with pytest.raises(ValueError):
         await store.earlier_items(env.alice, "live", records[-1].id, max_responses=0)
 
@@ -181,7 +217,11 @@ async def test_a_cycle_is_followed_once(store: ResponseStore, env: Env) -> None:
     await store.save(b)
     assert _texts(await store.earlier_items(env.alice, "live", a.id)) == ["b", "answer to b", "a", "answer to a"]
     assert _texts(await store.earlier_items(env.alice, "live", a.id, max_responses=5)) == [
-        "b", "answer to b", "a", "answer to a"]
+        "b",
+        "answer to b",
+        "a",
+        "answer to a",
+    ]
 
 
 # -- saves the database cannot take now: spooled, then drained ----------------------------------
@@ -274,6 +314,7 @@ async def test_the_shared_metadata_includes_the_history_tables() -> None:
     """A fresh database is created from `gatewayz.storage.models.metadata` in one go: without the
     history tables imported there, it would be stamped at head with no stored_responses table."""
     probe = "import gatewayz.storage.models as m; print('stored_responses' in m.metadata.tables)"
-    out = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", probe], capture_output=True, text=True,
-                                  check=True)
+    out = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "True"

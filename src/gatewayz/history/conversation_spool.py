@@ -34,13 +34,24 @@ if TYPE_CHECKING:
     from gatewayz.history.conversation_rows import StoredItem, Turn
 
 log = structlog.get_logger("gatewayz.history.conversations")
-_DRAIN_LOG = DrainLog(log, refused="history_append_refused", still_failing="history_append_still_failing",
-                      failed="history_drain_failed")
+_DRAIN_LOG = DrainLog(
+    log, refused="history_append_refused", still_failing="history_append_still_failing", failed="history_drain_failed"
+)
 
 SPOOL_NAME = "pending-history.jsonl"
 RETRY_DELAYS = (0.05, 0.25)  # after the first attempt; then the spool
-_FIELDS = ("user_id", "environment", "conversation_id", "items", "model", "provider", "request_id", "usage",
-           "tokens", "created_at")
+_FIELDS = (
+    "user_id",
+    "environment",
+    "conversation_id",
+    "items",
+    "model",
+    "provider",
+    "request_id",
+    "usage",
+    "tokens",
+    "created_at",
+)
 
 
 class DurableAppends:
@@ -52,16 +63,27 @@ class DurableAppends:
         self.spool = Spool(data_dir / SPOOL_NAME)
         self.deferred = 0  # appends kept in the spool by this process (for health/metrics)
 
-    async def _append(self, user_id: int, environment: str, conv_id: str, prepared: list[PreparedItem],
-                      turn: Turn, created: datetime) -> list[StoredItem] | None:
+    async def _append(
+        self, user_id: int, environment: str, conv_id: str, prepared: list[PreparedItem], turn: Turn, created: datetime
+    ) -> list[StoredItem] | None:
         raise NotImplementedError
 
     def _turn(self, model: Any, provider: Any, request_id: Any, usage: Any, tokens: Any) -> Turn:
         raise NotImplementedError
 
-    async def append_durable(self, user_id: int, environment: str, conv_id: str, items: Iterable[dict[str, Any]],
-                             *, request_id: str, model: str | None = None, provider: str | None = None,
-                             usage: dict[str, Any] | None = None, tokens: int = 0) -> list[StoredItem] | None:
+    async def append_durable(
+        self,
+        user_id: int,
+        environment: str,
+        conv_id: str,
+        items: Iterable[dict[str, Any]],
+        *,
+        request_id: str,
+        model: str | None = None,
+        provider: str | None = None,
+        usage: dict[str, Any] | None = None,
+        tokens: int = 0,
+    ) -> list[StoredItem] | None:
         """`append` for the after-the-answer path. Never raises an Exception: returns the stored
         items, or None when the append was deferred to the spool, refused, or has no conversation
         to go to (each logged). Run it shielded from the request's cancellation."""
@@ -92,18 +114,32 @@ class DurableAppends:
             if stored is None:
                 log.warning("history_append_dropped", conversation_id=str(conv_id)[:128], request_id=request_id)
             return stored
-        line = {"user_id": int(user_id), "environment": environment, "conversation_id": conv_id,
-                "items": [p.item for p in prepared], "model": turn.model, "provider": turn.provider,
-                "request_id": turn.request_id, "usage": None if turn.usage is None else orjson.loads(turn.usage),
-                "tokens": turn.tokens, "created_at": created.timestamp()}
+        line = {
+            "user_id": int(user_id),
+            "environment": environment,
+            "conversation_id": conv_id,
+            "items": [p.item for p in prepared],
+            "model": turn.model,
+            "provider": turn.provider,
+            "request_id": turn.request_id,
+            "usage": None if turn.usage is None else orjson.loads(turn.usage),
+            "tokens": turn.tokens,
+            "created_at": created.timestamp(),
+        }
         await self._defer(line, error)
         return None
 
     async def _defer(self, line: dict[str, Any], error: Exception | None) -> None:
         self.deferred += 1
         kept_in = await keep_line(self.spool, line)
-        log.error("history_append_deferred", conversation_id=line["conversation_id"], request_id=line["request_id"],
-                  items=len(line["items"]), kept_in=kept_in, error=describe(error) if error else None)
+        log.error(
+            "history_append_deferred",
+            conversation_id=line["conversation_id"],
+            request_id=line["request_id"],
+            items=len(line["items"]),
+            kept_in=kept_in,
+            error=describe(error) if error else None,
+        )
 
     async def drain(self) -> int:
         """Complete spooled appends; returns how many are now in the database (a replay of one
@@ -116,8 +152,7 @@ class DurableAppends:
         prepared = prepare_items(job["items"], self.max_item_bytes)
         turn = self._turn(job["model"], job["provider"], job["request_id"], job["usage"], job["tokens"])
         created = datetime.fromtimestamp(job["created_at"], UTC)
-        stored = await self._append(job["user_id"], job["environment"], job["conversation_id"], prepared, turn,
-                                    created)
+        stored = await self._append(job["user_id"], job["environment"], job["conversation_id"], prepared, turn, created)
         if stored is None:
             log.warning("history_append_dropped", conversation_id=job["conversation_id"], request_id=job["request_id"])
         return stored is not None
@@ -151,15 +186,19 @@ class Retention:
 
 def _spooled(line: str) -> dict[str, Any]:
     job = orjson.loads(line)  # orjson.JSONDecodeError is a ValueError
-    if not isinstance(job, dict) or not set(_FIELDS) <= job.keys() or not isinstance(job["user_id"], int) \
-            or not isinstance(job["created_at"], int | float) or not isinstance(job["request_id"], str):
+    if (
+        not isinstance(job, dict)
+        or not set(_FIELDS) <= job.keys()
+        or not isinstance(job["user_id"], int)
+        or not isinstance(job["created_at"], int | float)
+        or not isinstance(job["request_id"], str)
+    ):
         raise ValueError("not a spooled conversation append")
     return job
 
 
 def _refused(conv_id: Any, request_id: str, exc: Exception) -> None:
-    log.error("history_append_refused", conversation_id=str(conv_id)[:128], request_id=request_id,
-              error=describe(exc))
+    log.error("history_append_refused", conversation_id=str(conv_id)[:128], request_id=request_id, error=describe(exc))
 
 
 def _never_completes(exc: Exception) -> bool:

@@ -38,15 +38,30 @@ from gatewayz.storage.fastsql import FastSQL
 from gatewayz.storage.spool import DrainLog, Spool, describe, drain_spool, keep_line, refused_for_good
 
 log = structlog.get_logger("gatewayz.history.responses")
-_DRAIN_LOG = DrainLog(log, refused="response_store_refused", still_failing="response_store_still_failing",
-                      failed="response_store_drain_failed")
+_DRAIN_LOG = DrainLog(
+    log,
+    refused="response_store_refused",
+    still_failing="response_store_still_failing",
+    failed="response_store_drain_failed",
+)
 
 RETRY_DELAYS = (0.05, 0.25)  # after the first attempt; then the spool
 SPOOL_NAME = "pending-responses.jsonl"
 MAX_CHAIN = 1000
 
-_FIELDS = ("id", "user_id", "api_key_id", "environment", "model", "status", "previous_response_id", "created_at",
-           "revision", "response", "input_items")
+_FIELDS = (
+    "id",
+    "user_id",
+    "api_key_id",
+    "environment",
+    "model",
+    "status",
+    "previous_response_id",
+    "created_at",
+    "revision",
+    "response",
+    "input_items",
+)
 _COLUMNS = ", ".join(_FIELDS)
 # A newer revision replaces an older one (partial then final); never another tenant's row.
 _SAVE = f"""
@@ -132,18 +147,25 @@ class ResponseStore:
     def _row(self, record: StoredResponseRecord) -> dict[str, Any]:
         """The row's parameters, checked: a value the database would refuse is refused here, the
         same on SQLite (which does not check lengths) as on PostgreSQL."""
-        for name, value, limit in (("id", record.id, ID_LENGTH), ("model", record.model, MODEL_LENGTH),
-                                   ("status", record.status, STATUS_LENGTH),
-                                   ("environment", record.environment, ENVIRONMENT_LENGTH),
-                                   ("previous_response_id", record.previous_response_id or "", ID_LENGTH)):
+        for name, value, limit in (
+            ("id", record.id, ID_LENGTH),
+            ("model", record.model, MODEL_LENGTH),
+            ("status", record.status, STATUS_LENGTH),
+            ("environment", record.environment, ENVIRONMENT_LENGTH),
+            ("previous_response_id", record.previous_response_id or "", ID_LENGTH),
+        ):
             if not isinstance(value, str) or len(value) > limit or "\x00" in value:
                 raise ValueError(f"{name} cannot be stored (more than {limit} characters, or not text)")
         self._last_revision = max(time.time_ns(), self._last_revision + 1)
         return {
-            "id": record.id, "user_id": int(record.user_id),
+            "id": record.id,
+            "user_id": int(record.user_id),
             "api_key_id": None if record.api_key_id is None else int(record.api_key_id),
-            "environment": record.environment, "model": record.model, "status": record.status,
-            "previous_response_id": record.previous_response_id, "created_at": int(record.created_at),
+            "environment": record.environment,
+            "model": record.model,
+            "status": record.status,
+            "previous_response_id": record.previous_response_id,
+            "created_at": int(record.created_at),
             "revision": self._last_revision,
             # orjson writes NUL as \u0000 and refuses lone surrogates: the text is storable anywhere
             "response": orjson.dumps(record.response).decode(),
@@ -156,8 +178,9 @@ class ResponseStore:
     async def _defer(self, row: dict[str, Any], error: Exception | None) -> None:
         self.deferred += 1
         kept_in = await keep_line(self.spool, row)
-        log.error("response_store_deferred", response_id=row["id"], kept_in=kept_in,
-                  error=describe(error) if error else None)
+        log.error(
+            "response_store_deferred", response_id=row["id"], kept_in=kept_in, error=describe(error) if error else None
+        )
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -167,9 +190,16 @@ class ResponseStore:
             return None
         rid, uid, key_id, env, model, status, previous, created, response, items = row
         return StoredResponseRecord(
-            id=rid, user_id=int(uid), api_key_id=None if key_id is None else int(key_id), environment=env,
-            model=model, status=status, previous_response_id=previous, created_at=unix(created),
-            response=orjson.loads(response), input_items=orjson.loads(items),
+            id=rid,
+            user_id=int(uid),
+            api_key_id=None if key_id is None else int(key_id),
+            environment=env,
+            model=model,
+            status=status,
+            previous_response_id=previous,
+            created_at=unix(created),
+            response=orjson.loads(response),
+            input_items=orjson.loads(items),
         )
 
     async def delete(self, user_id: int, environment: str, response_id: str) -> bool:
@@ -187,8 +217,12 @@ class ResponseStore:
         chain (what came before it is not reachable any more)."""
         if max_responses < 1:
             raise ValueError("max_responses must be at least 1")
-        params = {"id": response_id, "user_id": user_id, "environment": environment,
-                  "max_responses": min(max_responses, 2**31 - 1)}
+        params = {
+            "id": response_id,
+            "user_id": user_id,
+            "environment": environment,
+            "max_responses": min(max_responses, 2**31 - 1),
+        }
         async with self.sql.transaction() as tx:
             rows = await tx.fetchall(_CHAIN, params)
         if not rows:

@@ -105,7 +105,7 @@ def _append_locked(path: Path, data: bytes) -> None:
                 continue  # renamed by a drainer after we opened it: open the new file
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
             return
         finally:
