@@ -20,8 +20,10 @@ from gatewayz.http.access_log import AccessLogMiddleware, access_log_enabled
 from gatewayz.http.bodylimit import BodyLimitMiddleware
 from gatewayz.http.docs import router as docs_router
 from gatewayz.http.early_auth import EarlyAuthMiddleware
+from gatewayz.http.hot_path import GatewayApp
 from gatewayz.http.openapi import install_openapi
 from gatewayz.http.routing import TrailingSlashMiddleware, install_routing_handlers
+from gatewayz.inference.routes import HOT_ROUTES
 from gatewayz.inference.routes import router as inference_router
 from gatewayz.limits.routes import router as limits_router
 from gatewayz.logconfig import configure_logging, level_number
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 await redis.aclose()
             await db.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="Gatewayz",
         version=__version__,
         description="An OpenAI- and Anthropic-compatible AI gateway.",
@@ -77,10 +79,13 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     # Pure-ASGI layers; the last added runs first: slash, request id, access log, body cap, auth.
     app.add_middleware(EarlyAuthMiddleware)
     app.add_middleware(BodyLimitMiddleware)
-    if access_log_enabled(settings) and level_number(settings.log_level) <= logging.INFO:
+    access_log = access_log_enabled(settings) and level_number(settings.log_level) <= logging.INFO
+    if access_log:
         app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
+    # POST to the inference endpoints skips all of the above for one lean path (http/hot_path.py).
+    app.serve_hot(HOT_ROUTES, access_log=access_log)
     return app
 
 

@@ -28,19 +28,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        client_id = None
-        for name, value in scope["headers"]:
-            if name == b"x-client-request-id" or (name == b"x-request-id" and client_id is None):
-                candidate = value.decode("latin-1")
-                if _SAFE_ID.match(candidate):
-                    client_id = candidate
-        request_id = new_request_id()
-        scope["gatewayz.request_id"] = request_id
-        bind_contextvars(request_id=request_id)  # every log line of this request carries it (this task only)
-        headers = [(b"x-request-id", request_id.encode())]
-        if client_id is not None:
-            scope["gatewayz.client_request_id"] = client_id
-            headers.append((b"x-client-request-id", client_id.encode()))
+        headers = assign_request_id(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -48,3 +36,21 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+def assign_request_id(scope: Scope) -> list[tuple[bytes, bytes]]:
+    """Give the request its id (scope, log context) and return the response headers that carry it."""
+    client_id = None
+    for name, value in scope["headers"]:
+        if name == b"x-client-request-id" or (name == b"x-request-id" and client_id is None):
+            candidate = value.decode("latin-1")
+            if _SAFE_ID.match(candidate):
+                client_id = candidate
+    request_id = new_request_id()
+    scope["gatewayz.request_id"] = request_id
+    bind_contextvars(request_id=request_id)  # every log line of this request carries it (this task only)
+    headers = [(b"x-request-id", request_id.encode())]
+    if client_id is not None:
+        scope["gatewayz.client_request_id"] = client_id
+        headers.append((b"x-client-request-id", client_id.encode()))
+    return headers

@@ -50,23 +50,28 @@ class AccessLogMiddleware:
             status = status or 500  # the error middleware outside us answers 500
             raise
         finally:
-            latency_ms = round(((finished or time.perf_counter()) - started) * 1000, 2)
-            fields: dict[str, Any] = {}
-            call = scope.get("gatewayz.call")
-            if call is not None:
-                fields["provider"] = call.provider
-                fields["model"] = call.upstream_model
-                cost = call.state.get("cost")
-                if cost is not None:
-                    fields["cost_usd"] = usd(cost)
-                if call.status and call.status != status:
-                    fields["call_status"] = call.status  # e.g. 499: the client left mid-stream
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                latency_ms=latency_ms,
-                request_id=scope.get("gatewayz.request_id"),
-                **fields,
-            )
+            log_request(scope, status, started, finished)
+
+
+def log_request(scope: Scope, status: int, started: float, finished: float | None) -> None:
+    """The access log line of one request (`finished`: when its last body byte went out)."""
+    latency_ms = round(((finished or time.perf_counter()) - started) * 1000, 2)
+    fields: dict[str, Any] = {}
+    call = scope.get("gatewayz.call")
+    if call is not None:
+        fields["provider"] = call.provider
+        fields["model"] = call.upstream_model
+        cost = call.state.get("cost")
+        if cost is not None:
+            fields["cost_usd"] = usd(cost)
+        if call.status and call.status != status:
+            fields["call_status"] = call.status  # e.g. 499: the client left mid-stream
+    log.info(
+        "request",
+        method=scope["method"],
+        path=scope["path"],
+        status=status,
+        latency_ms=latency_ms,
+        request_id=scope.get("gatewayz.request_id"),
+        **fields,
+    )

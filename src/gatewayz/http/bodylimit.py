@@ -37,8 +37,9 @@ def _size(limit: int) -> str:
 
 
 async def send_too_large(send: Send, limit: int, path: str) -> None:
-    status, body = error_payload(413, BodyTooLarge(limit).message, BodyTooLarge.type, None, BodyTooLarge.code,
-                                 path=path)
+    status, body = error_payload(
+        413, BodyTooLarge(limit).message, BodyTooLarge.type, None, BodyTooLarge.code, path=path
+    )
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -52,15 +53,19 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit(scope["path"])
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if value.isdigit() and int(value) > limit:
-                    await send_too_large(send, limit, scope["path"])
-                    return
-                await self.app(scope, receive, send)
+        await serve_capped(self.app, scope, receive, send, body_limit(scope["path"]))
+
+
+async def serve_capped(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """Run `app` with its request body capped at `limit` bytes (413 beyond it)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if value.isdigit() and int(value) > limit:
+                await send_too_large(send, limit, scope["path"])
                 return
-        await _capped(self.app, scope, receive, send, limit)
+            await app(scope, receive, send)
+            return
+    await _capped(app, scope, receive, send, limit)
 
 
 async def _capped(app: ASGIApp, scope: Scope, receive: Receive, send: Send, limit: int) -> None:

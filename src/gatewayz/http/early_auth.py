@@ -48,8 +48,9 @@ class EarlyAuthMiddleware:
                 await conn.app.state.services.auth.identify(conn)
                 require_json(scope)
             except GatewayError as exc:
-                response = error_response(exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers,
-                                          path=scope["path"])
+                response = error_response(
+                    exc.status, exc.message, exc.type, exc.param, exc.code, exc.headers, path=scope["path"]
+                )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

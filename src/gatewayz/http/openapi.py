@@ -110,8 +110,11 @@ def _unnull(schema: JSON) -> JSON:
 
 def build_document(app: FastAPI) -> JSON:
     document = get_openapi(
-        title=app.title, version=app.version, openapi_version=app.openapi_version,
-        description=app.description, routes=app.routes,
+        title=app.title,
+        version=app.version,
+        openapi_version=app.openapi_version,
+        description=app.description,
+        routes=app.routes,
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)

@@ -100,3 +100,12 @@ async def list_models(request: Request) -> Response:
 async def get_model(model_id: str, request: Request) -> Response:
     """One model of the list, by its `provider/model` id."""
     return await services(request).inference.model(request, model_id)
+
+
+# Served by http/hot_path.py in front of FastAPI's stack (their routes above stay for the OpenAPI document).
+HOT_ROUTES = {
+    "/v1/chat/completions": chat_completions,
+    "/v1/responses": create_response,
+    "/v1/messages": messages,
+    "/v1/embeddings": embeddings,
+}
