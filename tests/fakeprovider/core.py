@@ -107,6 +107,9 @@ class Ctx:
         return EventStream(self, resp)
 
 
+CUT_AFTER_S = 0.02
+
+
 class EventStream:
     """Writes stream events while applying delays, cuts and injected mid-stream errors."""
 
@@ -119,7 +122,7 @@ class EventStream:
         """Write one event; raises :class:`StreamStopped` when the scenario ends the stream here."""
         sc = self.ctx.scenario
         if sc.cut_after_chunks is not None and self.sent >= sc.cut_after_chunks:
-            self._cut()
+            await self._cut()
         if sc.error_after_chunks is not None and self.sent >= sc.error_after_chunks:
             await self.resp.write(self.ctx.proto.stream_error())
             await self.resp.write_eof()
@@ -137,12 +140,15 @@ class EventStream:
         """End the body normally, or cut it if the cut point equals the number of events sent."""
         sc = self.ctx.scenario
         if sc.cut_after_chunks is not None and self.sent >= sc.cut_after_chunks:
-            self._cut()
+            await self._cut()
         await self.resp.write_eof()
         return self.resp
 
-    def _cut(self) -> None:
-        """Close the socket without the chunked terminator, like a crashed upstream."""
+    async def _cut(self) -> None:
+        """Close the socket without the chunked terminator, like a crashed upstream, a moment after
+        its last event (closed at once, the close can reach the client in the same read as the
+        events, and aiohttp then raises before handing over what it buffered)."""
+        await asyncio.sleep(CUT_AFTER_S)
         if self.ctx.record is not None:
             self.ctx.record.cut = True
         transport = self.ctx.request.transport
