@@ -30,20 +30,33 @@ class ClientDisconnected(Exception):
 
 
 async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
-    """Run `work`; cancel it if the client disconnects first (then raise ClientDisconnected)."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_disconnect(receive))
+    """Run `work` in this task; cancel it if the client disconnects first (then raise
+    ClientDisconnected). One watcher task per request: the work itself is not a task of its own."""
+    current = asyncio.current_task()
+    if current is None:  # not in a task (never, under a server): nothing to cancel with
+        return await work
+    state = {"running": True, "gone": False}
+
+    async def watch() -> None:
+        await _wait_disconnect(receive)
+        if state["running"]:
+            state["gone"] = True
+            current.cancel()
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if state["gone"]:
+            state["gone"] = False  # our cancel, undone here
+            if current.uncancel() == 0:
+                raise ClientDisconnected() from None
+        raise  # cancelled by someone else too (the server shutting down): theirs to handle
     finally:
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            watcher.cancel()
-            raise ClientDisconnected()
+        state["running"] = False
         watcher.cancel()
-    return task.result()
+        if state["gone"]:
+            current.uncancel()  # the work swallowed our cancel and finished: the count is ours to undo
 
 
 class EventStreamResponse(Response):
