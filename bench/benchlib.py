@@ -16,10 +16,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,23 @@ def exit_cleanly_on_sigterm() -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _raise)
+
+
+def script_main(main: Callable[[], int]) -> None:
+    """A script's `__main__`: its exit status; Ctrl-C or SIGTERM exits 130 without results (the
+    servers were already stopped by the script's finally blocks)."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as exc:
+        print(f"interrupted ({exc or 'SIGINT'}); no results written", file=sys.stderr)
+        sys.exit(130)
+
+
+def write_results(path: Path, results: Any, *, extra: str = "") -> None:
+    """The run's JSON (under bench/results/, git-ignored), and where it went."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"results: {path}{extra}")
 
 
 def free_port() -> int:

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import secrets
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -270,15 +268,9 @@ def main() -> int:
     errors = sum(v.get("errors", 0) for r in every for v in r.values() if isinstance(v, dict))
     if errors:
         print(f"WARNING: {errors:.0f} failed requests (see JSON)")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    print(f"results: {out_path}")
+    bl.write_results(out_path, results)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt as exc:  # servers were already stopped by the finally blocks
-        print(f"interrupted ({exc or 'SIGINT'}); no results written", file=sys.stderr)
-        sys.exit(130)
+    bl.script_main(main)

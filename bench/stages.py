@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -201,14 +199,9 @@ def main() -> int:
         "stages": rows,
         "raw": str(raw_path),
     }
-    out_path.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"results: {out_path} (raw stacks: {raw_path})")
+    bl.write_results(out_path, summary, extra=f" (raw stacks: {raw_path})")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt as exc:
-        print(f"interrupted ({exc or 'SIGINT'}); no results written", file=sys.stderr)
-        sys.exit(130)
+    bl.script_main(main)

@@ -268,17 +268,11 @@ def main() -> int:
             print(f"WARNING: {name} failures by type: {result['errors']}")
     stamp = datetime.now(UTC)
     out = args.json or REPO / "bench" / "results" / f"{stamp:%Y%m%dT%H%M%SZ}-clients.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     params = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     record = {"finished_utc": stamp.isoformat(timespec="seconds"), "params": params, "http": http, "json_us": js}
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"results: {out}")
+    bl.write_results(out, record)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt as exc:  # servers were already stopped by the finally blocks
-        print(f"interrupted ({exc or 'SIGINT'}); no results written", file=sys.stderr)
-        sys.exit(130)
+    bl.script_main(main)
