@@ -70,3 +70,27 @@ def test_the_fast_head_check_agrees_with_alembic() -> None:
     from gatewayz.storage.migrate import alembic_config
 
     assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_new_sqlite_database_gets_the_gateways_page_size(tmp_path: Path) -> None:
+    """The page size applies only to an empty database, before WAL mode: the first connection sets it."""
+    if backend() == "postgres":
+        pytest.skip("SQLite only")
+    import sqlite3
+
+    from gatewayz.storage.db import SQLITE_PAGE_SIZE, Database
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'fresh.db'}", data_dir=tmp_path, environment="dev")
+
+    async def create() -> None:
+        db = Database(settings)
+        await migrate(db.engine, settings)
+        await db.close()
+
+    asyncio.run(create())
+    con = sqlite3.connect(tmp_path / "fresh.db")
+    try:
+        assert con.execute("PRAGMA page_size").fetchone()[0] == SQLITE_PAGE_SIZE
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        con.close()

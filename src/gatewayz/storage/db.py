@@ -20,11 +20,25 @@ from sqlalchemy.ext.asyncio import (
 
 from gatewayz.settings import Settings
 
+# The page size of a NEW SQLite database (an existing one keeps its own; WAL mode fixes it). Every
+# commit writes a fresh WAL copy of each page it changed, and a request's two money commits touch
+# the last page of about ten tables and indexes: with 2 KiB pages a hold + settle costs ~1.4x less
+# than with SQLite's default 4 KiB (bench/ledger.py), while a 50-item
+# conversation loads and appends no slower (1 KiB made loads slower: more overflow pages).
+SQLITE_PAGE_SIZE = 2048
+
+
+def sqlite_pragmas(cursor: Any) -> None:
+    """What every SQLite connection of the gateway sets (the page size first: it only applies to
+    an empty database, and only before WAL mode is set)."""
+    cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; busy_timeout makes writers queue, not fail.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    sqlite_pragmas(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")

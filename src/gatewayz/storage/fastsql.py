@@ -22,6 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gatewayz.settings import Settings
+from gatewayz.storage.db import sqlite_pragmas
 
 if TYPE_CHECKING:
     import asyncpg
@@ -165,7 +166,7 @@ class FastSQL:
             return
         path = self.settings.sqlite_path()
         con = sqlite3.connect(str(path) if path else ":memory:", isolation_level=None, check_same_thread=False)
-        con.execute("PRAGMA journal_mode=WAL")
+        sqlite_pragmas(con)
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA busy_timeout=0")
         con.execute("PRAGMA foreign_keys=ON")
