@@ -22,7 +22,7 @@ from gatewayz.settings import Settings
 
 # The page size of a NEW SQLite database (an existing one keeps its own; WAL mode fixes it). Every
 # commit writes a fresh WAL copy of each page it changed, and a request's two money commits touch
-# the last page of about ten tables and indexes: with 2 KiB pages a hold + settle costs ~1.4x less
+# the last page of about ten tables and indexes: with 2 KiB pages a hold + settle costs 1.07-1.39x less
 # than with SQLite's default 4 KiB (bench/ledger.py), while a 50-item
 # conversation loads and appends no slower (1 KiB made loads slower: more overflow pages).
 SQLITE_PAGE_SIZE = 2048
