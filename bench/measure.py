@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import benchlib as bl
+import loadgen
 from targets import MAX_RUN_S, WARMUP, Target, arun
 
 
@@ -39,14 +40,14 @@ def throughput(t: Target, args: argparse.Namespace, tmp: Path, upstream: bl.Chil
     with wrk unless ``args.no_wrk`` (then the Python generator); the target's and the upstream's CPU
     per completed request from /proc."""
     url = f"http://{bl.HOST}:{t.port}/v1/chat/completions"
-    wrk = None if args.no_wrk else bl.wrk_path()
+    wrk = None if args.no_wrk else loadgen.wrk_path()
     script = tmp / f"{re.sub(r'[^A-Za-z0-9]+', '-', t.name)}.lua"
-    script.write_text(bl.wrk_lua(t.body(), t.token))
+    script.write_text(loadgen.wrk_lua(t.body(), t.token))
 
     def load(seconds: float) -> dict[str, float]:
         if wrk:
-            return bl.wrk_load(wrk, script, url, args.connections, seconds, args.wrk_threads)
-        ok, err, elapsed = arun(bl.python_load(t.port, t.raw(), args.connections, seconds))
+            return loadgen.wrk_load(wrk, script, url, args.connections, seconds, args.wrk_threads)
+        ok, err, elapsed = arun(loadgen.python_load(t.port, t.raw(), args.connections, seconds))
         return {"rps": ok / elapsed, "requests": float(ok), "errors": float(err)}
 
     if args.warmup > 0:

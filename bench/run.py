@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import benchlib as bl
+import loadgen
 from backends import DEFAULT_RATE_LIMIT, PG_ADMIN_URL, REDIS_URL, GatewayConfig, Provisioned, provisioned
 from canned import start_canned_upstream
 from checks import call, face_text, rate_limit_headers, sanity, sanity_face
@@ -202,7 +203,7 @@ def main() -> int:
     bl.exit_cleanly_on_sigterm()
     started = dt.datetime.now(dt.UTC)
     out_path: Path = args.json or REPO / "bench" / "results" / f"{started:%Y%m%dT%H%M%SZ}.json"
-    wrk = None if args.no_wrk else bl.wrk_path()
+    wrk = None if args.no_wrk else loadgen.wrk_path()
     generator = "python (asyncio, fallback; may be the bottleneck)"
     if wrk:
         version = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10).stdout.split("\n")[0]

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import benchlib as bl
+import loadgen
 from backends import DEFAULT_RATE_LIMIT, PG_ADMIN_URL, REDIS_URL, GatewayConfig, provisioned
 from canned import start_canned_upstream
 from checks import sanity
@@ -73,16 +74,16 @@ def py_spy() -> str:
 
 def load_with(args: argparse.Namespace, gateway: Target, tmp: Path) -> Any:
     """A function running the chat load for some seconds: returns (requests completed, errors)."""
-    wrk = None if args.no_wrk else bl.wrk_path()
+    wrk = None if args.no_wrk else loadgen.wrk_path()
     script = tmp / "chat.lua"
-    script.write_text(bl.wrk_lua(gateway.body(), gateway.token))
+    script.write_text(loadgen.wrk_lua(gateway.body(), gateway.token))
     url = f"http://{bl.HOST}:{gateway.port}{gateway.path}"
 
     def load(seconds: float) -> tuple[float, float]:
         if wrk:
-            res = bl.wrk_load(wrk, script, url, args.connections, seconds, args.wrk_threads)
+            res = loadgen.wrk_load(wrk, script, url, args.connections, seconds, args.wrk_threads)
             return res["requests"], res["errors"]
-        ok, err, _elapsed = arun(bl.python_load(gateway.port, gateway.raw(), args.connections, seconds))
+        ok, err, _elapsed = arun(loadgen.python_load(gateway.port, gateway.raw(), args.connections, seconds))
         return float(ok), float(err)
 
     return load
