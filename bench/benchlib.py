@@ -47,8 +47,11 @@ def script_main(main: Callable[[], int]) -> None:
         sys.exit(130)
 
 
-def write_results(path: Path, results: Any, *, extra: str = "") -> None:
-    """The run's JSON (under bench/results/, git-ignored), and where it went."""
+def write_results(path: Path, results: Any, *, extra: str = "", errors: float = 0) -> None:
+    """The run's JSON (under bench/results/, git-ignored), and where it went; a warning first when
+    some requests failed."""
+    if errors:
+        print(f"WARNING: {errors:.0f} failed requests (see JSON)")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"results: {path}{extra}")

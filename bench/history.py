@@ -190,10 +190,7 @@ def main() -> int:
         for kind in ("warm", "cold") for what, base in (("added", "chat"), ("store", "chat, history in the body"))
     }
     report(results, args.budget_ms)
-    errors = sum(leg.get("errors", 0) for leg in legs_out.values())
-    if errors:
-        print(f"WARNING: {errors:.0f} failed requests (see JSON)")
-    bl.write_results(out_path, results)
+    bl.write_results(out_path, results, errors=sum(leg.get("errors", 0) for leg in legs_out.values()))
     return 0
 
 

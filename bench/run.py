@@ -267,9 +267,7 @@ def main() -> int:
         print(f"Redis keys written under each gateway's prefix (removed after the run): {results['redis_keys']}")
     every = (*results["targets"].values(), *results["faces"].values())
     errors = sum(v.get("errors", 0) for r in every for v in r.values() if isinstance(v, dict))
-    if errors:
-        print(f"WARNING: {errors:.0f} failed requests (see JSON)")
-    bl.write_results(out_path, results)
+    bl.write_results(out_path, results, errors=errors)
     return 0
 
 

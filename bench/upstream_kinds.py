@@ -47,6 +47,14 @@ def check(status: int) -> None:
         raise OSError(f"HTTP {status}")
 
 
+async def count_reads(response: Any) -> int:
+    """How many reads an aiohttp response's body took (each streamed chunk, as the client saw it)."""
+    reads = 0
+    async for _chunk in response.content.iter_any():
+        reads += 1
+    return reads
+
+
 class AiohttpGateway(Kind):
     """As UpstreamClients does it today."""
 
@@ -93,10 +101,7 @@ class AiohttpGateway(Kind):
         response = await self.send(self.stream_body)
         try:
             check(response.status)
-            reads = 0
-            async for _chunk in response.content.iter_any():
-                reads += 1
-            return reads
+            return await count_reads(response)
         finally:
             response.release()
 
@@ -131,10 +136,7 @@ class GatewayCode(Kind):
         response = await self.clients.open(self.spec, self.call_type("POST", self.url, self.headers, self.stream_body))
         try:
             check(response.status)
-            reads = 0
-            async for _chunk in response.content.iter_any():
-                reads += 1
-            return reads
+            return await count_reads(response)
         finally:
             response.release()
 
