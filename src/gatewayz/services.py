@@ -19,6 +19,7 @@ from gatewayz.audit.security_events import SecurityEventWriter
 from gatewayz.billing.holds import HoldLedger
 from gatewayz.billing.idempotency import IdempotencyStage
 from gatewayz.billing.jobs import BillingJobs
+from gatewayz.billing.leases import LeaseBook
 from gatewayz.billing.settlement import Settler
 from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
@@ -108,7 +109,10 @@ class Services:
         fast_sql = FastSQL(settings)
         holds = HoldLedger(fast_sql)
         settler = Settler(holds, settings.data_dir)
-        billing = BillingStage(settings, holds, catalog, settler)
+        # A lease must outlive two billing-job runs (each run pushes back the expiry of live leases).
+        lease_ttl = max(settings.credit_lease_ttl_seconds, 3 * settings.billing_job_interval_seconds)
+        leases = LeaseBook(holds, lease_ttl, settings.credit_lease_idle_seconds) if settings.credit_leases else None
+        billing = BillingStage(settings, holds, catalog, settler, leases)
         limits = Limiter(limiter_redis(settings), probe_seconds=settings.rate_limit_probe_seconds, owns_redis=True)
         response_store = ResponseStore(fast_sql, settings.data_dir)
         conversations = ConversationStore(fast_sql, settings.data_dir, max_items=settings.history_max_items,
@@ -145,6 +149,7 @@ class Services:
                 settings.billing_job_interval_seconds,
                 settler=settler,
                 live_holds=billing.live_holds,
+                leases=leases,
                 hold_ttl=settings.credit_hold_ttl_seconds,
                 drains=(response_store.drain, conversations.drain, *(
                     (Retention(conversations.purge_older_than, settings.history_retention_days),)
@@ -172,6 +177,9 @@ class Services:
     async def stop(self) -> None:
         await self.billing_jobs.stop()
         await self.inference.stages.drain()
+        if self.billing_jobs.leases is not None:  # every request has settled: give the leases back
+            await self.billing_jobs.settler_drain()
+            await self.billing_jobs.leases.return_all()
         if self.inference.history is not None:
             await self.inference.history.drain()  # turns still being appended
         if self.inference.responses is not None:

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     catalog_refresh_seconds: float = Field(600.0, gt=0, validation_alias=_alias("CATALOG_REFRESH_SECONDS"))
 
     credit_hold_ttl_seconds: float = Field(900.0, gt=0, validation_alias=_alias("CREDIT_HOLD_TTL_SECONDS"))
+    credit_leases: bool = Field(True, validation_alias=_alias("CREDIT_LEASES"))
+    credit_lease_ttl_seconds: float = Field(120.0, gt=0, validation_alias=_alias("CREDIT_LEASE_TTL_SECONDS"))
+    credit_lease_idle_seconds: float = Field(5.0, gt=0, validation_alias=_alias("CREDIT_LEASE_IDLE_SECONDS"))
     default_max_tokens: int = Field(4096, ge=1, validation_alias=_alias("DEFAULT_MAX_TOKENS"))
     allow_unpriced_models: bool = Field(False, validation_alias=_alias("ALLOW_UNPRICED_MODELS"))
     low_balance_threshold_usd: str = Field("1.00", validation_alias=_alias("LOW_BALANCE_THRESHOLD_USD"))

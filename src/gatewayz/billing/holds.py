@@ -95,6 +95,8 @@ _HOLD_ROW = (
     "RETURNING id"
 )
 _CLOSE_HOLD = "UPDATE credit_holds SET status = :status WHERE id = :id AND status = 'held'"
+# what is left of it: a lease's amount falls with every charge taken from it (see leases.py)
+_CLOSE_HOLD_LEFT = "UPDATE credit_holds SET status = :status WHERE id = :id AND status = 'held' RETURNING amount"
 _EXTEND_HOLDS = "UPDATE credit_holds SET expires_at = :expires WHERE status = 'held' AND id IN ({ids})"
 _ACCOUNT_ROW = (
     "INSERT INTO credit_accounts (user_id, balance, held, expiring, updated_at) "
@@ -228,13 +230,14 @@ class HoldLedger:
     async def release(self, hold: Hold, status: str = "released") -> bool:
         """Give a hold's money back; False if it was already closed (settled, or swept)."""
         async with self.sql.transaction() as tx:
-            if not await tx.execute(_CLOSE_HOLD, {"id": hold.id, "status": status}):
+            left = await tx.fetchrow(_CLOSE_HOLD_LEFT, {"id": hold.id, "status": status})
+            if left is None:
                 return False
-            await tx.execute(_UNHOLD, {"release": hold.amount, "user_id": hold.user_id, "now": tx.ts(utcnow())})
+            amount = int(left[0])
+            await tx.execute(_UNHOLD, {"release": amount, "user_id": hold.user_id, "now": tx.ts(utcnow())})
             if hold.key_period_start is not None:
                 await tx.execute(
-                    _SPEND_RELEASE,
-                    {"release": hold.amount, "key_id": hold.key_id, "start": tx.ts(hold.key_period_start)},
+                    _SPEND_RELEASE, {"release": amount, "key_id": hold.key_id, "start": tx.ts(hold.key_period_start)}
                 )
         return True
 

@@ -16,6 +16,7 @@ import structlog
 
 from gatewayz.billing import ledger
 from gatewayz.billing.holds import Hold, HoldLedger
+from gatewayz.billing.leases import LeaseBook
 from gatewayz.billing.settlement import Settler
 from gatewayz.storage.db import Database
 from gatewayz.storage.types import utcnow
@@ -34,6 +35,7 @@ class BillingJobs:
         live_holds: dict[int, Hold] | None = None,
         hold_ttl: float = 900.0,
         drains: tuple[Callable[[], Awaitable[int]], ...] = (),
+        leases: LeaseBook | None = None,
     ) -> None:
         self.db = db
         self.holds = holds
@@ -42,12 +44,17 @@ class BillingJobs:
         self.live_holds = live_holds if live_holds is not None else {}
         self.hold_ttl = hold_ttl
         self.drains = drains  # other records kept for later after a failed write (stored responses)
+        self.leases = leases
         self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> tuple[int, int]:
         now = utcnow()
         if self.live_holds:  # a request still running here keeps its money reserved, however long it takes
             await self.holds.extend(list(self.live_holds), now + timedelta(seconds=self.hold_ttl))
+        if self.leases is not None:
+            await self.leases.return_idle()
+            if self.leases.live:  # this process is alive: its leases stay held
+                await self.holds.extend(self.leases.expiring_ids(), self.leases.expires_at())
         if self.settler is not None:
             settled = await self.settler.drain()
             if settled:
@@ -66,6 +73,11 @@ class BillingJobs:
         if released or expired:
             log.info("billing_jobs", released_holds=released, expired_grants=expired)
         return released, expired
+
+    async def settler_drain(self) -> None:
+        """Wait for the settlements being written (the group commit) to finish."""
+        if self.settler is not None:
+            await self.settler.batcher.drain()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="billing-jobs")

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import structlog
 
+from gatewayz.billing.batch import LeaseCharge, LeaseGone, SettlementBatcher
 from gatewayz.billing.holds import AlreadySettled, Hold, HoldLedger, Settlement
 from gatewayz.storage.spool import Spool
 from gatewayz.storage.types import utcnow
@@ -60,6 +61,7 @@ class Settler:
     def __init__(self, holds: HoldLedger, data_dir: Path) -> None:
         self.holds = holds
         self.spool = Spool(data_dir / SPOOL_NAME)
+        self.batcher = SettlementBatcher(holds)
         self.deferred = 0  # kept for later by this process (exposed for health/metrics)
 
     async def settle(
@@ -70,6 +72,11 @@ class Settler:
         payload = {"kind": "settle", "hold": hold, "user_id": user_id, "cost": cost,
                    "request_id": request_id, "usage": usage}
         return await self._with_retries(payload)
+
+    async def settle_lease(self, charge: LeaseCharge) -> Settlement | None:
+        """A request admitted on a lease (see leases.py): written by the group commit."""
+        return await self._with_retries({"kind": "lease", "charge": charge, "request_id": charge.request_id,
+                                         "user_id": charge.user_id})
 
     async def record_free(self, *, request_id: str, user_id: int, usage: dict[str, Any]) -> None:
         payload = {"kind": "free", "user_id": user_id, "request_id": request_id, "usage": usage}
@@ -90,6 +97,8 @@ class Settler:
         return None
 
     async def _apply(self, payload: dict[str, Any]) -> Settlement | None:
+        if payload["kind"] == "lease":
+            return await self._apply_lease(payload["charge"])
         usage = payload["usage"]
         if payload["kind"] == "free":
             await self.holds.record_free(request_id=payload["request_id"], user_id=payload["user_id"], usage=usage)
@@ -102,10 +111,21 @@ class Settler:
             request_id=payload["request_id"], usage=usage,
         )
 
+    async def _apply_lease(self, charge: LeaseCharge | dict[str, Any]) -> Settlement:
+        if isinstance(charge, dict):  # read back from the table or the spool
+            charge = LeaseCharge(**charge)
+        try:
+            return await self.batcher.settle(charge)
+        except LeaseGone:  # its money was released: charge what is available, like a hold that expired
+            return await self.holds.settle(hold=None, user_id=charge.user_id, cost=charge.charged + charge.uncollected,
+                                           request_id=charge.request_id, usage=charge.usage)
+
     async def _keep(self, payload: dict[str, Any], error: Exception | None) -> None:
         self.deferred += 1
         if isinstance(payload.get("hold"), Hold):
             payload = {**payload, "hold": _hold_json(payload["hold"])}
+        if isinstance(payload.get("charge"), LeaseCharge):
+            payload = {**payload, "charge": asdict(payload["charge"])}
         raw = orjson.dumps(payload).decode()
         try:
             async with self.holds.sql.transaction() as tx:

@@ -14,7 +14,9 @@ from typing import Any
 
 import structlog
 
+from gatewayz.billing.batch import LeaseCharge
 from gatewayz.billing.holds import Hold, HoldLedger, KeyBudget
+from gatewayz.billing.leases import LeaseBook, LeaseTicket
 from gatewayz.billing.money import MAX_NANOS, usd, usd_float
 from gatewayz.billing.pricing import Price, max_completion_tokens, price_for
 from gatewayz.billing.settlement import Settler
@@ -58,12 +60,16 @@ def answer_chars(result: Any) -> int:
 
 
 class BillingStage:
-    def __init__(self, settings: Settings, holds: HoldLedger, catalog: Catalog, settler: Settler) -> None:
+    def __init__(
+        self, settings: Settings, holds: HoldLedger, catalog: Catalog, settler: Settler, leases: LeaseBook | None
+    ) -> None:
         self.settings = settings
         self.holds = holds
         self.catalog = catalog
         self.settler = settler
+        self.leases = leases
         self.live_holds: dict[int, Hold] = {}  # holds of requests running in this process (kept alive)
+        self.running: dict[int, int] = {}  # paid requests running in this process, per user
 
     # -- admission -----------------------------------------------------------------------------
 
@@ -95,7 +101,26 @@ class BillingStage:
             return  # every candidate is free: nothing to reserve (usage is still recorded)
         # A model that can cost money always holds something, and never more than the ledger holds.
         amount = min(max(amount, 1), MAX_NANOS)
+        user_id = call.principal.user_id
+        others = self.running.get(user_id, 0)
+        self.running[user_id] = others + 1  # counted from here: requests admitted at the same moment see it
+        try:
+            await self._reserve(call, amount, others)
+        except BaseException:
+            self._done(user_id)
+            raise
+
+    async def _reserve(self, call: InferenceCall, amount: int, others: int) -> None:
         principal = call.principal
+        if principal.max_budget is None and self.leases is not None:
+            # Concurrent requests of one user reserve from a lease in memory (see leases.py); a key
+            # with a spending limit, and a user's only request, hold exactly.
+            ticket = self.leases.reserve(principal.user_id, amount)
+            if ticket is None and others > 0:
+                ticket = await self.leases.take(principal.user_id, amount)
+            if ticket is not None:
+                call.state["billing"]["lease"] = ticket
+                return
         budget = KeyBudget(principal.max_budget, principal.budget_period) if principal.max_budget is not None else None
         hold = await self.holds.place(
             request_id=call.request_id,
@@ -107,6 +132,13 @@ class BillingStage:
         )
         call.state["billing"]["hold"] = hold
         self.live_holds[hold.id] = hold
+
+    def _done(self, user_id: int) -> None:
+        left = self.running.get(user_id, 1) - 1
+        if left > 0:
+            self.running[user_id] = left
+        else:
+            self.running.pop(user_id, None)
 
     # -- finish --------------------------------------------------------------------------------
 
@@ -158,7 +190,7 @@ class BillingStage:
         state = call.state.get("billing")
         if state is None:
             return
-        hold = state.get("hold")
+        hold, ticket = state.get("hold"), state.get("lease")
         cost, tokens = 0, (0, 0, 0, False)
         if self._billable(call):
             assert call.route is not None
@@ -167,17 +199,20 @@ class BillingStage:
             if price is not None:
                 cost = min(price.cost(tokens[0], tokens[1], tokens[2], images=state.get("images", 0)), MAX_NANOS)
             call.state["billed_tokens"] = tokens
+        user_id = call.principal.user_id
         try:
-            result = await self.settler.settle(
-                hold=hold,
-                user_id=call.principal.user_id,
-                cost=cost,
-                request_id=call.request_id,
-                usage=self._usage_row(call, tokens),
-            )
+            if ticket is not None:
+                result = await self._settle_lease(call, ticket, cost, tokens)
+            else:
+                result = await self.settler.settle(
+                    hold=hold, user_id=user_id, cost=cost, request_id=call.request_id,
+                    usage=self._usage_row(call, tokens),
+                )
         finally:
             if hold is not None:
                 self.live_holds.pop(hold.id, None)
+            if hold is not None or ticket is not None:
+                self._done(user_id)
         if result is None:  # kept for the billing job (or already settled): the cost is what it will charge
             call.state["cost"] = cost
             call.headers["x-gatewayz-cost"] = usd(cost)
@@ -186,6 +221,19 @@ class BillingStage:
             log.warning("charge_exceeded_balance", request_id=call.request_id, uncollected=result.uncollected)
         call.state["cost"] = result.charged
         call.headers["x-gatewayz-cost"] = usd(result.charged)
+
+
+    async def _settle_lease(
+        self, call: InferenceCall, ticket: LeaseTicket, cost: int, tokens: tuple[int, int, int, bool]
+    ) -> Any:
+        assert self.leases is not None
+        charged, uncollected = self.leases.charge(ticket, cost)
+        charge = LeaseCharge(ticket.lease.hold_id, call.principal.user_id, charged, uncollected, call.request_id,
+                             self._usage_row(call, tokens))
+        try:
+            return await self.settler.settle_lease(charge)
+        finally:
+            self.leases.release(ticket)
 
 
 def decorate_usage(call: InferenceCall, usage: dict[str, Any]) -> None:

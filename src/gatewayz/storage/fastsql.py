@@ -41,6 +41,8 @@ class Tx(Protocol):
 
     async def execute(self, sql: str, params: Mapping[str, Any]) -> int: ...
 
+    async def executemany(self, sql: str, rows: list[Mapping[str, Any]]) -> None: ...
+
     def ts(self, value: datetime | None) -> Any: ...
 
 
@@ -81,6 +83,15 @@ class _PgTx:
         status = await self.con.execute(text, *args)
         return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
 
+    async def fetch_positional(self, text: str, args: list[Any]) -> list[tuple[Any, ...]]:
+        """A statement already in `$n` form (e.g. `unnest($1::bigint[], ...)` of whole columns)."""
+        return [tuple(row) for row in await self.con.fetch(text, *args)]
+
+    async def executemany(self, sql: str, rows: list[Mapping[str, Any]]) -> None:
+        """One pipelined round trip for all rows."""
+        text, names = _to_dollar(sql)
+        await self.con.executemany(text, [[row[n] for n in names] for row in rows])
+
     def ts(self, value: datetime | None) -> Any:
         return value
 
@@ -100,6 +111,9 @@ class _SqliteTx:
 
     async def execute(self, sql: str, params: Mapping[str, Any]) -> int:
         return self.con.execute(sql, params).rowcount
+
+    async def executemany(self, sql: str, rows: list[Mapping[str, Any]]) -> None:
+        self.con.executemany(sql, rows)
 
     def ts(self, value: datetime | None) -> Any:
         """The exact text SQLAlchemy stores for a UTC datetime on SQLite (so equality works)."""
