@@ -208,6 +208,7 @@ class Reply:
     total: float  # seconds from send to the last body byte
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    chunks: int = 0  # HTTP chunks of a chunked body (the terminator not counted)
 
 
 class Conn:
@@ -237,6 +238,7 @@ class Conn:
             headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
             parts: list[bytes] = []
             ttfb = 0.0
+            chunks = 0
             if "content-length" in headers:
                 data = await self.reader.readexactly(int(headers["content-length"]))
                 ttfb = time.perf_counter() - t0
@@ -249,6 +251,7 @@ class Conn:
                         ttfb = time.perf_counter() - t0
                     if size == 0:
                         break
+                    chunks += 1
                     if keep_body:
                         parts.append(chunk[:-2])
             else:  # read-to-close body
@@ -258,7 +261,7 @@ class Conn:
             total = time.perf_counter() - t0
         if headers.get("connection", "").lower() == "close":
             await self.close()
-        return Reply(status, ttfb, total, b"".join(parts), headers)
+        return Reply(status, ttfb, total, b"".join(parts), headers, chunks)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,10 @@ async def latency(plan: list[tuple[Target, int]], stream: bool, rounds: int) -> 
     return {name: summarize(run, stream) for name, run in runs.items()}
 
 
-def throughput(t: Target, args: argparse.Namespace, tmp: Path, upstream: bl.Child) -> dict[str, float]:
-    """``args.connections`` keep-alive connections for ``args.duration`` s (after ``args.warmup`` s),
-    with wrk unless ``args.no_wrk`` (then the Python generator); the target's and the upstream's CPU
-    per completed request from /proc."""
+def load_runner(t: Target, args: argparse.Namespace, tmp: Path) -> Callable[[float], dict[str, float]]:
+    """A function loading ``t`` with ``args.connections`` keep-alive connections for the seconds it is
+    given: wrk (``args.wrk_threads``) unless ``args.no_wrk``, then the Python generator. It returns
+    rps, requests and errors (and wrk's latency percentiles)."""
     url = f"http://{bl.HOST}:{t.port}/v1/chat/completions"
     wrk = None if args.no_wrk else loadgen.wrk_path()
     script = tmp / f"{re.sub(r'[^A-Za-z0-9]+', '-', t.name)}.lua"
@@ -50,6 +51,14 @@ def throughput(t: Target, args: argparse.Namespace, tmp: Path, upstream: bl.Chil
         ok, err, elapsed = arun(loadgen.python_load(t.port, t.raw(), args.connections, seconds))
         return {"rps": ok / elapsed, "requests": float(ok), "errors": float(err)}
 
+    return load
+
+
+def throughput(t: Target, args: argparse.Namespace, tmp: Path, upstream: bl.Child) -> dict[str, float]:
+    """``args.connections`` keep-alive connections for ``args.duration`` s (after ``args.warmup`` s),
+    with wrk unless ``args.no_wrk`` (then the Python generator); the target's and the upstream's CPU
+    per completed request from /proc."""
+    load = load_runner(t, args, tmp)
     if args.warmup > 0:
         load(args.warmup)
     cpu0 = (t.child.cpu_seconds(), upstream.cpu_seconds())
