@@ -40,7 +40,7 @@ log = structlog.get_logger("gatewayz.billing.batch")
 
 MAX_BATCH = 256
 
-_USAGE_ONCE = _USAGE + " ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
+_SEEN = "SELECT request_id FROM usage_records WHERE request_id IN ({ids})"
 _PG_TYPES = {
     "user_id": "bigint", "key_id": "bigint", "prompt_tokens": "bigint", "completion_tokens": "bigint",
     "cached_tokens": "bigint", "cost": "bigint", "uncollected": "bigint", "estimated": "boolean",
@@ -160,11 +160,14 @@ class SettlementBatcher:
         if tx.dialect == "postgresql":
             columns = [[row[name] for row in rows] for name in _USAGE_COLUMNS]
             return {r[0] for r in await tx.fetch_positional(_PG_USAGE_ONCE, columns)}  # type: ignore[attr-defined]
-        fresh = set()
-        for row in rows:
-            if await tx.fetchrow(_USAGE_ONCE, row) is not None:
-                fresh.add(row["request_id"])
-        return fresh
+        # SQLite: this transaction holds the database's write lock, so what is not there now cannot
+        # appear before the insert (two statements per batch instead of one per request)
+        ids = {f"r{i}": row["request_id"] for i, row in enumerate(rows)}
+        seen = await tx.fetchall(_SEEN.format(ids=", ".join(f":{name}" for name in ids)), ids)
+        existing = {r[0] for r in seen}
+        fresh = [row for row in rows if row["request_id"] not in existing]
+        await tx.executemany(_USAGE, fresh)
+        return {row["request_id"] for row in fresh}
 
     @staticmethod
     async def _take_from_leases(tx: Tx, charges: list[LeaseCharge]) -> None:
