@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.fakeprovider import FakeProvider
-from tests.support.databases import backend, run_sql
+from tests.support.databases import run_sql
 from tests.support.identity import ADMIN_KEY, UPSTREAM_KEY_B
 from tests.support.money import assert_ledgers_balance, grant, nanos
 from tests.support.servers import GatewayProcess
@@ -156,7 +156,6 @@ def test_the_end_of_a_balance_is_never_overspent_from_a_lease(
     assert_ledgers_balance(database_url)
 
 
-@pytest.mark.skipif(backend() != "postgres", reason="two processes share PostgreSQL in the postgres pass")
 @pytest.mark.parametrize("processes", [2], indirect=True)
 def test_two_processes_with_leases_never_overspend_and_lose_nothing(
     processes: list[GatewayProcess], database_url: str
