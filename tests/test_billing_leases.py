@@ -132,6 +132,11 @@ def test_concurrent_requests_on_a_lease_are_each_charged_exactly_once(
     assert Counter(r.status_code for r in responses) == {200: 300}
     assert all(r.headers["x-gatewayz-cost"] == "0.010000000" for r in responses)
     assert _leases(database_url, user_id) >= 1  # the concurrent requests were admitted from a lease
+    billing = httpx.get(f"{url}/health/ready", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).json()
+    billing = billing["checks"]["billing"]
+    # settled by the group commit, some commits carrying several (the exact count depends on timing;
+    # tests/test_settlement_batch.py shows forty requests ready together written in one commit)
+    assert 0 < billing["group_commits"] < billing["grouped_settlements"] <= 300
     assert _settled(url, key) == (700 * COST, 0)  # and the lease went back once idle
     usage = _usage(database_url, user_id)
     assert sorted(usage) == sorted(r.headers["x-request-id"] for r in responses)

@@ -74,6 +74,17 @@ class BillingJobs:
             log.info("billing_jobs", released_holds=released, expired_grants=expired)
         return released, expired
 
+    def health(self) -> dict[str, object]:
+        """This process's money path, for /health/ready (the figures are shown to admins only)."""
+        report: dict[str, object] = {"status": "ok"}
+        if self.settler is not None:
+            batcher = self.settler.batcher
+            report.update(settlements_deferred=self.settler.deferred, group_commits=batcher.commits,
+                          grouped_settlements=batcher.settled)
+        if self.leases is not None:
+            report["credit_leases"] = len(self.leases.live)
+        return report
+
     async def settler_drain(self) -> None:
         """Wait for the settlements being written (the group commit) to finish."""
         if self.settler is not None:

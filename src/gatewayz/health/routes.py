@@ -84,6 +84,7 @@ async def ready(request: Request) -> Response:
     else:
         checks["redis"] = {"status": "disabled"}
     checks["rate_limits"] = svc.limits.health()
+    checks["billing"] = svc.billing_jobs.health()
     ok = checks["database"]["status"] == "ok"
     degraded = any(c["status"] == "degraded" for c in checks.values())
     shown = checks if await _is_admin(request) else _public(checks)
