@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import secrets
 import subprocess
 import tempfile
 import time
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -198,6 +200,17 @@ def measure_all(
     return where
 
 
+def money_path(target: Target) -> dict[str, Any]:
+    """The gateway's own account of its money path (/health/ready as admin): group commits, leases."""
+    request = urllib.request.Request(f"http://127.0.0.1:{target.port}/health/ready",
+                                     headers={"Authorization": f"Bearer {target.token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.loads(response.read())["checks"].get("billing", {}))
+    except (OSError, ValueError, KeyError) as exc:
+        return {"error": str(exc)}
+
+
 def main() -> int:
     args = parse_args()
     bl.exit_cleanly_on_sigterm()
@@ -242,6 +255,7 @@ def main() -> int:
             where = measure_all(args, tmp, upstream, targets, faces)
             results["elapsed_s"] = round(time.monotonic() - t0, 1)
             results["redis_keys"] = {n: s.redis_key_count() for n, s in storages.items() if s.redis_prefix}
+            results["money_path"] = {t.name: money_path(t) for t in targets if t.kind == "gateway"}
         finally:
             for child in reversed(children):
                 child.stop()
@@ -263,6 +277,10 @@ def main() -> int:
     report(results)
     report_vs_bare(results)
     report_faces(results, args.face_budget_ms)
+    for name, money in results.get("money_path", {}).items():
+        if money.get("group_commits"):
+            print(f"{name}: {money['grouped_settlements']} settlements in {money['group_commits']} group commits "
+                  f"({money['grouped_settlements'] / money['group_commits']:.1f} per commit); {money}")
     if results.get("redis_keys"):
         print(f"Redis keys written under each gateway's prefix (removed after the run): {results['redis_keys']}")
     every = (*results["targets"].values(), *results["faces"].values())
