@@ -15,8 +15,8 @@ import pytest
 from tests.fakeprovider import FakeProvider
 from tests.support.databases import backend
 from tests.support.identity import ADMIN_KEY, UPSTREAM_KEY_B
-from tests.support.money import assert_ledgers_balance, grant, nanos
-from tests.support.servers import GatewayProcess
+from tests.support.money import assert_ledgers_balance, grant, nanos, priced_config
+from tests.support.servers import GatewayProcess, gateway_processes
 
 # fakepriced/priced-model costs $0.001 per completion token and nothing per prompt token; the fake
 # answers exactly max_tokens words when its reply is longer, so each request costs exactly its hold.
@@ -72,21 +72,10 @@ def test_two_hundred_requests_against_a_balance_for_twenty(
 def two_processes(
     base_env: dict[str, str], upstream_b: FakeProvider, tmp_root: Path, gateway: Any
 ) -> Iterator[list[GatewayProcess]]:
-    config = tmp_root / "billing-race.toml"
-    config.write_text(
-        '[providers.fakepriced]\nprotocol = "openai"\n'
-        f'base_url = "{upstream_b.openai_base_url}"\napi_key = "{UPSTREAM_KEY_B}"\n'
-        'models = ["priced-model"]\n[providers.fakepriced.pricing."priced-model"]\nprompt = 0\ncompletion = 1000\n'
-    )
+    config = priced_config(tmp_root / "billing-race.toml", upstream_b.openai_base_url, UPSTREAM_KEY_B)
     env = {**base_env, "GATEWAYZ_CONFIG": str(config)}
-    processes = [GatewayProcess(env, log_dir=tmp_root) for _ in range(2)]
-    try:
-        for process in processes:
-            process.start()
+    with gateway_processes(env, 2, log_dir=tmp_root) as processes:
         yield processes
-    finally:
-        for process in processes:
-            process.stop()
 
 
 @pytest.mark.skipif(backend() != "postgres", reason="two processes share PostgreSQL in the postgres pass")

@@ -24,8 +24,8 @@ import pytest
 from tests.fakeprovider import FakeProvider
 from tests.support.databases import run_sql
 from tests.support.identity import ADMIN_KEY, UPSTREAM_KEY_B
-from tests.support.money import assert_ledgers_balance, grant, nanos
-from tests.support.servers import GatewayProcess
+from tests.support.money import assert_ledgers_balance, grant, nanos, priced_config
+from tests.support.servers import GatewayProcess, gateway_processes
 
 BODY = {"model": "fakepriced/priced-model", "messages": [{"role": "user", "content": "go"}], "max_tokens": 10}
 COST = 10_000_000  # $0.01: the fake answers max_tokens words, so each request costs exactly its hold
@@ -33,13 +33,7 @@ CONCURRENCY = 64
 
 
 def _config(tmp_root: Path, upstream: FakeProvider) -> Path:
-    config = tmp_root / "leases.toml"
-    config.write_text(
-        '[providers.fakepriced]\nprotocol = "openai"\n'
-        f'base_url = "{upstream.openai_base_url}"\napi_key = "{UPSTREAM_KEY_B}"\n'
-        'models = ["priced-model"]\n[providers.fakepriced.pricing."priced-model"]\nprompt = 0\ncompletion = 1000\n'
-    )
-    return config
+    return priced_config(tmp_root / "leases.toml", upstream.openai_base_url, UPSTREAM_KEY_B)
 
 
 def _env(base_env: dict[str, str], config: Path, **extra: str) -> dict[str, str]:
@@ -56,15 +50,9 @@ def _env(base_env: dict[str, str], config: Path, **extra: str) -> dict[str, str]
 def processes(base_env: dict[str, str], upstream_b: FakeProvider, tmp_root: Path, fake_b: FakeProvider,
               request: pytest.FixtureRequest) -> Iterator[list[GatewayProcess]]:
     fake_b.set(reply=" ".join(["word"] * 50))
-    count = getattr(request, "param", 1)
-    started = [GatewayProcess(_env(base_env, _config(tmp_root, upstream_b)), log_dir=tmp_root) for _ in range(count)]
-    try:
-        for process in started:
-            process.start()
+    env = _env(base_env, _config(tmp_root, upstream_b))
+    with gateway_processes(env, getattr(request, "param", 1), log_dir=tmp_root) as started:
         yield started
-    finally:
-        for process in started:
-            process.stop()
 
 
 def _funded_user(url: str, requests_worth: int) -> tuple[int, str]:

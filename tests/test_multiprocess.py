@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.support.identity import ADMIN_KEY
-from tests.support.servers import GatewayProcess
+from tests.support.servers import GatewayProcess, gateway_processes
 
 PROPAGATION_LIMIT = 1.0
 
@@ -24,14 +24,8 @@ PROPAGATION_LIMIT = 1.0
 @pytest.fixture(scope="module")
 def two_gateways(base_env: dict[str, str], gateway: Any, tmp_root: Path) -> Iterator[list[GatewayProcess]]:
     env = {**base_env, "GATEWAYZ_AUTH_POLL_INTERVAL_SECONDS": "0.25", "GATEWAYZ_KEY_CACHE_TTL_SECONDS": "300"}
-    processes = [GatewayProcess(env, log_dir=tmp_root) for _ in range(2)]
-    try:
-        for process in processes:
-            process.start()
+    with gateway_processes(env, 2, log_dir=tmp_root) as processes:
         yield processes
-    finally:
-        for process in processes:
-            process.stop()
 
 
 def _status(url: str, key: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,3 +46,14 @@ def balance(client: httpx.Client) -> dict[str, Any]:
     response = client.get("/user/balance")
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def priced_config(path: Path, openai_base_url: str, api_key: str) -> Path:
+    """A config file with provider `fakepriced`: model `priced-model` at $0 per prompt token and
+    $1,000 per 1M completion tokens ($0.001 a token), on the given fake upstream."""
+    path.write_text(
+        '[providers.fakepriced]\nprotocol = "openai"\n'
+        f'base_url = "{openai_base_url}"\napi_key = "{api_key}"\n'
+        'models = ["priced-model"]\n[providers.fakepriced.pricing."priced-model"]\nprompt = 0\ncompletion = 1000\n'
+    )
+    return path

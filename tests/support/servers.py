@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,16 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextmanager
+def gateway_processes(env: dict[str, str], count: int, *, log_dir: Path) -> Iterator[list[GatewayProcess]]:
+    """`count` gateway processes sharing one environment (database, Redis), stopped afterwards."""
+    processes = [GatewayProcess(env, log_dir=log_dir) for _ in range(count)]
+    try:
+        for process in processes:
+            process.start()
+        yield processes
+    finally:
+        for process in processes:
+            process.stop()
