@@ -29,13 +29,18 @@ class ClientDisconnected(Exception):
     """The client went away before the answer was ready."""
 
 
+WATCH_AFTER_SECONDS = 0.02  # work that ends sooner never pays for a watcher task
+
+
 async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
     """Run `work` in this task; cancel it if the client disconnects first (then raise
-    ClientDisconnected). One watcher task per request: the work itself is not a task of its own."""
+    ClientDisconnected). The watcher task starts only once the work has run WATCH_AFTER_SECONDS
+    (a timer until then): a quick answer costs no task, a disconnect is noticed within 20 ms."""
     current = asyncio.current_task()
     if current is None:  # not in a task (never, under a server): nothing to cancel with
         return await work
     state = {"running": True, "gone": False}
+    tasks: list[asyncio.Future[None]] = []
 
     async def watch() -> None:
         await _wait_disconnect(receive)
@@ -43,7 +48,11 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
             state["gone"] = True
             current.cancel()
 
-    watcher = asyncio.ensure_future(watch())
+    def start_watching() -> None:
+        if state["running"]:
+            tasks.append(asyncio.ensure_future(watch()))
+
+    timer = asyncio.get_running_loop().call_later(WATCH_AFTER_SECONDS, start_watching)
     try:
         return await work
     except asyncio.CancelledError:
@@ -54,7 +63,9 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
         raise  # cancelled by someone else too (the server shutting down): theirs to handle
     finally:
         state["running"] = False
-        watcher.cancel()
+        timer.cancel()
+        for watcher in tasks:
+            watcher.cancel()
         if state["gone"]:
             current.uncancel()  # the work swallowed our cancel and finished: the count is ours to undo
 
