@@ -254,7 +254,9 @@ class Pyreqwest(Kind):
         return bytes(await response.bytes())
 
     async def stream(self) -> int:
-        request = self.client.post(self.url).headers(self.headers).body_bytes(self.stream_body).build_streamed()
+        # without a 1-byte read-ahead limit pyreqwest holds chunks back until 64 KiB arrived (a relay must not)
+        request = (self.client.post(self.url).headers(self.headers).body_bytes(self.stream_body)
+                   .streamed_read_buffer_limit(1).build_streamed())
         async with request as response:
             check(response.status)
             reader = response.body_reader
