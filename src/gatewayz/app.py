@@ -13,6 +13,8 @@ from gatewayz import __version__
 from gatewayz.accounts.admin_routes import router as admin_router
 from gatewayz.accounts.routes import router as keys_router
 from gatewayz.billing.routes import router as billing_router
+from gatewayz.catalog.routes import attach_catalog_store
+from gatewayz.catalog.routes import router as catalog_router
 from gatewayz.errors import install_error_handlers
 from gatewayz.health.routes import router as health_router
 from gatewayz.history.routes import router as history_router
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         redis = create_redis(settings)
         svc = Services.build(settings, db, redis, started_at=time.monotonic())
         app.state.services = svc
+        attach_catalog_store(svc)
         await svc.open()
         try:
             yield
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     install_routing_handlers(app)
     app.include_router(health_router)
     app.include_router(docs_router)
+    app.include_router(catalog_router)  # before inference's: it serves the extended GET /v1/models
     app.include_router(inference_router)
     app.include_router(history_router)
     app.include_router(keys_router)

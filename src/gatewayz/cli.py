@@ -28,6 +28,8 @@ users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+catalog_app = typer.Typer(help="The model catalog.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
 
 
 class _LazyConsole:
@@ -299,6 +301,19 @@ def keys_revoke(key_id: int) -> None:
 
     _run(settings, work)
     console.print(f"Revoked key {key_id}.")
+
+
+@catalog_app.command("sync")
+def catalog_sync(
+    provider: list[str] | None = typer.Option(None, "--provider", "-p", help="Only this provider (repeatable)."),
+) -> None:
+    """Fetch every configured provider's model list now, store it, and print what changed."""
+    from gatewayz.catalog.command import run_sync
+
+    settings = _settings()
+    outcomes = _run(settings, lambda db: run_sync(settings, db, provider, console.print))
+    if any(outcome.error is not None for outcome in outcomes):
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -73,7 +73,12 @@ class Settings(BaseSettings):
     retry_max_delay_seconds: float = Field(4.0, ge=0, validation_alias=_alias("RETRY_MAX_DELAY_SECONDS"))
     breaker_threshold: int = Field(5, ge=1, validation_alias=_alias("BREAKER_THRESHOLD"))
     breaker_cooldown_seconds: float = Field(30.0, ge=0, validation_alias=_alias("BREAKER_COOLDOWN_SECONDS"))
-    catalog_refresh_seconds: float = Field(600.0, gt=0, validation_alias=_alias("CATALOG_REFRESH_SECONDS"))
+    # The catalog: each provider's model list is refreshed on its TTL (default, per-provider overrides as a
+    # JSON object like {"openrouter": 600}); a failed refresh is retried sooner.
+    catalog_refresh_seconds: float = Field(3600.0, gt=0, validation_alias=_alias("CATALOG_REFRESH_SECONDS"))
+    catalog_provider_refresh_seconds: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, validation_alias=_alias("CATALOG_PROVIDER_REFRESH_SECONDS"))
+    catalog_retry_seconds: float = Field(60.0, gt=0, validation_alias=_alias("CATALOG_RETRY_SECONDS"))
 
     credit_hold_ttl_seconds: float = Field(900.0, gt=0, validation_alias=_alias("CREDIT_HOLD_TTL_SECONDS"))
     credit_leases: bool = Field(True, validation_alias=_alias("CREDIT_LEASES"))

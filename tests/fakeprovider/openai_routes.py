@@ -242,6 +242,9 @@ def model_entry(scenario: Scenario, model_id: str) -> dict[str, Any]:
     if scenario.pricing and model_id in scenario.pricing:
         price = scenario.pricing[model_id]
         entry["pricing"] = {"prompt": str(price.get("prompt", "0")), "completion": str(price.get("completion", "0"))}
+        entry["pricing"].update({k: str(v) for k, v in price.items() if k not in ("prompt", "completion")})
+    if scenario.model_facts and model_id in scenario.model_facts:
+        entry.update(scenario.model_facts[model_id])
     return entry
 
 

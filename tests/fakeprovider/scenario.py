@@ -90,6 +90,9 @@ class Scenario:
     """Models listed by the models endpoints (and accepted when ``strict_models``)."""
     pricing: dict[str, dict[str, str]] | None = None
     """OpenRouter-style ``{model: {"prompt": "0.000001", "completion": "0.000002"}}``."""
+    model_facts: dict[str, dict[str, Any]] | None = None
+    """OpenRouter-style facts merged into a model's list entry, e.g. ``{"gpt-4o": {"name": "GPT-4o",
+    "context_length": 128000, "architecture": {...}, "supported_parameters": [...]}}``."""
     strict_models: bool = False
     """Reject models that are not in ``models`` with the protocol's 404."""
     words_per_chunk: int = 1

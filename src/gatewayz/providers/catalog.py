@@ -1,23 +1,50 @@
-"""Which models each provider serves: its configured list, or its own model-list endpoint.
+"""Which models each provider serves, kept per process and (with a store) in the database.
 
-Lists are fetched in the background at start and refreshed periodically; a resolution that needs
-a provider's list before its first fetch finished waits for it (bounded), once.
+At start a process reads the stored catalog, then refreshes each provider on its TTL: when another
+process synced it within the TTL, the stored list is read again; otherwise the provider's own list
+is fetched, stored (catalog/store.py) and applied. A provider that is down keeps its last good list;
+one that was never reached gets the shipped snapshot's list (catalog/snapshot.py). A resolution
+that needs a provider's list before its first load finished waits for it (bounded), once.
+
+`models(provider)` answers with OpenRouter-shaped entries under the provider's own model ids
+(what billing, routing and history read); `records()` with the normalised records (queries).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from gatewayz.providers.adapters import adapter_for
+from gatewayz.catalog.records import ModelRecord
+from gatewayz.catalog.snapshot import snapshot_records
+from gatewayz.catalog.sync import fetch_records
+from gatewayz.catalog.views import provider_entry
 from gatewayz.providers.registry import ProviderSpec
-from gatewayz.providers.upstream import UpstreamClients, UpstreamFailure
+from gatewayz.providers.upstream import UpstreamClients
+
+if TYPE_CHECKING:
+    from gatewayz.catalog.store import CatalogStore, Diff, SyncState
 
 log = structlog.get_logger("gatewayz.providers.catalog")
 JSON = dict[str, Any]
+MAX_SLEEP = 60.0
+
+
+@dataclass(slots=True)
+class ProviderList:
+    """What this process holds for one provider."""
+
+    source: str = "none"  # "provider", "stored", "snapshot", "config" or "none"
+    synced_at: datetime | None = None
+    error: str | None = None
+    next_due: float = 0.0  # monotonic time of the next refresh
 
 
 class Catalog:
@@ -26,36 +53,121 @@ class Catalog:
         providers: dict[str, ProviderSpec],
         clients: UpstreamClients,
         *,
-        refresh_seconds: float = 600.0,
+        refresh_seconds: float = 3600.0,
         first_load_wait: float = 5.0,
     ) -> None:
         self.providers = providers
         self.clients = clients
         self.refresh_seconds = refresh_seconds
         self.first_load_wait = first_load_wait
+        self.store: CatalogStore | None = None
+        self.ttls: dict[str, float] = {}
+        self.retry_seconds = 60.0
+        self.version = 0  # bumped whenever any list changes (query caches key on it)
         self._models: dict[str, dict[str, JSON]] = {}
+        self._records: dict[str, dict[str, ModelRecord]] = {}
+        self._lists: dict[str, ProviderList] = {name: ProviderList() for name in providers}
         self._loaded: dict[str, asyncio.Event] = {name: asyncio.Event() for name in providers}
         self._task: asyncio.Task[None] | None = None
 
-    async def _fetch(self, spec: ProviderSpec) -> dict[str, JSON]:
-        if spec.static_models is not None:
-            return {m: {"id": m} for m in spec.static_models}
-        if not spec.models_path:
-            return {}
-        adapter = adapter_for(spec)
-        response = await self.clients.request(spec, adapter.models_call(spec))
-        if response.status != 200:
-            raise UpstreamFailure(spec.name, "status", f"model list answered {response.status}", status=response.status)
-        return {entry["id"]: entry for entry in adapter.parse_models(response.json())}
+    def use_store(
+        self, store: CatalogStore, *, ttls: Mapping[str, float] | None = None, retry_seconds: float | None = None
+    ) -> None:
+        """Keep the catalog in the database (shared by every process) with per-provider TTLs."""
+        self.store = store
+        self.ttls = dict(ttls or {})
+        if retry_seconds is not None:
+            self.retry_seconds = retry_seconds
+
+    def ttl(self, provider: str) -> float:
+        return self.ttls.get(provider, self.refresh_seconds)
+
+    # -- applying lists -------------------------------------------------------------------------
+
+    def _apply(self, provider: str, records: list[ModelRecord], source: str, synced_at: datetime | None) -> None:
+        self._records[provider] = {record.model: record for record in records}
+        self._models[provider] = {record.model: provider_entry(record) for record in records}
+        state = self._lists[provider]
+        state.source, state.synced_at = source, synced_at
+        self.version += 1
+
+    def _fallback(self, provider: str) -> None:
+        """Nothing good was ever held for the provider: the snapshot's list, if it has one."""
+        if provider not in self._records:
+            self._apply(provider, snapshot_records(provider), "snapshot", None)
+
+    # -- syncing --------------------------------------------------------------------------------
+
+    async def sync(self, spec: ProviderSpec) -> Diff | None:
+        """Fetch the provider's list now; store and apply it. Raises on failure (after noting it)."""
+        now = datetime.now(UTC)
+        state = self._lists[spec.name]
+        try:
+            records = await fetch_records(spec, self.clients)
+        except Exception as exc:
+            state.error = str(exc) or type(exc).__name__
+            if self.store is not None:
+                with contextlib.suppress(Exception):
+                    await self.store.record_failure(spec.name, state.error, now=now)
+            self._fallback(spec.name)
+            raise
+        state.error = None
+        source = "config" if spec.static_models is not None else "provider"
+        diff = None
+        if self.store is not None:
+            diff = await self.store.save(spec.name, records, source=source, now=now)
+        self._apply(spec.name, records, source, now)
+        return diff
 
     async def load(self, spec: ProviderSpec) -> None:
+        """Refresh one provider, never raising: failures keep the last good list."""
         try:
-            self._models[spec.name] = await self._fetch(spec)
+            await self._refresh(spec)
         except Exception as exc:
             log.warning("model_list_failed", provider=spec.name, error=str(exc))
-            self._models.setdefault(spec.name, {})
+            self._fallback(spec.name)
+            self._lists[spec.name].next_due = time.monotonic() + min(self.retry_seconds, self.ttl(spec.name))
+        else:
+            self._lists[spec.name].next_due = time.monotonic() + self.ttl(spec.name)
         finally:
             self._loaded[spec.name].set()
+
+    async def _refresh(self, spec: ProviderSpec) -> None:
+        if self.store is not None:
+            records, states = await self.store.load([spec.name])
+            stored = states.get(spec.name)
+            if self._fresh(spec.name, stored):
+                assert stored is not None
+                self._apply(spec.name, records.get(spec.name, []), "stored", stored.synced_at)
+                return
+        await self.sync(spec)
+
+    def _fresh(self, provider: str, stored: SyncState | None) -> bool:
+        """Another process synced the provider within its TTL (and its list is newer than ours)."""
+        if stored is None or stored.synced_at is None:
+            return False
+        age = datetime.now(UTC) - stored.synced_at
+        return age < timedelta(seconds=self.ttl(provider))
+
+    async def load_stored(self) -> None:
+        """At start: every provider's stored list (those with one are ready at once)."""
+        if self.store is None:
+            return
+        try:
+            records, states = await self.store.load(list(self.providers))
+        except Exception as exc:
+            log.warning("catalog_load_failed", error=str(exc))
+            return
+        now = time.monotonic()
+        for name, stored in states.items():
+            if name not in self.providers or stored.synced_at is None:
+                continue
+            self._apply(name, records.get(name, []), "stored", stored.synced_at)
+            self._lists[name].error = stored.error
+            if self._fresh(name, stored):
+                age = (datetime.now(UTC) - stored.synced_at).total_seconds()
+                self._lists[name].next_due = now + max(self.ttl(name) - age, 0.0)
+            self._loaded[name].set()
 
     async def load_all(self) -> None:
         await asyncio.gather(*(self.load(spec) for spec in self.providers.values()))
@@ -70,16 +182,23 @@ class Catalog:
                 await self._task
 
     async def _run(self) -> None:
+        await self.load_stored()
         while True:
-            await self.load_all()
-            await asyncio.sleep(self.refresh_seconds)
+            now = time.monotonic()
+            due = [spec for name, spec in self.providers.items() if self._lists[name].next_due <= now]
+            if due:
+                await asyncio.gather(*(self.load(spec) for spec in due))
+            next_due = min((state.next_due for state in self._lists.values()), default=now + MAX_SLEEP)
+            await asyncio.sleep(min(max(next_due - time.monotonic(), 0.05), MAX_SLEEP))
 
     async def ready(self) -> None:
-        """Wait (bounded) until every provider's first list fetch has finished."""
+        """Wait (bounded) until every provider's first list load has finished."""
         pending = [event.wait() for event in self._loaded.values() if not event.is_set()]
         if pending:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*pending), self.first_load_wait)
+
+    # -- reading --------------------------------------------------------------------------------
 
     def models(self, provider: str) -> dict[str, JSON]:
         return self._models.get(provider, {})
@@ -89,3 +208,9 @@ class Catalog:
 
     def providers_serving(self, model: str) -> list[str]:
         return [name for name, models in self._models.items() if model in models]
+
+    def records(self, provider: str) -> dict[str, ModelRecord]:
+        return self._records.get(provider, {})
+
+    def list_state(self, provider: str) -> ProviderList:
+        return self._lists.get(provider) or ProviderList()

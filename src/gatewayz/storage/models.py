@@ -3,10 +3,14 @@
 from gatewayz.accounts import tables as accounts_tables
 from gatewayz.audit import tables as audit_tables
 from gatewayz.billing import tables as billing_tables
+from gatewayz.catalog import tables as catalog_tables
 from gatewayz.history import tables as history_tables
 from gatewayz.storage import tables as storage_tables
 from gatewayz.storage.types import Base
 
 metadata = Base.metadata
 
-__all__ = ["accounts_tables", "audit_tables", "billing_tables", "history_tables", "metadata", "storage_tables"]
+__all__ = [
+    "accounts_tables", "audit_tables", "billing_tables", "catalog_tables", "history_tables", "metadata",
+    "storage_tables",
+]
