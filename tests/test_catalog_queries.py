@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from tests.catalog_fakes import ROUTER_MODELS, catalog_providers, down_fake, plain_fake, router_fake
@@ -180,6 +181,11 @@ def test_v1_models_through_the_sdk_is_extended_and_respects_allowed_models(
     assert gpt["object"] == "model" and gpt["owned_by"] == "catrouter" and gpt["context_length"] == 128000
     assert gpt["pricing"]["prompt"] == "0.0000025" and "tools" in gpt["supported_parameters"]
     assert "catplain/gpt-4o" in models
+    with openai_client(server.url, inference_key(admin)) as sdk:
+        one = sdk.models.retrieve("catrouter/openai/gpt-4o").to_dict()
+        assert one["id"] == "catrouter/openai/gpt-4o" and one["context_length"] == 128000
+        with pytest.raises(openai.NotFoundError):
+            sdk.models.retrieve("catrouter/openai/never-heard-of-it")
     with openai_client(server.url, inference_key(admin, allowed_models=["catrouter/*"])) as limited:
         ids = {m.id for m in limited.models.list()}
         assert ids == {f"catrouter/{m}" for m in ROUTER_MODELS}

@@ -199,6 +199,13 @@ def test_the_sync_command_prints_changes_and_keeps_price_history(
     assert failed.returncode == 1 and "syncdown: failed" in failed.stdout
     unknown = _sync(env, "--provider", "nope")
     assert unknown.returncode == 1 and "Not a configured provider: nope" in unknown.stdout
+    with started(catalog_settings) as server:  # a process started now reads what the command stored
+        ids = _ids(server, provider="syncrouter")
+        body = httpx.get(f"{server.url}/models/syncrouter/openai/gpt-4o-mini").json()
+    assert "syncrouter/openai/gpt-5" in ids and "syncrouter/openai/gpt-4o" not in ids
+    prices = [(h["status"], h["pricing_per_million"]["prompt"]) for h in body["price_history"]]
+    assert prices[-2:] == [("known", "0.15"), ("known", "0.2")]
+    assert body["price_history"][-1]["effective_from"].endswith("Z")
 
 
 def test_billing_uses_catalog_prices_and_config_overrides_win(catalog_settings: Settings, funded: GwUser) -> None:

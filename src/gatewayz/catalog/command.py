@@ -82,7 +82,7 @@ async def run_sync(
             async def one(name: str) -> Outcome:
                 task = progress.add_task(f"{name}: fetching", total=1)
                 try:
-                    diff = await catalog.sync(chosen[name])
+                    diff = await catalog.sync(chosen[name], strict=True)
                 except Exception as exc:
                     progress.update(task, completed=1, description=f"[red]{name}: failed[/red]")
                     return Outcome(name, error=str(exc) or type(exc).__name__)

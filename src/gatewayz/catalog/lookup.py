@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gatewayz.catalog.queries import CatalogIndex, IndexedModel, build_index
+from gatewayz.catalog.records import Pricing
+from gatewayz.catalog.views import per_million
 from gatewayz.errors import NotFound
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.registry import builtin_rows
@@ -73,6 +75,16 @@ def find_model(index: CatalogIndex, model_id: str, allowed: Callable[[str], bool
         head["requested"] = model_id
     body = orjson.dumps(head)
     return body[:-1] + b',"endpoints":[' + b",".join(e.json for e in endpoints) + b"]}"
+
+
+def price_history_json(history: list[tuple[datetime, Pricing]]) -> bytes:
+    """Each price with the time it took effect (it holds until the next one's)."""
+    return orjson.dumps(
+        [
+            {"effective_from": _iso(when), "status": p.status, "pricing_per_million": per_million(p)}
+            for when, p in history
+        ]
+    )
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -12,10 +12,10 @@ from starlette.responses import Response
 from gatewayz.accounts.auth import extract_key
 from gatewayz.accounts.dependencies import require_admin
 from gatewayz.accounts.principal import Principal
-from gatewayz.catalog.lookup import catalog_index, find_model, provider_rows
+from gatewayz.catalog.lookup import catalog_index, find_model, price_history_json, provider_rows
 from gatewayz.catalog.queries import CatalogQuery, Modality, Order, SortKey, Support, list_body, page_body, run_query
 from gatewayz.catalog.store import CatalogStore
-from gatewayz.errors import GatewayError, InvalidRequest
+from gatewayz.errors import GatewayError, InvalidRequest, NotFound
 from gatewayz.http.params import QueryBool, QueryInt
 from gatewayz.providers.registry import builtin_rows
 from gatewayz.services import Services, services
@@ -82,6 +82,22 @@ async def list_v1_models(request: Request) -> Response:
     if principal.allowed_models is None:
         return _json(list_body(index.models))
     return _json(list_body(item for item in index.models if principal.allows_model(item.record.id)))
+
+
+@router.get("/v1/models/{model_id:path}", include_in_schema=False, response_model=None)
+async def get_v1_model(request: Request, model_id: str) -> Response:
+    """One entry of the extended list, by its `provider/model` id (404 when the key may not use it)."""
+    svc = services(request)
+    if "anthropic-version" in request.headers:
+        return await svc.inference.model(request, model_id)
+    principal = await svc.auth.authenticate(request, "inference")
+    if principal.is_sandbox:
+        return await svc.inference.model(request, model_id)
+    await svc.catalog.ready()
+    item = catalog_index(svc.catalog).by_id.get(model_id)
+    if item is None or not principal.allows_model(model_id):
+        raise NotFound(f"The model '{model_id}' does not exist.", param="model", code="model_not_found")
+    return _json(item.json)
 
 
 def _price(value: str | None, param: str) -> Decimal | None:
@@ -228,4 +244,10 @@ async def get_model(request: Request, model_id: Annotated[str, Path(max_length=4
     svc = services(request)
     principal = await _caller(request, svc)
     await svc.catalog.ready()
-    return _json(find_model(catalog_index(svc.catalog), model_id, _allowed(principal)))  # type: ignore[arg-type]
+    index = catalog_index(svc.catalog)
+    body = find_model(index, model_id, _allowed(principal))  # type: ignore[arg-type]
+    if model_id in index.by_id and svc.catalog.store is not None:  # one endpoint asked for: its price history
+        item = index.by_id[model_id]
+        history = await svc.catalog.store.price_history(item.record.provider, item.record.model)
+        body = body[:-1] + b',"price_history":' + price_history_json(history) + b"}"
+    return _json(body)

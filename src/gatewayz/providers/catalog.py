@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,8 +99,10 @@ class Catalog:
 
     # -- syncing --------------------------------------------------------------------------------
 
-    async def sync(self, spec: ProviderSpec) -> Diff | None:
-        """Fetch the provider's list now; store and apply it. Raises on failure (after noting it)."""
+    async def sync(self, spec: ProviderSpec, *, strict: bool = False) -> Diff | None:
+        """Fetch the provider's list now; store and apply it. Raises when the fetch fails (after noting
+        it); a failure to store it (another process storing the same list at once) raises only when
+        `strict`, else the fetched list is still applied here."""
         now = datetime.now(UTC)
         state = self._lists[spec.name]
         try:
@@ -115,7 +118,12 @@ class Catalog:
         source = "config" if spec.static_models is not None else "provider"
         diff = None
         if self.store is not None:
-            diff = await self.store.save(spec.name, records, source=source, now=now)
+            try:
+                diff = await self.store.save(spec.name, records, source=source, now=now)
+            except Exception as exc:
+                if strict:
+                    raise
+                log.warning("catalog_store_failed", provider=spec.name, error=str(exc))
         self._apply(spec.name, records, source, now)
         return diff
 
@@ -127,8 +135,9 @@ class Catalog:
             log.warning("model_list_failed", provider=spec.name, error=str(exc))
             self._fallback(spec.name)
             self._lists[spec.name].next_due = time.monotonic() + min(self.retry_seconds, self.ttl(spec.name))
-        else:
-            self._lists[spec.name].next_due = time.monotonic() + self.ttl(spec.name)
+        else:  # a little jitter: processes started together do not all refresh at the same moment
+            ttl = self.ttl(spec.name)
+            self._lists[spec.name].next_due = time.monotonic() + ttl * random.uniform(1.0, 1.1)
         finally:
             self._loaded[spec.name].set()
 
