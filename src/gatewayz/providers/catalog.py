@@ -143,10 +143,10 @@ class Catalog:
 
     async def _refresh(self, spec: ProviderSpec) -> None:
         if self.store is not None:
-            records, states = await self.store.load([spec.name])
-            stored = states.get(spec.name)
-            if self._fresh(spec.name, stored):
+            stored = (await self.store.states()).get(spec.name)
+            if self._fresh(spec.name, stored):  # another process synced it: read its list
                 assert stored is not None
+                records, _ = await self.store.load([spec.name])
                 self._apply(spec.name, records.get(spec.name, []), "stored", stored.synced_at)
                 return
         await self.sync(spec)
