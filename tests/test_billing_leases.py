@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import secrets
 import signal
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ import pytest
 from tests.fakeprovider import FakeProvider
 from tests.support.databases import run_sql
 from tests.support.identity import ADMIN_KEY, UPSTREAM_KEY_B
-from tests.support.money import assert_ledgers_balance, grant, nanos, priced_config
+from tests.support.money import assert_ledgers_balance, funded_user, nanos, priced_config
 from tests.support.servers import GatewayProcess, gateway_processes
 
 BODY = {"model": "fakepriced/priced-model", "messages": [{"role": "user", "content": "go"}], "max_tokens": 10}
@@ -56,12 +55,7 @@ def processes(base_env: dict[str, str], upstream_b: FakeProvider, tmp_root: Path
 
 
 def _funded_user(url: str, requests_worth: int) -> tuple[int, str]:
-    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
-    email = f"lease-{secrets.token_hex(5)}@example.com"
-    created = httpx.post(f"{url}/admin/users", json={"email": email}, headers=headers).json()
-    with httpx.Client(base_url=url, headers=headers) as admin:
-        grant(admin, created["user"]["id"], str(requests_worth * COST / 1e9))
-    return created["user"]["id"], created["api_key"]["key"]
+    return funded_user(url, str(requests_worth * COST / 1e9))
 
 
 async def _fire(urls: list[str], key: str, total: int) -> list[httpx.Response]:

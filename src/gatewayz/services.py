@@ -35,6 +35,9 @@ from gatewayz.limits.limiter import Limiter, limiter_redis
 from gatewayz.limits.stage import build_rate_limit_stage
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.catalog import Catalog
+from gatewayz.providers.health import LiveHealth
+from gatewayz.providers.health_stage import HealthStage
+from gatewayz.providers.health_store import HealthStore
 from gatewayz.providers.registry import ProviderSpec, load_providers
 from gatewayz.providers.router import Router
 from gatewayz.providers.upstream import UpstreamClients
@@ -45,7 +48,7 @@ from gatewayz.storage.fastsql import FastSQL
 
 def pipeline_stages(
     settings: Settings, db: Database, catalog: Catalog, limits: Limiter, billing: BillingStage,
-    history: HistoryStage | None = None,
+    history: HistoryStage | None = None, health: HealthStage | None = None,
 ) -> Stages:
     """The stages around every provider call, in admission order (finish runs in reverse).
     History comes first: rate limits and the credit hold count the history it injects."""
@@ -54,6 +57,7 @@ def pipeline_stages(
         build_rate_limit_stage(settings, limits),
         IdempotencyStage(db, settings.credit_hold_ttl_seconds),
         billing,
+        *([health] if health is not None else []),
     ])
 
 
@@ -90,6 +94,7 @@ class Services:
     billing_jobs: BillingJobs
     fast_sql: FastSQL
     conversations: ConversationStore
+    health_store: HealthStore
     started_at: float
 
     @classmethod
@@ -105,7 +110,8 @@ class Services:
         policy = RetryPolicy(
             settings.retry_max_retries, settings.retry_base_delay_seconds, settings.retry_max_delay_seconds
         )
-        router = Router(providers, catalog, breakers)
+        health = LiveHealth()
+        router = Router(providers, catalog, breakers, health)
         fast_sql = FastSQL(settings)
         holds = HoldLedger(fast_sql)
         settler = Settler(holds, settings.data_dir)
@@ -136,9 +142,9 @@ class Services:
             inference=InferenceService(
                 auth,
                 router,
-                Dispatcher(clients, breakers, policy),
+                Dispatcher(clients, breakers, policy, health),
                 catalog,
-                stages=pipeline_stages(settings, db, catalog, limits, billing, history),
+                stages=pipeline_stages(settings, db, catalog, limits, billing, history, HealthStage(health)),
                 decorate_usage=decorate_usage,
                 responses=ResponsesState(response_store, auth),
                 history=history,
@@ -157,6 +163,7 @@ class Services:
             ),
             fast_sql=fast_sql,
             conversations=conversations,
+            health_store=HealthStore(fast_sql, health, settings.provider_health_sync_seconds),
             started_at=started_at,
         )
 
@@ -171,6 +178,7 @@ class Services:
         self.events.start()
         self.activity.start()
         self.catalog.start()
+        self.health_store.start()
         self.limits.start()
         self.billing_jobs.start()
 
@@ -186,6 +194,7 @@ class Services:
             await self.inference.responses.drain()  # responses still being stored
         await self.limits.stop()
         await self.catalog.stop()
+        await self.health_store.stop()
         await self.clients.close()
         await self.invalidation.stop()
         await self.events.stop()

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     catalog_retry_seconds: float = Field(60.0, gt=0, validation_alias=_alias("CATALOG_RETRY_SECONDS"))
 
     credit_hold_ttl_seconds: float = Field(900.0, gt=0, validation_alias=_alias("CREDIT_HOLD_TTL_SECONDS"))
+    provider_health_sync_seconds: float = Field(
+        15.0, ge=0.05, le=3600, validation_alias=_alias("PROVIDER_HEALTH_SYNC_SECONDS"))
     credit_leases: bool = Field(True, validation_alias=_alias("CREDIT_LEASES"))
     credit_lease_ttl_seconds: float = Field(120.0, gt=0, validation_alias=_alias("CREDIT_LEASE_TTL_SECONDS"))
     credit_lease_idle_seconds: float = Field(5.0, gt=0, validation_alias=_alias("CREDIT_LEASE_IDLE_SECONDS"))

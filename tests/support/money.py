@@ -57,3 +57,19 @@ def priced_config(path: Path, openai_base_url: str, api_key: str) -> Path:
         'models = ["priced-model"]\n[providers.fakepriced.pricing."priced-model"]\nprompt = 0\ncompletion = 1000\n'
     )
     return path
+
+
+def funded_user(url: str, usd: str) -> tuple[int, str]:
+    """A new user with `usd` of credit on the gateway at `url`: (user id, API key)."""
+    import secrets
+
+    from tests.support.identity import ADMIN_KEY
+
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    email = f"funded-{secrets.token_hex(5)}@example.com"
+    created = httpx.post(f"{url}/admin/users", json={"email": email}, headers=headers)
+    assert created.status_code == 201, created.text
+    user = created.json()
+    with httpx.Client(base_url=url, headers=headers) as admin:
+        grant(admin, user["user"]["id"], usd)
+    return user["user"]["id"], user["api_key"]["key"]

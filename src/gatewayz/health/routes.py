@@ -1,4 +1,5 @@
-"""`/health` (alive), `/health/ready` (dependencies reachable), `/ping`."""
+"""`/health` (alive), `/health/ready` (dependencies reachable), `/health/providers` (live
+provider figures), `/ping`."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gatewayz import __version__
 from gatewayz.accounts.auth import extract_key
-from gatewayz.accounts.dependencies import require_admin
+from gatewayz.accounts.dependencies import require_admin, require_scope
+from gatewayz.accounts.principal import Principal
 from gatewayz.errors import GatewayError
 from gatewayz.services import services
 
@@ -90,3 +92,25 @@ async def ready(request: Request) -> Response:
     shown = checks if await _is_admin(request) else _public(checks)
     body = {"status": ("degraded" if degraded else "ready") if ok else "unavailable", "checks": shown}
     return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json")
+
+
+@router.get("/health/providers")
+async def provider_health(
+    request: Request, principal: Principal = Depends(require_scope("inference"))
+) -> dict[str, Any]:
+    """Live figures of every endpoint (provider, model) this gateway relayed to, shared by all its
+    processes: attempts, error rate, uptime, time to first token p50/p95 and output tokens/s p50
+    over 5 minutes, 1 hour and 24 hours; `unhealthy` endpoints are tried after the others."""
+    svc = services(request)
+    health, breakers = svc.health_store.health, svc.breakers
+    data = [
+        {
+            "provider": provider,
+            "model": model,
+            "breaker": breakers.status(provider),
+            "unhealthy": health.unhealthy(provider, model),
+            "windows": {name: figures.as_json() for name, figures in health.figures(provider, model).items()},
+        }
+        for provider, model in health.endpoints()
+    ]
+    return {"object": "list", "data": data}

@@ -24,6 +24,7 @@ from gatewayz.inference.failures import CLIENT_FAULT_STATUSES, client_fault, fin
 from gatewayz.inference.sse import EventTooLarge, read_events
 from gatewayz.providers.adapters import JSON, StreamTranslator, UpstreamCall
 from gatewayz.providers.breaker import Breakers
+from gatewayz.providers.health import LiveHealth
 from gatewayz.providers.router import Route
 from gatewayz.providers.upstream import (
     UpstreamClients,
@@ -91,10 +92,13 @@ class NativeRequest:
 
 
 class Dispatcher:
-    def __init__(self, clients: UpstreamClients, breakers: Breakers, policy: RetryPolicy) -> None:
+    def __init__(
+        self, clients: UpstreamClients, breakers: Breakers, policy: RetryPolicy, health: LiveHealth | None = None
+    ) -> None:
         self.clients = clients
         self.breakers = breakers
         self.policy = policy
+        self.health = health
 
     async def _attempts(
         self,
@@ -129,6 +133,8 @@ class Dispatcher:
                     last = failure
                     if failure.counts_against_health:
                         breakers.failure(provider)
+                        if self.health is not None:
+                            self.health.attempt(provider, route.upstream_model, False)
                     elif probe:  # answered, but about the request or the quota, not the provider's health
                         if failure.status == 429:
                             breakers.release(provider)
@@ -144,7 +150,10 @@ class Dispatcher:
                     if probe:
                         breakers.release(provider)
                     raise
-                breakers.success(provider, time.monotonic() - started)
+                elapsed = time.monotonic() - started
+                breakers.success(provider, elapsed)
+                if self.health is not None:  # a whole answer: its time; a stream: until its first event
+                    self.health.attempt(provider, route.upstream_model, True, elapsed)
                 return result
         raise final_error(model, last)
 
