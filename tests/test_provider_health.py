@@ -17,7 +17,7 @@ from tests.support.identity import UPSTREAM_KEY_A, UPSTREAM_KEY_B
 from tests.support.money import funded_user
 from tests.support.servers import GatewayProcess, gateway_processes
 
-MODEL = f"shared-model-{secrets.token_hex(3)}"  # set anew per test: the database outlives the processes
+MODEL, QUICK, SLUGGISH = "", "", ""  # set anew for each test by the fixture
 HEADERS: dict[str, str] = {}  # a funded user's key (set by the fixture)
 
 
@@ -30,11 +30,11 @@ def _provider(name: str, upstream: FakeProvider, key: str) -> str:
 @pytest.fixture
 def two(base_env: dict[str, str], upstream_a: FakeProvider, upstream_b: FakeProvider, fake_a: FakeProvider,
         fake_b: FakeProvider, tmp_root: Path) -> Iterator[list[GatewayProcess]]:
-    global MODEL
-    MODEL = f"shared-model-{secrets.token_hex(3)}"
+    global MODEL, QUICK, SLUGGISH
+    tag = secrets.token_hex(3)  # each test its own names: the database (catalog, health rows) outlives the processes
+    MODEL, QUICK, SLUGGISH = f"shared-model-{tag}", f"quick{tag}", f"sluggish{tag}"
     config = tmp_root / "health.toml"
-    config.write_text(_provider("quick", upstream_a, UPSTREAM_KEY_A)
-                      + _provider("sluggish", upstream_b, UPSTREAM_KEY_B))
+    config.write_text(_provider(QUICK, upstream_a, UPSTREAM_KEY_A) + _provider(SLUGGISH, upstream_b, UPSTREAM_KEY_B))
     env = {**base_env, "GATEWAYZ_CONFIG": str(config), "GATEWAYZ_PROVIDER_HEALTH_SYNC_SECONDS": "0.2",
            "GATEWAYZ_BREAKER_THRESHOLD": "1000"}
     with gateway_processes(env, 2, log_dir=tmp_root) as processes:
@@ -68,22 +68,22 @@ def test_what_one_process_relays_every_process_sees_and_routes_by(
 ) -> None:
     fake_b.set(latency_ms=150)
     first, second = (p.url for p in two)
-    for provider in ("quick", "sluggish"):
+    for provider in (QUICK, SLUGGISH):
         for _ in range(6):
             assert _chat(first, provider={"only": [provider]}).status_code == 200
 
     def both_counted(endpoints: dict[str, dict[str, Any]]) -> bool:
         return all(endpoints.get(p, {}).get("windows", {}).get("5m", {}).get("attempts") == 6
-                   for p in ("quick", "sluggish"))
+                   for p in (QUICK, SLUGGISH))
 
     seen = _wait(second, both_counted)  # the other process: through the database
     assert both_counted(seen), seen
-    quick, sluggish = seen["quick"]["windows"]["5m"], seen["sluggish"]["windows"]["5m"]
+    quick, sluggish = seen[QUICK]["windows"]["5m"], seen[SLUGGISH]["windows"]["5m"]
     assert quick["uptime"] == 1 and quick["error_rate"] == 0
     assert sluggish["ttft_p50_ms"] >= 150 > quick["ttft_p50_ms"]
-    assert quick["throughput_p50"] is not None and seen["quick"]["unhealthy"] is False
+    assert quick["throughput_p50"] is not None and seen[QUICK]["unhealthy"] is False
     answered = {_chat(second, provider={"sort": "latency"}).headers["x-gatewayz-provider"] for _ in range(5)}
-    assert answered == {"quick"}
+    assert answered == {QUICK}
 
 
 def test_an_endpoint_failing_often_goes_last_before_its_breaker_opens(
@@ -92,15 +92,15 @@ def test_an_endpoint_failing_often_goes_last_before_its_breaker_opens(
     first, second = (p.url for p in two)
     fake_a.set(status=500)
     for _ in range(6):  # each fails over from quick to sluggish
-        response = _chat(first, provider={"order": ["quick", "sluggish"]})
-        assert response.status_code == 200 and response.headers["x-gatewayz-provider"] == "sluggish"
-    seen = _wait(second, lambda e: e.get("quick", {}).get("unhealthy") is True)
-    assert seen["quick"]["unhealthy"] is True and seen["quick"]["breaker"] == "closed"
-    assert seen["quick"]["windows"]["5m"]["error_rate"] == 1
+        response = _chat(first, provider={"order": [QUICK, SLUGGISH]})
+        assert response.status_code == 200 and response.headers["x-gatewayz-provider"] == SLUGGISH
+    seen = _wait(second, lambda e: e.get(QUICK, {}).get("unhealthy") is True)
+    assert seen[QUICK]["unhealthy"] is True and seen[QUICK]["breaker"] == "closed"
+    assert seen[QUICK]["windows"]["5m"]["error_rate"] == 1
     fake_a.reset()
     calls_before = len(fake_a.requests)
     answered = {_chat(second, provider={"sort": "latency"}).headers["x-gatewayz-provider"] for _ in range(3)}
-    assert answered == {"sluggish"} and len(fake_a.requests) == calls_before  # quick is tried last now
+    assert answered == {SLUGGISH} and len(fake_a.requests) == calls_before  # quick is tried last now
 
 
 def test_health_needs_a_key_and_a_bad_sort_is_refused(two: list[GatewayProcess]) -> None:

@@ -303,7 +303,8 @@ async def test_migration_0005_upgrades_and_downgrades_cleanly(empty_url: str, tm
     differences, revision = await _schema(empty_url, tmp_path, ("downgrade", "0004"))
     assert revision == "0004"
     # what 0005 adds is all that is missing besides later revisions' tables, and nothing else changed
-    later = {"conversations", "conversation_items", "catalog_models", "catalog_prices", "catalog_syncs"}  # 0006, 0007
+    later = {"conversations", "conversation_items", "catalog_models", "catalog_prices", "catalog_syncs",
+             "provider_health"}  # 0006, 0007, 0008
     ours = [d for d in differences if (d[1].name if d[0] == "add_table" else d[1].table.name) not in later]
     assert [d[0] for d in ours] == ["add_table", "add_index", "add_index"]
     assert {d[1].name if d[0] == "add_table" else d[1].table.name for d in ours} == {"stored_responses"}
