@@ -13,6 +13,7 @@ from gatewayz import __version__
 from gatewayz.accounts.admin_routes import router as admin_router
 from gatewayz.accounts.routes import router as keys_router
 from gatewayz.billing.routes import router as billing_router
+from gatewayz.catalog.ranking_routes import router as ranking_router
 from gatewayz.catalog.routes import attach_catalog_store
 from gatewayz.catalog.routes import router as catalog_router
 from gatewayz.errors import install_error_handlers
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(health_router)
     app.include_router(docs_router)
     app.include_router(catalog_router)  # before inference's: it serves the extended GET /v1/models
+    app.include_router(ranking_router)
     app.include_router(inference_router)
     app.include_router(history_router)
     app.include_router(keys_router)

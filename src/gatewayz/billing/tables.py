@@ -100,6 +100,7 @@ class UsageRecord(Base):
     __table_args__ = (
         Index("ix_usage_records_user_created", "user_id", "created_at"),
         Index("ix_usage_records_key_created", "key_id", "created_at"),
+        Index("ix_usage_records_created", "created_at"),  # rankings over a period (catalog/rankings.py)
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

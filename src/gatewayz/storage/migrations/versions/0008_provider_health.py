@@ -1,4 +1,5 @@
-"""Live provider health: per-process, per-minute attempt counts and histograms (providers/tables.py).
+"""Live provider health: per-process, per-minute attempt counts and histograms (providers/tables.py);
+an index on usage_records.created_at for the rankings over a period (catalog/rankings.py).
 
 The DDL is written out here, not imported: a migration is a snapshot of the schema at its revision.
 
@@ -33,8 +34,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("source", "provider", "model", "minute", name="uq_provider_health_minute"),
     )
     op.create_index("ix_provider_health_minute", "provider_health", ["minute"])
+    op.create_index("ix_usage_records_created", "usage_records", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_usage_records_created", table_name="usage_records")
     op.drop_index("ix_provider_health_minute", table_name="provider_health")
     op.drop_table("provider_health")
