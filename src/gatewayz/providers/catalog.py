@@ -142,7 +142,7 @@ class Catalog:
             self._loaded[spec.name].set()
 
     async def _refresh(self, spec: ProviderSpec) -> None:
-        if self.store is not None:
+        if self.store is not None and spec.static_models is None:  # a list in the config always wins
             stored = (await self.store.states()).get(spec.name)
             if self._fresh(spec.name, stored):  # another process synced it: read its list
                 assert stored is not None
@@ -169,8 +169,8 @@ class Catalog:
             return
         now = time.monotonic()
         for name, stored in states.items():
-            if name not in self.providers or stored.synced_at is None:
-                continue
+            if name not in self.providers or stored.synced_at is None or self.providers[name].static_models is not None:
+                continue  # unknown here, never synced, or listed in this process's config (which wins)
             self._apply(name, records.get(name, []), "stored", stored.synced_at)
             self._lists[name].error = stored.error
             if self._fresh(name, stored):
