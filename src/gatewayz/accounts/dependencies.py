@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
+from gatewayz.accounts.auth import extract_key
 from gatewayz.accounts.principal import Principal
-from gatewayz.errors import PermissionDenied
+from gatewayz.errors import GatewayError, PermissionDenied
 from gatewayz.services import services
 
 
@@ -37,3 +38,14 @@ async def require_admin(request: Request) -> Principal:
             )
     request.state.principal = principal
     return principal
+
+
+async def is_admin_request(request: Request) -> bool:
+    """Whether the caller presented an admin key (answers then carry error details); never raises."""
+    if extract_key(request) is None:
+        return False
+    try:
+        await require_admin(request)
+    except GatewayError:
+        return False
+    return True

@@ -1,4 +1,4 @@
-"""`GET /ranking/models` and `GET /ranking/providers` (see rankings.py)."""
+"""`GET /ranking/models` and `GET /ranking/providers` (see rankings.py): one route."""
 
 from __future__ import annotations
 
@@ -22,26 +22,15 @@ async def _ranking(request: Request, what: str, period: str, sort: str, limit: i
         return await ranking(session, what, period, sort, limit)
 
 
-@router.get("/ranking/models")
-async def ranking_models(
+@router.get("/ranking/{what}")
+async def rankings(
     request: Request,
+    what: Literal["models", "providers"],
     period: Period = "day",
     sort: Sort = "tokens",
     limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20,
     principal: Principal = Depends(require_scope("inference")),
 ) -> dict[str, Any]:
-    """Models by tokens (or requests, or spend) through this gateway over the last day, week or
-    month (30 days), with the previous period's figures and the relative change."""
-    return await _ranking(request, "model", period, sort, limit)
-
-
-@router.get("/ranking/providers")
-async def ranking_providers(
-    request: Request,
-    period: Period = "day",
-    sort: Sort = "tokens",
-    limit: Annotated[QueryInt, Query(ge=1, le=100)] = 20,
-    principal: Principal = Depends(require_scope("inference")),
-) -> dict[str, Any]:
-    """Providers ranked the same way."""
-    return await _ranking(request, "provider", period, sort, limit)
+    """Models (or providers) by tokens, requests or spend through this gateway over the last day,
+    week or month (30 days), with the previous period's figures and the relative change."""
+    return await _ranking(request, what.removesuffix("s"), period, sort, limit)

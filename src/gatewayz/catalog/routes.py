@@ -10,12 +10,12 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from gatewayz.accounts.auth import extract_key
-from gatewayz.accounts.dependencies import require_admin
+from gatewayz.accounts.dependencies import is_admin_request
 from gatewayz.accounts.principal import Principal
 from gatewayz.catalog.lookup import catalog_index, find_model, price_history_json, provider_rows
 from gatewayz.catalog.queries import CatalogQuery, Modality, Order, SortKey, Support, list_body, page_body, run_query
 from gatewayz.catalog.store import CatalogStore
-from gatewayz.errors import GatewayError, InvalidRequest, NotFound
+from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.http.params import QueryBool, QueryInt
 from gatewayz.providers.registry import builtin_rows
 from gatewayz.services import Services, services
@@ -218,23 +218,13 @@ async def search_models(
     )
 
 
-async def _is_admin(request: Request) -> bool:
-    if extract_key(request) is None:
-        return False
-    try:
-        await require_admin(request)
-    except GatewayError:
-        return False
-    return True
-
-
 @router.get("/models/providers", response_model=None)
 @router.get("/v1/catalog/providers", response_model=None)
 async def list_providers(request: Request) -> Response:
     """Every provider: configured or not, its model count, last sync (time, error) and breaker state.
     Error texts (they can name hosts) are shown to admins only."""
     svc = services(request)
-    return _json(await provider_rows(svc, include_errors=await _is_admin(request)))
+    return _json(await provider_rows(svc, include_errors=await is_admin_request(request)))
 
 
 @router.get("/models/{model_id:path}", response_model=None)

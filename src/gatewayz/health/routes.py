@@ -13,10 +13,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from gatewayz import __version__
-from gatewayz.accounts.auth import extract_key
-from gatewayz.accounts.dependencies import require_admin, require_scope
+from gatewayz.accounts.dependencies import is_admin_request, require_scope
 from gatewayz.accounts.principal import Principal
-from gatewayz.errors import GatewayError
 from gatewayz.services import services
 
 router = APIRouter(tags=["Health"])
@@ -51,17 +49,6 @@ async def _check(name: str, coro: Any) -> dict[str, Any]:
     return {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
-async def _is_admin(request: Request) -> bool:
-    """Whether the caller presented an admin key: only then does the answer carry error details."""
-    if extract_key(request) is None:
-        return False
-    try:
-        await require_admin(request)
-    except GatewayError:
-        return False
-    return True
-
-
 PUBLIC_FIELDS = ("status", "backend")
 
 
@@ -89,7 +76,7 @@ async def ready(request: Request) -> Response:
     checks["billing"] = svc.billing_jobs.health()
     ok = checks["database"]["status"] == "ok"
     degraded = any(c["status"] == "degraded" for c in checks.values())
-    shown = checks if await _is_admin(request) else _public(checks)
+    shown = checks if await is_admin_request(request) else _public(checks)
     body = {"status": ("degraded" if degraded else "ready") if ok else "unavailable", "checks": shown}
     return Response(orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json")
 
