@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import datetime as dt
 import os
-import platform
 import secrets
 import tempfile
 import time
@@ -31,7 +30,7 @@ from canned import start_canned_upstream
 from checks import sanity
 from measure import load_runner
 from servers import slug, start_gateway, start_upstream
-from targets import MODEL, REPO, ROUTE, UPSTREAM_KEY, Target, arun, git, ratio
+from targets import MODEL, REPO, ROUTE, UPSTREAM_KEY, Target, arun, provenance, ratio
 
 GROWTH_BOUND = 0.10  # issue 13: RSS flat within ±10% from 10k to 100k requests
 WORKER_BOUND_MB = 150.0  # issue 13: per worker
@@ -210,10 +209,7 @@ def main() -> int:
     generator = f"wrk ({args.wrk_threads} thread(s))" if wrk else "python (asyncio, fallback)"
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "config"}
     results: dict[str, Any] = {
-        "started_utc": started.isoformat(timespec="seconds"),
-        "repo_head": git("rev-parse", "--short", "HEAD"),
-        "src_modified_files": len(git("status", "--porcelain", "src").splitlines()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **provenance(started),
         "load_average_before": os.getloadavg(),
         "params": {**params, "config": args.config.spec, "load_generator": generator},
     }

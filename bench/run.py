@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import secrets
 import subprocess
 import tempfile
@@ -48,6 +46,7 @@ from targets import (
     Target,
     arun,
     git,
+    provenance,
     ratio,
 )
 
@@ -223,10 +222,7 @@ def main() -> int:
         generator = f"wrk ({version.split(' Copyright')[0].strip()}, {args.wrk_threads} thread(s))"
     params = {k: v for k, v in vars(args).items() if k != "gateway_configs"}
     results: dict[str, Any] = {
-        "started_utc": started.isoformat(timespec="seconds"),
-        "repo_head": git("rev-parse", "--short", "HEAD"),
-        "src_modified_files": len(git("status", "--porcelain", "src").splitlines()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **provenance(started),
         "params": {
             **{k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()},
             "load_generator": generator,

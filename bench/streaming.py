@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
 import tempfile
 import time
 from contextlib import ExitStack
@@ -37,7 +36,7 @@ from backends import DEFAULT_RATE_LIMIT, PG_ADMIN_URL, REDIS_URL, GatewayConfig
 from checks import call, sanity
 from measure import latency
 from run import start_targets
-from targets import MAX_RUN_S, REPO, Target, arun, git, ratio
+from targets import MAX_RUN_S, REPO, Target, arun, provenance, ratio
 
 TTFB_BOUND_MS = 0.8  # issue 13: added stream ttfb p50
 CHUNK_BOUND_US = 10.0  # issue 13: gateway CPU per relayed chunk
@@ -243,10 +242,7 @@ def main() -> int:
     out_path: Path = args.json or REPO / "bench" / "results" / f"streaming-{started:%Y%m%dT%H%M%SZ}.json"
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "gateway_configs"}
     results: dict[str, Any] = {
-        "started_utc": started.isoformat(timespec="seconds"),
-        "repo_head": git("rev-parse", "--short", "HEAD"),
-        "src_modified_files": len(git("status", "--porcelain", "src").splitlines()),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        **provenance(started),
         "load_average_before": os.getloadavg(),
         "params": params,
     }

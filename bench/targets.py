@@ -7,6 +7,8 @@ gateway, or one of the gateway's faces) with the request it answers. Shared by `
 
 from __future__ import annotations
 
+import os
+import platform
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -84,6 +86,16 @@ def git(*argv: str) -> str:
         return subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def provenance(started: Any) -> dict[str, Any]:
+    """Where a result came from: start time, revision, uncommitted src files, machine."""
+    return {
+        "started_utc": started.isoformat(timespec="seconds"),
+        "repo_head": git("rev-parse", "--short", "HEAD"),
+        "src_modified_files": len(git("status", "--porcelain", "src").splitlines()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+    }
 
 
 def ratio(a: float, b: float) -> float:
