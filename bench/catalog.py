@@ -11,6 +11,7 @@ times each leg in interleaved rounds at concurrency 1 on a keep-alive connection
 - ``/models?q=...``: a two-word search, ranked, 20 entries;
 - ``/models`` with filters (min_context, max_prompt_price, supports) sorted by price;
 - ``/models?limit=500&sort=context``: the largest page;
+- ``/models?sort=latency`` and ``?sort=popularity``: the live sorts (ordered per request);
 - ``/models/{provider}/{model}``: one model with its endpoints;
 - ``/v1/models``: every model (the OpenAI list, authenticated).
 
@@ -159,6 +160,8 @@ def main() -> int:
                     {},
                 ),
                 "/models?limit=500&sort=context": ("/models?limit=500&sort=context", {}),
+                "/models?sort=latency (live, 100)": ("/models?sort=latency", {}),
+                "/models?sort=popularity (live, 100)": ("/models?sort=popularity", {}),
                 "/models/{provider}/{model}": ("/models/benchrouter/openai/model-8", {}),
                 f"/v1/models (all {args.models})": ("/v1/models", auth),
             }

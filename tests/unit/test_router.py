@@ -97,3 +97,25 @@ def test_open_breaker_moves_a_provider_last_until_it_recovers(tmp_path: Path) ->
     assert router.breakers.available("cheap") is False  # only one probe at a time
     router.breakers.success("cheap")
     assert router.breakers.status("cheap") == "closed"
+
+
+def test_an_ailing_endpoint_goes_last_unless_the_caller_ordered_it(tmp_path: Path) -> None:
+    router = _router(tmp_path)
+    for _ in range(6):
+        router.health.attempt("cheap", "m", ok=False)
+    assert [_order(router, preference={"sort": "price"}) for _ in range(5)] == [["mid", "dear", "cheap"]] * 5
+    assert _order(router, preference={"order": ["cheap", "mid"]})[:2] == ["cheap", "mid"]
+
+
+def test_preferences_that_leave_no_provider_say_why(tmp_path: Path) -> None:
+    from gatewayz.errors import NotFound
+
+    router = _router(tmp_path)
+    with pytest.raises(NotFound) as refused:
+        _order(router, preference={"max_price": {"prompt": 0.5}})
+    assert refused.value.code == "no_matching_provider" and "max_price" in str(refused.value)
+    with pytest.raises(NotFound) as refused:  # config-only models publish no parameter list: nothing is proven
+        _order(router, preference={"require_parameters": True}, parameters=frozenset({"tools"}))
+    assert "does not list tools" in str(refused.value)
+    assert len(_order(router, preference={"require_parameters": True})) == 3  # nothing asked, nothing missing
+    assert _order(router, "unknown", preference={"max_price": {"prompt": 0.5}}) == []  # no provider: not a refusal

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from gatewayz.catalog.queries import CatalogIndex, IndexedModel, build_index
+from gatewayz.catalog.queries import CatalogIndex, IndexedModel, build_index, with_fields
 from gatewayz.catalog.records import Pricing
 from gatewayz.catalog.views import per_million
 from gatewayz.errors import NotFound
@@ -44,7 +44,8 @@ def _suggestions(index: CatalogIndex, model_id: str) -> list[str]:
     return difflib.get_close_matches(model_id, names, n=5, cutoff=0.5)
 
 
-def find_model(index: CatalogIndex, model_id: str, allowed: Callable[[str], bool] | None) -> bytes:
+def find_model(index: CatalogIndex, model_id: str, allowed: Callable[[str], bool] | None,
+               extra: Callable[[IndexedModel], dict[str, Any]]) -> bytes:
     endpoints = [e for e in _resolve(index, model_id) if allowed is None or allowed(e.record.id)]
     if not endpoints:
         hint = [s for s in _suggestions(index, model_id) if allowed is None or allowed(s) or s not in index.by_id]
@@ -74,7 +75,7 @@ def find_model(index: CatalogIndex, model_id: str, allowed: Callable[[str], bool
     if model_id in index.by_id:
         head["requested"] = model_id
     body = orjson.dumps(head)
-    return body[:-1] + b',"endpoints":[' + b",".join(e.json for e in endpoints) + b"]}"
+    return body[:-1] + b',"endpoints":[' + b",".join(with_fields(e, extra(e)) for e in endpoints) + b"]}"
 
 
 def price_history_json(history: list[tuple[datetime, Pricing]]) -> bytes:
@@ -91,7 +92,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-async def provider_rows(svc: Services, *, include_errors: bool) -> bytes:
+async def provider_rows(svc: Services, *, include_errors: bool, live: Callable[[str], dict[str, Any]]) -> bytes:
     catalog = svc.catalog
     stored = await catalog.store.states() if catalog.store is not None else {}
     rows = []
@@ -115,6 +116,7 @@ async def provider_rows(svc: Services, *, include_errors: bool) -> bytes:
             "healthy": spec is not None and breaker == "closed" and error is None,
             "latency_ms": round(latency * 1000, 1) if latency is not None else None,
             "refresh_seconds": catalog.ttl(name) if spec is not None else None,
+            "live": live(name) if spec is not None else None,
         }
         if include_errors:
             row["last_error"] = error

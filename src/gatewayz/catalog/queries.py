@@ -7,6 +7,8 @@ and a slice: no database round trip, no per-request JSON of entries that are not
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -16,12 +18,18 @@ import orjson
 
 from gatewayz.catalog.records import KNOWN, ModelRecord
 from gatewayz.catalog.views import public_entry
+from gatewayz.errors import InvalidRequest
 
-SortKey = Literal["price", "context", "name", "created"]
+SortKey = Literal["price", "context", "name", "created", "popularity", "latency", "throughput"]
+LIVE_SORTS = frozenset({"popularity", "latency", "throughput"})  # measured, so ordered per query
 Order = Literal["asc", "desc"]
 Modality = Literal["text", "image", "audio", "video", "file", "embeddings"]
 Support = Literal["tools", "vision", "json_schema", "streaming", "reasoning"]
-DEFAULT_ORDER: dict[str, Order] = {"price": "asc", "context": "desc", "name": "asc", "created": "desc"}
+DEFAULT_ORDER: dict[str, Order] = {
+    "price": "asc", "context": "desc", "name": "asc", "created": "desc",
+    "popularity": "desc", "latency": "asc", "throughput": "desc",
+}
+Measure = Callable[["IndexedModel"], float | None]  # a live sort's value of an endpoint (None: unknown)
 NANOS_PER_USD = Decimal(1_000_000_000)
 _NO_PRICE = 2**63
 
@@ -167,10 +175,19 @@ def _matcher(query: CatalogQuery, allowed: Callable[[str], bool] | None) -> Call
     return matches
 
 
+def _measured(items: list[IndexedModel], measure: Measure, descending: bool) -> list[IndexedModel]:
+    """By a live figure; endpoints without one last, in name order (the input's)."""
+    values = [(measure(item), position, item) for position, item in enumerate(items)]
+    known = [v for v in values if v[0] is not None]
+    known.sort(key=lambda v: (-v[0] if descending else v[0], v[1]))  # type: ignore[operator]
+    return [v[2] for v in known] + [v[2] for v in values if v[0] is None]
+
+
 def run_query(
-    index: CatalogIndex, query: CatalogQuery, allowed: Callable[[str], bool] | None = None
+    index: CatalogIndex, query: CatalogQuery, allowed: Callable[[str], bool] | None = None,
+    measure: Measure | None = None,
 ) -> tuple[int, list[IndexedModel]]:
-    """(how many match, the page asked for)."""
+    """(how many match, the page asked for); `measure` orders the live sorts."""
     matches = _matcher(query, allowed)
     if query.q and query.sort is None:
         phrase = query.q.strip().lower()
@@ -185,8 +202,13 @@ def run_query(
         found = [item for _, item in scored]
     else:
         sort = query.sort or "name"
-        ordered = index.ordered(sort, query.order or DEFAULT_ORDER[sort])
-        found = [item for item in ordered if matches(item)]
+        order = query.order or DEFAULT_ORDER[sort]
+        if sort in LIVE_SORTS:
+            if measure is None:
+                raise ValueError(f"sort {sort!r} needs a measure")
+            found = _measured([i for i in index.ordered("name", "asc") if matches(i)], measure, order == "desc")
+        else:
+            found = [item for item in index.ordered(sort, order) if matches(item)]
         if query.q:
             phrase = query.q.strip().lower()
             words = phrase.split()
@@ -194,12 +216,35 @@ def run_query(
     return len(found), found[query.offset : query.offset + query.limit]
 
 
-def page_body(total: int, page: list[IndexedModel], query: CatalogQuery) -> bytes:
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"o": offset})).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The offset a `next_cursor` stands for (400 naming `cursor` when it is not one of ours)."""
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["o"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        value = None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
+        raise InvalidRequest("Invalid value for 'cursor': pass the previous page's next_cursor.", param="cursor",
+                             code="invalid_value")
+    return value
+
+
+def with_fields(item: IndexedModel, fields: dict[str, Any]) -> bytes:
+    """The entry's pre-serialised JSON with fields added at its end."""
+    return item.json[:-1] + b"," + orjson.dumps(fields)[1:]
+
+
+def page_body(total: int, page: list[IndexedModel], query: CatalogQuery,
+              extra: Callable[[IndexedModel], dict[str, Any]] | None = None) -> bytes:
     head = b'{"object":"list","data":['
-    tail = orjson.dumps(
-        {"total": total, "limit": query.limit, "offset": query.offset, "has_more": query.offset + len(page) < total}
-    )
-    return head + b",".join(item.json for item in page) + b"]," + tail[1:]
+    more = query.offset + len(page) < total
+    tail = orjson.dumps({"total": total, "limit": query.limit, "offset": query.offset, "has_more": more,
+                         "next_cursor": encode_cursor(query.offset + len(page)) if more else None})
+    entries = (item.json for item in page) if extra is None else (with_fields(item, extra(item)) for item in page)
+    return head + b",".join(entries) + b"]," + tail[1:]
 
 
 def list_body(items: Iterable[IndexedModel]) -> bytes:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatewayz.billing.money import usd
 from gatewayz.billing.tables import UsageRecord
+from gatewayz.storage.db import Database
 from gatewayz.storage.types import utcnow
 
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
@@ -87,3 +88,27 @@ async def ranking(session: AsyncSession, what: str, period: str, sort: str, limi
             "to": end.isoformat(), "data": data}
     _cache[key] = (time.monotonic(), body)
     return body
+
+
+_popularity: dict[int, tuple[float, dict[tuple[str, str], int]]] = {}  # per database
+
+
+async def endpoint_tokens(db: Database) -> dict[tuple[str, str], int]:
+    """Tokens per endpoint (provider, upstream model) over the last week: `GET /models?sort=popularity`
+    (kept a minute, like the rankings: most reads open no session at all)."""
+    cached = _popularity.get(id(db))
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    end = utcnow()
+    async with db.session() as session:
+        rows = (await session.execute(
+            select(UsageRecord.provider, UsageRecord.upstream_model,
+                   func.coalesce(func.sum(UsageRecord.prompt_tokens), 0)
+                   + func.coalesce(func.sum(UsageRecord.completion_tokens), 0))
+            .where(UsageRecord.created_at >= end - PERIODS["week"], UsageRecord.provider.is_not(None),
+                   UsageRecord.upstream_model.is_not(None))
+            .group_by(UsageRecord.provider, UsageRecord.upstream_model)
+        )).all()
+    tokens = {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+    _popularity[id(db)] = (time.monotonic(), tokens)
+    return tokens

@@ -12,8 +12,20 @@ from starlette.responses import Response
 from gatewayz.accounts.auth import extract_key
 from gatewayz.accounts.dependencies import is_admin_request
 from gatewayz.accounts.principal import Principal
+from gatewayz.catalog.live import live_view
 from gatewayz.catalog.lookup import catalog_index, find_model, price_history_json, provider_rows
-from gatewayz.catalog.queries import CatalogQuery, Modality, Order, SortKey, Support, list_body, page_body, run_query
+from gatewayz.catalog.queries import (
+    LIVE_SORTS,
+    CatalogQuery,
+    Modality,
+    Order,
+    SortKey,
+    Support,
+    decode_cursor,
+    list_body,
+    page_body,
+    run_query,
+)
 from gatewayz.catalog.store import CatalogStore
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.http.params import QueryBool, QueryInt
@@ -38,6 +50,7 @@ QUERY_PARAMS = frozenset(
         "order",
         "limit",
         "offset",
+        "cursor",
     }
 )
 
@@ -146,8 +159,13 @@ async def _search(
     order: Order | None,
     limit: int,
     offset: int,
+    cursor: str | None,
 ) -> Response:
     _check_names(request)
+    if cursor is not None:
+        if "offset" in request.query_params:
+            raise InvalidRequest("Give either 'cursor' or 'offset', not both.", param="cursor", code="invalid_value")
+        offset = decode_cursor(cursor)
     svc = services(request)
     query = CatalogQuery(
         providers=_check_providers(provider, svc),
@@ -165,8 +183,10 @@ async def _search(
     )
     principal = await _caller(request, svc)
     await svc.catalog.ready()
-    total, page = run_query(catalog_index(svc.catalog), query, _allowed(principal))  # type: ignore[arg-type]
-    return _json(page_body(total, page, query))
+    live = await live_view(svc)
+    measure = live.measure(query.sort) if query.sort in LIVE_SORTS else None
+    total, page = run_query(catalog_index(svc.catalog), query, _allowed(principal), measure)  # type: ignore[arg-type]
+    return _json(page_body(total, page, query, live.entry))
 
 
 ProviderParam = Annotated[list[str] | None, Query(max_length=64, description="Only these providers (repeatable)")]
@@ -180,6 +200,7 @@ SortParam = Annotated[SortKey | None, Query(description="Default: relevance with
 OrderParam = Annotated[Order | None, Query(description="Default: price, name ascending; context, created descending")]
 LimitParam = Annotated[QueryInt, Query(ge=1, le=MAX_LIMIT)]
 OffsetParam = Annotated[QueryInt, Query(ge=0, le=MAX_OFFSET)]
+CursorParam = Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page")]
 
 
 @router.get("/models", response_model=None)
@@ -198,6 +219,7 @@ async def search_models(
     order: OrderParam = None,
     limit: LimitParam = 100,
     offset: OffsetParam = 0,
+    cursor: CursorParam = None,
 ) -> Response:
     """The catalog: every endpoint (provider, model) with its facts and prices, filtered, searched and sorted.
     Anyone may read it; with a key, only the models that key may use."""
@@ -215,6 +237,7 @@ async def search_models(
         order,
         limit,
         offset,
+        cursor,
     )
 
 
@@ -224,7 +247,8 @@ async def list_providers(request: Request) -> Response:
     """Every provider: configured or not, its model count, last sync (time, error) and breaker state.
     Error texts (they can name hosts) are shown to admins only."""
     svc = services(request)
-    return _json(await provider_rows(svc, include_errors=await is_admin_request(request)))
+    live = await live_view(svc)
+    return _json(await provider_rows(svc, include_errors=await is_admin_request(request), live=live.provider))
 
 
 @router.get("/models/{model_id:path}", response_model=None)
@@ -235,7 +259,8 @@ async def get_model(request: Request, model_id: Annotated[str, Path(max_length=4
     principal = await _caller(request, svc)
     await svc.catalog.ready()
     index = catalog_index(svc.catalog)
-    body = find_model(index, model_id, _allowed(principal))  # type: ignore[arg-type]
+    live = await live_view(svc)
+    body = find_model(index, model_id, _allowed(principal), live.endpoint)  # type: ignore[arg-type]
     if model_id in index.by_id and svc.catalog.store is not None:  # one endpoint asked for: its price history
         item = index.by_id[model_id]
         history = await svc.catalog.store.price_history(item.record.provider, item.record.model)

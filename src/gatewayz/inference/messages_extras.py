@@ -22,6 +22,7 @@ from gatewayz.inference.faces import messages_request
 from gatewayz.inference.faces.kinds import ANTHROPIC_HEADERS
 from gatewayz.inference.failures import final_error
 from gatewayz.inference.sandbox import check_sandbox_model
+from gatewayz.providers.parameters import wanted_parameters
 from gatewayz.providers.router import Route, Router
 from gatewayz.providers.upstream import UpstreamClients, UpstreamFailure
 
@@ -59,7 +60,9 @@ async def count_tokens(
     if principal.is_sandbox:
         check_sandbox_model(body, "chat")
     else:
-        routes = await router.routes(model, preference=body.get("provider"), fallbacks=body.get("models"))
+        routes = await router.routes(
+            model, preference=body.get("provider"), fallbacks=body.get("models"), parameters=wanted_parameters(body)
+        )
         if not routes:
             raise final_error(model, None)
         headers = {name: request.headers[name] for name in ANTHROPIC_HEADERS if name in request.headers}

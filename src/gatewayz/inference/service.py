@@ -36,6 +36,7 @@ from gatewayz.inference.responses_state import ResponsesState
 from gatewayz.inference.sandbox import check_sandbox_model, sandbox_chat, sandbox_embeddings, sandbox_model_list
 from gatewayz.middleware import new_request_id
 from gatewayz.providers.catalog import Catalog
+from gatewayz.providers.parameters import wanted_parameters
 from gatewayz.providers.router import Router
 
 log = structlog.get_logger("gatewayz.inference")
@@ -117,7 +118,8 @@ class InferenceService:
             check_sandbox_model(body, endpoint)
         else:
             call.routes = await self.router.routes(
-                model, preference=body.get("provider"), fallbacks=body.get("models")
+                model, preference=body.get("provider"), fallbacks=body.get("models"),
+                parameters=wanted_parameters(body),
             )
             if not call.routes:
                 raise final_error(model, None)

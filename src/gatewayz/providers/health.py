@@ -108,6 +108,9 @@ def figures_of(bucket: Bucket) -> Figures:
     )
 
 
+NO_FIGURES = {name: figures_of(Bucket()) for name in WINDOWS}
+
+
 class LiveHealth:
     def __init__(self) -> None:
         self.local: dict[Endpoint, dict[int, Bucket]] = defaultdict(dict)  # this process's recent minutes
@@ -192,21 +195,35 @@ class LiveHealth:
         cached = self._cache.get(endpoint)
         if cached is not None and time.monotonic() - cached[0] < FIGURES_TTL_SECONDS:
             return cached[1]
-        now = minute_now()
-        result: dict[str, Figures] = {}
-        for name, span in WINDOWS.items():
-            total = Bucket()
-            for source in (self.shared.get(endpoint, {}), self.recent.get(endpoint, {}), self.local.get(endpoint, {})):
-                for minute, bucket in source.items():
-                    if minute > now - span:
-                        total.add(bucket)
-            if span > 60:
-                for hour, bucket in self.hours.get(endpoint, {}).items():
-                    if (hour + 1) * 60 > now - span:
-                        total.add(bucket)
-            result[name] = figures_of(total)
+        if not self.known(provider, model):
+            return NO_FIGURES  # never relayed to (most of a catalog): nothing to add up
+        result = self._windows([endpoint])
         self._cache[endpoint] = (time.monotonic(), result)
         return result
+
+    def known(self, provider: str, model: str) -> bool:
+        """Whether any process relayed to the endpoint in the last 24 hours."""
+        endpoint = (provider, model)
+        return endpoint in self.local or endpoint in self.recent or endpoint in self.shared or endpoint in self.hours
+
+    def provider_figures(self, provider: str) -> dict[str, Figures]:
+        """Every endpoint of the provider together."""
+        return self._windows([e for e in self.endpoints() if e[0] == provider])
+
+    def _windows(self, endpoints: list[Endpoint]) -> dict[str, Figures]:
+        now = minute_now()
+        totals = {name: Bucket() for name in WINDOWS}
+        for endpoint in endpoints:
+            for source in (self.shared, self.recent, self.local):
+                for minute, bucket in source.get(endpoint, {}).items():
+                    for name, span in WINDOWS.items():
+                        if minute > now - span:
+                            totals[name].add(bucket)
+            for hour, bucket in self.hours.get(endpoint, {}).items():
+                for name, span in WINDOWS.items():
+                    if span > 60 and (hour + 1) * 60 > now - span:
+                        totals[name].add(bucket)
+        return {name: figures_of(total) for name, total in totals.items()}
 
     def endpoints(self) -> list[Endpoint]:
         return sorted(set(self.shared) | set(self.recent) | set(self.local) | set(self.hours))

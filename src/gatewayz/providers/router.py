@@ -3,7 +3,7 @@
 Addressing: `provider/model` names one provider; a bare id (which may itself contain a slash,
 like OpenRouter's `openai/gpt-4o`) goes to every provider whose model list has it. The request may
 add a `provider` preference (a name, or an OpenRouter-style object with order / only / ignore /
-allow_fallbacks / sort / max_price) and a `models` fallback list. Equivalent routes are shuffled
+allow_fallbacks / sort / max_price / require_parameters) and a `models` fallback list. Equivalent routes are shuffled
 by weight (load balancing); `sort` orders them by price, latency (live time to first token) or
 throughput (live output tokens/s); endpoints with a high recent error rate go after the others,
 and providers whose circuit breaker is open go last.
@@ -16,11 +16,12 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from gatewayz.errors import InvalidRequest
+from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.providers.adapters import OpenAIAdapter, adapter_for
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.health import LiveHealth
+from gatewayz.providers.parameters import missing_parameters
 from gatewayz.providers.registry import ProviderSpec
 
 MAX_FALLBACK_MODELS = 8
@@ -49,6 +50,8 @@ class Preference:
     sort: str | None = None
     max_prompt: float | None = None  # USD per 1M tokens (OpenRouter's provider.max_price)
     max_completion: float | None = None
+    require_parameters: bool = False  # only endpoints that list every parameter of the request
+
 
 
 def _names(value: Any, field: str) -> tuple[str, ...]:
@@ -70,9 +73,10 @@ def parse_preference(value: Any) -> Preference:
     if sort is not None and sort not in SORTS:
         raise InvalidRequest("provider.sort must be 'price', 'latency' or 'throughput'.", param="provider.sort")
     max_prompt, max_completion = _max_price(value.get("max_price"))
-    allow = value.get("allow_fallbacks", True)
-    if not isinstance(allow, bool):
-        raise InvalidRequest("provider.allow_fallbacks must be a boolean.", param="provider.allow_fallbacks")
+    allow, require = value.get("allow_fallbacks", True), value.get("require_parameters", False)
+    for name, flag in (("allow_fallbacks", allow), ("require_parameters", require)):
+        if not isinstance(flag, bool):
+            raise InvalidRequest(f"provider.{name} must be a boolean.", param=f"provider.{name}")
     only = _names(value.get("only"), "only")
     return Preference(
         order=_names(value.get("order"), "order"),
@@ -82,6 +86,7 @@ def parse_preference(value: Any) -> Preference:
         sort=sort,
         max_prompt=max_prompt,
         max_completion=max_completion,
+        require_parameters=require,
     )
 
 
@@ -161,11 +166,25 @@ class Router:
                 candidates.append((self.providers[name], model))
         return candidates
 
-    def _order(self, candidates: list[tuple[ProviderSpec, str]], pref: Preference) -> list[tuple[ProviderSpec, str]]:
-        pool = [c for c in candidates if c[0].name not in pref.ignore]
-        if pref.only is not None:
-            pool = [c for c in pool if c[0].name in pref.only]
-        pool = [c for c in pool if _within(_prices(c[0], c[1], self.catalog), pref)]
+    def _supported(self, spec: ProviderSpec, model: str) -> Any:
+        return self.catalog.models(spec.name).get(model, {}).get("supported_parameters")
+
+    def _admissible(self, candidates: list[tuple[ProviderSpec, str]], pref: Preference, wanted: frozenset[str],
+                    refusals: list[str]) -> list[tuple[ProviderSpec, str]]:
+        """The candidates the preference allows; why each other one is not, in `refusals`."""
+        pool = []
+        for spec, model in candidates:
+            if spec.name in pref.ignore or (pref.only is not None and spec.name not in pref.only):
+                refusals.append(f"{spec.name} is excluded by provider.only/ignore")
+            elif not _within(_prices(spec, model, self.catalog), pref):
+                refusals.append(f"{spec.name}'s price for {model} is over provider.max_price (or unknown)")
+            elif pref.require_parameters and (missing := missing_parameters(self._supported(spec, model), wanted)):
+                refusals.append(f"{spec.name} does not list {', '.join(sorted(missing))} for {model}")
+            else:
+                pool.append((spec, model))
+        return pool
+
+    def _order(self, pool: list[tuple[ProviderSpec, str]], pref: Preference) -> list[tuple[ProviderSpec, str]]:
         # Weighted shuffle: each route's chance of going first is proportional to its weight.
         pool.sort(key=lambda c: random.random() ** (1.0 / c[0].weight), reverse=True)
         health = self.health
@@ -182,6 +201,8 @@ class Router:
             pool = ordered + (rest if pref.allow_fallbacks else [])
         tripped = [c for c in pool if self.breakers.status(c[0].name) == "open"]
         working = [c for c in pool if self.breakers.status(c[0].name) != "open"]
+        if pref.order:  # the caller's explicit order wins over live health (an open breaker still goes last)
+            return working + tripped
         ailing = [c for c in working if health.unhealthy(c[0].name, c[1])]  # failing often: before it trips
         return [c for c in working if c not in ailing] + ailing + tripped
 
@@ -192,12 +213,22 @@ class Router:
             return ttft / 1000
         return self.breakers.latency(provider) or float("inf")
 
-    async def routes(self, model: str, *, preference: Any = None, fallbacks: Any = None) -> list[Route]:
+    async def routes(self, model: str, *, preference: Any = None, fallbacks: Any = None,
+                     parameters: frozenset[str] = frozenset()) -> list[Route]:
+        """The routes to try in order; empty when no provider serves the model. When some do but the
+        preference (only/ignore, max_price, require_parameters) leaves none, a 404 says why."""
         pref = parse_preference(preference)
         models = [model, *(m for m in parse_fallback_models(fallbacks) if m != model)]
         await self.catalog.ready()
         routes: list[Route] = []
+        refusals: list[str] = []
         for requested in models:
-            for spec, upstream_model in self._order(self._candidates(requested), pref):
+            pool = self._admissible(self._candidates(requested), pref, parameters, refusals)
+            for spec, upstream_model in self._order(pool, pref):
                 routes.append(Route(spec, adapter_for(spec), upstream_model, requested))
+        if not routes and refusals:
+            raise NotFound(
+                f"No provider of '{model}' meets the request's provider preferences: " + "; ".join(refusals[:8]) + ".",
+                param="provider", code="no_matching_provider",
+            )
         return routes
