@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from gatewayz import __version__
 from gatewayz.accounts.admin_routes import router as admin_router
+from gatewayz.accounts.role_routes import router as roles_router
 from gatewayz.accounts.routes import router as keys_router
 from gatewayz.billing.routes import router as billing_router
 from gatewayz.catalog.ranking_routes import router as ranking_router
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(history_router)
     app.include_router(keys_router)
     app.include_router(admin_router)
+    app.include_router(roles_router)
     app.include_router(billing_router)
     app.include_router(limits_router)
     install_openapi(app)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from gatewayz.accounts.activity import KeyActivity
 from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.cache import AuthInvalidation, KeyCache
+from gatewayz.accounts.role_book import RoleBook
 from gatewayz.accounts.service import Invalidation
 from gatewayz.audit.security_events import SecurityEventWriter
 from gatewayz.billing.holds import HoldLedger
@@ -95,6 +96,7 @@ class Services:
     fast_sql: FastSQL
     conversations: ConversationStore
     health_store: HealthStore
+    roles: RoleBook
     started_at: float
 
     @classmethod
@@ -124,12 +126,15 @@ class Services:
         conversations = ConversationStore(fast_sql, settings.data_dir, max_items=settings.history_max_items,
                                           max_item_bytes=settings.history_max_item_bytes)
         history = HistoryStage(conversations, catalog, settings)
+        roles = RoleBook(db)
+        invalidation = AuthInvalidation(settings, db, redis, key_cache, fast_sql)
+        invalidation.on_roles = roles.request_reload
         return cls(
             settings=settings,
             db=db,
             redis=redis,
             key_cache=key_cache,
-            invalidation=AuthInvalidation(settings, db, redis, key_cache, fast_sql),
+            invalidation=invalidation,
             events=events,
             activity=activity,
             auth=auth,
@@ -164,12 +169,14 @@ class Services:
             fast_sql=fast_sql,
             conversations=conversations,
             health_store=HealthStore(fast_sql, health, settings.provider_health_sync_seconds),
+            roles=roles,
             started_at=started_at,
         )
 
     async def open(self) -> None:
         """Connect what needs connecting, then start the background work."""
         await self.fast_sql.open()
+        await self.roles.reload()
         self.start()
         tune_gc()
 
@@ -197,14 +204,18 @@ class Services:
         await self.health_store.stop()
         await self.clients.close()
         await self.invalidation.stop()
+        await self.roles.stop()
         await self.events.stop()
         await self.activity.stop()
         await self.fast_sql.close()
 
     async def publish(self, invalidation: Invalidation | None) -> None:
         if invalidation is not None:
+            if invalidation.roles:
+                await self.roles.reload()  # this process answers with the change in force
             await self.invalidation.publish(
-                invalidation.version, hashes=invalidation.hashes, user_id=invalidation.user_id
+                invalidation.version, hashes=invalidation.hashes, user_id=invalidation.user_id,
+                roles=invalidation.roles,
             )
 
 

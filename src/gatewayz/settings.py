@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import secrets
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -90,6 +91,9 @@ class Settings(BaseSettings):
     allow_unpriced_models: bool = Field(False, validation_alias=_alias("ALLOW_UNPRICED_MODELS"))
     low_balance_threshold_usd: str = Field("1.00", validation_alias=_alias("LOW_BALANCE_THRESHOLD_USD"))
     billing_job_interval_seconds: float = Field(30.0, gt=0, validation_alias=_alias("BILLING_JOB_INTERVAL_SECONDS"))
+    # The most one grant by a holder of `credits.grant_small` (the `support` role) may give, in USD.
+    support_max_credit_grant_usd: Decimal = Field(
+        Decimal("25"), ge=0, le=100_000_000, decimal_places=9, validation_alias=_alias("SUPPORT_MAX_CREDIT_GRANT_USD"))
 
     # Rate limits (see limits/): JSON objects like {"requests_per_minute": 60, "models": {...}}.
     history_context_tokens: int = Field(8192, ge=256, le=10_000_000, validation_alias=_alias("HISTORY_CONTEXT_TOKENS"))

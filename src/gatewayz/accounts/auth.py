@@ -18,7 +18,7 @@ from gatewayz.accounts.activity import KeyActivity
 from gatewayz.accounts.cache import KeyCache
 from gatewayz.accounts.keys import display_prefix, hash_key, ip_allowed, looks_like_key, referer_allowed
 from gatewayz.accounts.principal import Principal, principal_from_rows
-from gatewayz.accounts.tables import ApiKey, User
+from gatewayz.accounts.tables import ApiKey, User, UserRole
 from gatewayz.audit.security_events import SecurityEventWriter
 from gatewayz.errors import AuthenticationFailed, GatewayError, PermissionDenied
 from gatewayz.settings import Settings
@@ -122,10 +122,11 @@ class Authenticator:
                     .where(or_(ApiKey.key_hash == key_hash, ApiKey.previous_key_hash == key_hash))
                 )
             ).first()
-        if row is None:
-            return None
-        key, user = row
-        return principal_from_rows(key, user, key_hash)
+            if row is None:
+                return None
+            key, user = row
+            roles = (await session.execute(select(UserRole.role).where(UserRole.user_id == user.id))).scalars()
+            return principal_from_rows(key, user, key_hash, frozenset(roles))
 
     # -- the checks ------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ change counter in the same transaction and, with Redis, publishes the affected h
 - with Redis: evicts on the pub/sub message at once, and polls the counter slowly as a backstop;
 - without Redis (or while Redis is down): polls the counter every `auth_poll_interval_seconds`
   and clears the cache when it moved.
+A change to a role's definition (`roles`) clears the cache and reloads the roles (`on_roles`).
 A lookup that raced with an invalidation is not cached (the epoch check in `put`).
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -115,9 +117,10 @@ def invalidation_channel(settings: Settings) -> str:
     return redis_key(settings, "auth", "invalidate")
 
 
-async def broadcast(redis: Redis, channel: str, version: int, *, hashes: list[str] | None, user_id: int | None) -> None:
+async def broadcast(redis: Redis, channel: str, version: int, *, hashes: list[str] | None, user_id: int | None,
+                    roles: bool = False) -> None:
     """Tell every process at once; if Redis fails, the counter poll still carries the change."""
-    message = orjson.dumps({"v": version, "hashes": hashes or [], "user_id": user_id})
+    message = orjson.dumps({"v": version, "hashes": hashes or [], "user_id": user_id, "roles": roles})
     try:
         await redis.publish(channel, message)
     except Exception as exc:
@@ -139,15 +142,24 @@ class AuthInvalidation:
         self.subscribed = False
         self._lost = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.on_roles: Callable[[], None] | None = None  # set by Services: reloads the role book
 
     # -- publishing (after the change committed) -----------------------------------------------
 
-    async def publish(self, version: int, *, hashes: list[str] | None = None, user_id: int | None = None) -> None:
-        self._apply(version, hashes, user_id)
+    async def publish(self, version: int, *, hashes: list[str] | None = None, user_id: int | None = None,
+                      roles: bool = False) -> None:
+        self._apply(version, hashes, user_id, roles)
         if self.redis is not None:
-            await broadcast(self.redis, self.channel, version, hashes=hashes, user_id=user_id)
+            await broadcast(self.redis, self.channel, version, hashes=hashes, user_id=user_id, roles=roles)
 
-    def _apply(self, version: int, hashes: list[str] | None, user_id: int | None) -> None:
+    def _roles_changed(self) -> None:
+        self.cache.clear()
+        if self.on_roles is not None:
+            self.on_roles()
+
+    def _apply(self, version: int, hashes: list[str] | None, user_id: int | None, roles: bool = False) -> None:
+        if roles:
+            self._roles_changed()
         if hashes:
             self.cache.evict_hashes(hashes)
         if user_id is not None:
@@ -187,7 +199,7 @@ class AuthInvalidation:
                     self.known_version = version
                 elif version > self.known_version:
                     self.known_version = version
-                    self.cache.clear()
+                    self._roles_changed()  # what moved is unknown: a role may have changed too
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -209,7 +221,7 @@ class AuthInvalidation:
                 self.subscribed = True
                 async for message in pubsub.listen():
                     data = orjson.loads(message["data"])
-                    self._apply(int(data["v"]), data.get("hashes"), data.get("user_id"))
+                    self._apply(int(data["v"]), data.get("hashes"), data.get("user_id"), bool(data.get("roles")))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -218,7 +230,7 @@ class AuthInvalidation:
                 # Messages may have been missed: forget everything, poll fast until back.
                 self.subscribed = False
                 self._lost.set()
-                self.cache.clear()
+                self._roles_changed()
                 await asyncio.sleep(1.0)
             finally:
                 self.subscribed = False

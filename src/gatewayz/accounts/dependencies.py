@@ -1,4 +1,4 @@
-"""FastAPI dependencies that authenticate a request and require a scope."""
+"""FastAPI dependencies that authenticate a request and require a scope or a permission."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 
 from gatewayz.accounts.auth import extract_key
+from gatewayz.accounts.permissions import ALL
 from gatewayz.accounts.principal import Principal
 from gatewayz.errors import GatewayError, PermissionDenied
 from gatewayz.services import services
+
+PermissionCheck = Callable[[Request], Awaitable[Principal]]
 
 
 def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
@@ -22,30 +25,53 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-async def require_admin(request: Request) -> Principal:
-    """The `admin` scope, an admin owner, and a live key: a sandbox key never administers (nor
-    grants credits), whatever its scopes."""
-    svc = services(request)
-    principal = await svc.auth.authenticate(request, "admin")
-    for refused, message, code in (
-        (principal.is_sandbox, "Sandbox (test) keys cannot use admin endpoints.", "sandbox_key"),
-        (not principal.is_admin, "Admin role required.", "admin_required"),
-    ):
-        if refused:
+def held_permissions(request: Request, principal: Principal) -> frozenset[str]:
+    """What the caller's roles allow, from the in-memory role book (no database read)."""
+    return services(request).roles.permissions(principal.roles)
+
+
+def require_permission(*needed: str) -> PermissionCheck:
+    """An admin route: the key's `admin` scope, a live (not sandbox) key, and an owner whose roles
+    hold one of `needed`. The names stay on the dependency (`gw_permissions`) so that a test can
+    prove every admin route declares one."""
+    unknown = set(needed) - ALL
+    if not needed or unknown:
+        raise ValueError(f"require_permission needs known permissions, not {sorted(unknown) or 'none'}")
+
+    async def dependency(request: Request) -> Principal:
+        svc = services(request)
+        principal = await svc.auth.authenticate(request, "admin")
+        if principal.is_sandbox:
             svc.auth.refuse(
-                request, svc.auth.client_ip(request), None, principal, PermissionDenied(message, code=code),
-                "sandbox_admin" if code == "sandbox_key" else "not_admin",
+                request, svc.auth.client_ip(request), None, principal,
+                PermissionDenied("Sandbox (test) keys cannot use admin endpoints.", code="sandbox_key"),
+                "sandbox_admin",
             )
-    request.state.principal = principal
-    return principal
+        held = svc.roles.permissions(principal.roles)
+        if not any(name in held for name in needed):
+            svc.auth.refuse(
+                request, svc.auth.client_ip(request), None, principal,
+                PermissionDenied(f"This needs the '{' or '.join(needed)}' permission.", code="missing_permission"),
+                "missing_permission",
+            )
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = f"require_{'_or_'.join(needed).replace('.', '_')}"
+    dependency.gw_permissions = needed  # type: ignore[attr-defined]
+    return dependency
+
+
+_may_see_details = require_permission("health.read")
 
 
 async def is_admin_request(request: Request) -> bool:
-    """Whether the caller presented an admin key (answers then carry error details); never raises."""
+    """Whether the caller may see details (error texts, internal figures) in a public answer
+    (`health.read`); never raises."""
     if extract_key(request) is None:
         return False
     try:
-        await require_admin(request)
+        await _may_see_details(request)
     except GatewayError:
         return False
     return True

@@ -30,10 +30,7 @@ class Principal:
     budget_period: str | None = None
     key_rate_limits: RateLimits | None = None  # set by the key's owner (can only tighten)
     user_rate_limits: RateLimits | None = None  # set by an admin (overrides the defaults)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
+    roles: frozenset[str] = frozenset()  # the owner's roles; their permissions: accounts/role_book.py
 
     @property
     def is_sandbox(self) -> bool:
@@ -47,7 +44,7 @@ def _epoch(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-def principal_from_rows(key: ApiKey, user: User, matched_hash: str) -> Principal:
+def principal_from_rows(key: ApiKey, user: User, matched_hash: str, roles: frozenset[str] = frozenset()) -> Principal:
     """Build the cached view of a key. A match on the pre-rotation hash expires with its grace."""
     expires_at = _epoch(key.expires_at)
     if matched_hash != key.key_hash:
@@ -72,4 +69,5 @@ def principal_from_rows(key: ApiKey, user: User, matched_hash: str) -> Principal
         budget_period=key.budget_period,
         key_rate_limits=parse_limits(key.rate_limits),
         user_rate_limits=parse_limits(user.rate_limits),
+        roles=roles,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
@@ -142,6 +142,8 @@ class UserCreate(_Strict):
     email: str = Field(max_length=320, pattern=EMAIL_PATTERN, description="local@domain.tld, stored lower-cased")
     name: str | None = Field(None, max_length=200)
     role: Role = "user"
+    roles: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=32, description="roles to give at once (accounts/permissions.py); role=admin adds `admin`")
     key_name: str = Field("default", min_length=1, max_length=200)
 
     @field_validator("email")

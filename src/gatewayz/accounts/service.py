@@ -18,7 +18,7 @@ from gatewayz.accounts.cache import bump_auth_counter
 from gatewayz.accounts.delegation import Rights, inherited, key_rights, require_may_create, require_within
 from gatewayz.accounts.keys import DEFAULT_SCOPES, SCOPES, display_prefix, generate_key, hash_key, last4
 from gatewayz.accounts.schemas import KeyCreate, KeyOut, KeyUpdate, UserOut
-from gatewayz.accounts.tables import ApiKey, User
+from gatewayz.accounts.tables import ApiKey, User, UserRole
 from gatewayz.billing.money import to_nanos, usd
 from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gatewayz.limits.config import RateLimits, stored
@@ -30,19 +30,30 @@ class Invalidation:
     version: int
     hashes: list[str] = field(default_factory=list)
     user_id: int | None = None
+    roles: bool = False  # a role's definition changed: every process reloads its role book
 
 
 # -- users -----------------------------------------------------------------------------------------
 
 
 async def create_user(session: AsyncSession, *, email: str, name: str | None, role: str) -> User:
+    """`role="admin"` (the CLI, the first admin) gives the `admin` role too (accounts/permissions.py)."""
     user = User(email=email.strip().lower(), name=name, role=role, is_active=True)
     session.add(user)
     try:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"A user with email {user.email!r} already exists.", param="email") from exc
+    if role == "admin":
+        session.add(UserRole(user_id=user.id, role="admin"))
+        await session.flush()
     return user
+
+
+async def holds_roles(session: AsyncSession, user: User) -> bool:
+    """Whether the user holds any role besides `user` (what an `admin`-scope key needs)."""
+    found = await session.execute(select(UserRole.role).where(UserRole.user_id == user.id).limit(1))
+    return found.first() is not None
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:
@@ -107,16 +118,18 @@ def user_out(user: User) -> UserOut:
 # -- keys ------------------------------------------------------------------------------------------
 
 
-def _check_scopes(user: User, scopes: list[str], environment: str) -> None:
-    if "admin" in scopes and user.role != "admin":
-        raise PermissionDenied("Only admins can hold keys with the 'admin' scope.", param="scopes")
+async def _check_scopes(session: AsyncSession, user: User, scopes: list[str], environment: str) -> None:
+    if "admin" in scopes and not await holds_roles(session, user):
+        raise PermissionDenied("Only users with an admin role can hold keys with the 'admin' scope.", param="scopes")
     if "admin" in scopes and environment == "test":
         raise PermissionDenied("Sandbox (test) keys cannot have the 'admin' scope.", param="scopes")
 
 
-def first_key_spec(user: User, name: str = "default") -> KeyCreate:
-    """A new user's first key: an admin's can administer, everyone else's has the default scopes."""
-    return KeyCreate(name=name, scopes=list(SCOPES) if user.role == "admin" else None)  # type: ignore[arg-type]
+def first_key_spec(user: User, name: str = "default", *, privileged: bool | None = None) -> KeyCreate:
+    """A new user's first key: one with an admin role (`privileged`; by default, the admin) can
+    administer, everyone else's has the default scopes."""
+    privileged = user.role == "admin" if privileged is None else privileged
+    return KeyCreate(name=name, scopes=list(SCOPES) if privileged else None)  # type: ignore[arg-type]
 
 
 async def create_key(
@@ -142,7 +155,7 @@ async def create_key(
     else:
         allowed = values.get("scopes_default") or frozenset(SCOPES)
         scopes = [s for s in DEFAULT_SCOPES if s in allowed]
-    _check_scopes(user, scopes, environment)
+    await _check_scopes(session, user, scopes, environment)
     expires_at = values.get("expires_at")
     if spec.expires_in_days is not None:
         if spec.expires_at is not None:
@@ -208,7 +221,7 @@ async def update_key(
         if changes["scopes"] is None:
             raise InvalidRequest("scopes cannot be null.", param="scopes")
         changes["scopes"] = list(dict.fromkeys(changes["scopes"]))
-        _check_scopes(user, changes["scopes"], key.environment)
+        await _check_scopes(session, user, changes["scopes"], key.environment)
     if changes.get("name", "") is None:
         raise InvalidRequest("name cannot be null.", param="name")
     if "metadata" in changes:

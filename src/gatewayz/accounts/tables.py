@@ -63,3 +63,32 @@ class ApiKey(Base):
     rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # set by the owner; see limits/config.py
     max_budget: Mapped[int | None] = mapped_column(BigInteger)  # nano-dollars per budget period
     budget_period: Mapped[str | None] = mapped_column(String(16))  # daily | weekly | monthly | None
+
+
+class Role(Base):
+    """A custom role, or the stored change to the built-in `support` (accounts/permissions.py holds
+    the built-ins). `permissions` and `inherits` are lists of names."""
+
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+    permissions: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
+    inherits: Mapped[list[str]] = mapped_column(JSONType, nullable=False, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class UserRole(Base):
+    """A role a user holds (by name: built-in roles have no row in `roles`). Every user also holds
+    `user` implicitly; `users.role` stays 'admin' exactly when the user holds `admin`."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granted_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

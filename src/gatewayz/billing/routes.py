@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
 from gatewayz.accounts import service as accounts
-from gatewayz.accounts.dependencies import require_admin, require_scope
+from gatewayz.accounts.dependencies import held_permissions, require_permission, require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.billing import ledger, queries
 from gatewayz.billing.money import to_nanos, usd
@@ -27,7 +27,7 @@ from gatewayz.billing.schemas import (
     UsageSummary,
 )
 from gatewayz.billing.tables import BillingEvent, CreditAccount
-from gatewayz.errors import InvalidRequest
+from gatewayz.errors import InvalidRequest, PermissionDenied
 from gatewayz.http.params import MAX_ID, QueryInt, RowId, Timestamp
 from gatewayz.services import services
 
@@ -133,11 +133,20 @@ async def billing_events(
 
 @router.post("/admin/credits", response_model=AdjustmentOut, status_code=201)
 async def adjust_credits(
-    body: CreditChange, request: Request, admin: Principal = Depends(require_admin)
+    body: CreditChange,
+    request: Request,
+    admin: Principal = Depends(require_permission("credits.grant", "credits.grant_small")),
 ) -> AdjustmentOut:
-    """Grant (positive) or deduct (negative) credits; grants may expire. Audited in the ledger."""
+    """Grant (positive) or deduct (negative) credits; grants may expire. Audited in the ledger.
+    With `credits.grant_small` only (the `support` role): grants up to
+    GATEWAYZ_SUPPORT_MAX_CREDIT_GRANT_USD each, no deductions."""
     svc = services(request)
     amount = to_nanos(body.amount)
+    if "credits.grant" not in held_permissions(request, admin):
+        limit = svc.settings.support_max_credit_grant_usd
+        if amount < 0 or body.amount > limit:
+            raise PermissionDenied(f"Without 'credits.grant', a grant is positive and at most {limit} USD.",
+                                   param="amount", code="grant_over_limit")
     if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at must be in the future.", param="expires_at")
     async with svc.db.transaction() as session:
@@ -159,7 +168,9 @@ async def adjust_credits(
 
 
 @router.post("/admin/refunds", response_model=RefundOut, status_code=201)
-async def refund(body: RefundRequest, request: Request, admin: Principal = Depends(require_admin)) -> RefundOut:
+async def refund(
+    body: RefundRequest, request: Request, admin: Principal = Depends(require_permission("credits.refund"))
+) -> RefundOut:
     """Refund a usage charge, or part of it; never more than was charged."""
     amount = to_nanos(body.amount) if body.amount is not None else None
     async with services(request).db.transaction() as session:

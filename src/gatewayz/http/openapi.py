@@ -60,6 +60,8 @@ NOT_FOUND = {
 }
 CONFLICTS = {
     ("/admin/users", "post"),
+    ("/admin/roles", "post"),  # the name is taken
+    ("/admin/roles/{name}", "delete"),  # another role inherits it
     *((path, "post") for path in INFERENCE_BODY_PATHS),  # Idempotency-Key reused with another body
 }
 RESPONSE_STORE = "/v1/responses"  # every route under it answers 503 while stored responses are not configured

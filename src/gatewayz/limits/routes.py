@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 
 from gatewayz.accounts import service
-from gatewayz.accounts.dependencies import require_admin, require_scope
+from gatewayz.accounts.dependencies import require_permission, require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import UserOut
 from gatewayz.http.params import RowId
@@ -103,7 +103,7 @@ async def set_user_rate_limits(
     user_id: RowId,
     request: Request,
     body: RateLimits = Body(...),
-    _: Principal = Depends(require_admin),
+    _: Principal = Depends(require_permission("limits.write")),
 ) -> UserOut:
     """Replace a user's limits (`{}` removes them: the defaults apply again). They override the
     settings defaults, so they can raise a user above them; every process applies them within a second."""

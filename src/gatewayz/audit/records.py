@@ -1,0 +1,47 @@
+"""Audit records: written inside the transaction of the change they describe, so a change that
+fails (rolls back) leaves no record and a record never describes a change that did not happen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, null
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from gatewayz.audit.tables import AuditRecord
+from gatewayz.storage.types import utcnow
+
+
+async def write_audit(
+    session: AsyncSession,
+    conn: HTTPConnection | None,
+    *,
+    actor_user_id: int | None,
+    actor_key_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    ip = user_agent = request_id = None
+    if conn is not None:
+        services = getattr(conn.app.state, "services", None)
+        ip = services.auth.client_ip(conn) if services is not None else None
+        user_agent = (conn.headers.get("user-agent") or "")[:512] or None
+        request_id = conn.scope.get("gatewayz.request_id")
+    await session.execute(insert(AuditRecord).values(
+        created_at=utcnow(),
+        actor_type="user" if actor_user_id is not None else "system",
+        actor_user_id=actor_user_id,
+        actor_key_id=actor_key_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        before=null() if before is None else before,  # SQL NULL, not JSON 'null'
+        after=null() if after is None else after,
+        ip=ip,
+        user_agent=user_agent,
+        request_id=request_id,
+    ))
