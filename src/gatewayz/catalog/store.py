@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, update
 
+from gatewayz.catalog.canonical import canonical_id
 from gatewayz.catalog.records import ModelRecord, Pricing
 from gatewayz.catalog.tables import CatalogModel, CatalogPrice, CatalogSync
 from gatewayz.storage.db import Database
@@ -93,7 +94,7 @@ def _record(row: Any) -> ModelRecord:
     return ModelRecord(
         provider=row.provider,
         model=row.model,
-        canonical_id=row.canonical_id,
+        canonical_id=canonical_id(row.provider, row.model),  # today's rule, whatever the row was stored with
         name=row.name,
         description=row.description,
         context_length=row.context_length,
