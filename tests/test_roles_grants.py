@@ -114,6 +114,8 @@ def test_support_reads_and_grants_small_credits(support: GwUser, user: GwUser, g
     assert refused(over, "grant_over_limit") and over.json()["error"]["param"] == "amount"
     assert refused(c.post("/admin/credits", json={"user_id": user.id, "amount": "-1", "reason": "take"}),
                    "grant_over_limit")
+    assert refused(c.post("/admin/credits", json={"user_id": support.id, "amount": "1", "reason": "me"}),
+                   "self_grant")
     assert user.client.get("/user/balance").json()["balance"] == granted.json()["balance"]
     for attempt in (
         c.patch(f"/admin/users/{user.id}", json={"is_active": False}),

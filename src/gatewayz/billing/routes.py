@@ -139,7 +139,7 @@ async def adjust_credits(
 ) -> AdjustmentOut:
     """Grant (positive) or deduct (negative) credits; grants may expire. Audited in the ledger.
     With `credits.grant_small` only (the `support` role): grants up to
-    GATEWAYZ_SUPPORT_MAX_CREDIT_GRANT_USD each, no deductions."""
+    GATEWAYZ_SUPPORT_MAX_CREDIT_GRANT_USD each, to others, no deductions."""
     svc = services(request)
     amount = to_nanos(body.amount)
     if "credits.grant" not in held_permissions(request, admin):
@@ -147,6 +147,9 @@ async def adjust_credits(
         if amount < 0 or body.amount > limit:
             raise PermissionDenied(f"Without 'credits.grant', a grant is positive and at most {limit} USD.",
                                    param="amount", code="grant_over_limit")
+        if body.user_id == admin.user_id:
+            raise PermissionDenied("Without 'credits.grant', nobody grants credits to themselves.",
+                                   param="user_id", code="self_grant")
     if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at must be in the future.", param="expires_at")
     async with svc.db.transaction() as session:
