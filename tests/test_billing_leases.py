@@ -130,6 +130,27 @@ def test_concurrent_requests_on_a_lease_are_each_charged_exactly_once(
     assert_ledgers_balance(database_url)
 
 
+def test_requests_in_sequence_lease_after_the_first_and_are_charged_exactly(
+    processes: list[GatewayProcess], database_url: str
+) -> None:
+    url = processes[0].url
+    user_id, key = _funded_user(url, 1000)
+    with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        ids = []
+        for _ in range(20):  # one at a time, as a script looping over prompts sends them
+            response = client.post(f"{url}/v1/chat/completions", json=BODY)
+            assert response.status_code == 200, response.text
+            ids.append(response.headers["x-request-id"])
+    exact = run_sql(database_url, f"SELECT request_id FROM credit_holds WHERE user_id = {int(user_id)} "
+                                  "AND request_id NOT LIKE 'lease:%'")
+    assert [r[0] for r in exact] == ids[:1]  # only the first held on its own; the rest came from a lease
+    assert _leases(database_url, user_id) >= 1
+    assert _settled(url, key) == (980 * COST, 0)  # charged exactly, and the idle lease went back
+    assert set(_usage(database_url, user_id).values()) == {COST}
+    _assert_chained(database_url, user_id)
+    assert_ledgers_balance(database_url)
+
+
 def test_the_end_of_a_balance_is_never_overspent_from_a_lease(
     processes: list[GatewayProcess], database_url: str
 ) -> None:

@@ -165,7 +165,8 @@ def test_one_model_with_all_its_endpoints(server: ThreadedGateway) -> None:
     # Anthropic's own hyphenated id and OpenRouter's dotted one are one model
     haiku = _get(server, "/models/anthropic/claude-haiku-4-5").json()
     assert haiku["id"] == "anthropic/claude-haiku-4.5"
-    assert {e["id"] for e in haiku["endpoints"]} == {"anthropic/claude-haiku-4-5", "catrouter/anthropic/claude-haiku-4.5"}
+    endpoints = {e["id"] for e in haiku["endpoints"]}
+    assert endpoints == {"anthropic/claude-haiku-4-5", "catrouter/anthropic/claude-haiku-4.5"}
 
 
 def test_an_unknown_model_is_404_with_the_closest_ids(server: ThreadedGateway) -> None:

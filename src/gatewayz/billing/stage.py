@@ -59,6 +59,10 @@ def answer_chars(result: Any) -> int:
     return total
 
 
+SEQUENCE_SECONDS = 1.0  # a user's next request within this of the last one: one of a sequence (leased)
+MAX_SEQUENCES = 4096
+
+
 class BillingStage:
     def __init__(
         self, settings: Settings, holds: HoldLedger, catalog: Catalog, settler: Settler, leases: LeaseBook | None
@@ -70,6 +74,8 @@ class BillingStage:
         self.leases = leases
         self.live_holds: dict[int, Hold] = {}  # holds of requests running in this process (kept alive)
         self.running: dict[int, int] = {}  # paid requests running in this process, per user
+        self.ended_at: dict[int, float] = {}  # when a user's last paid request here ended (monotonic)
+        self._prune_at = MAX_SEQUENCES
 
     # -- admission -----------------------------------------------------------------------------
 
@@ -113,10 +119,11 @@ class BillingStage:
     async def _reserve(self, call: InferenceCall, amount: int, others: int) -> None:
         principal = call.principal
         if principal.max_budget is None and self.leases is not None:
-            # Concurrent requests of one user reserve from a lease in memory (see leases.py); a key
-            # with a spending limit, and a user's only request, hold exactly.
+            # Concurrent requests of one user, and requests that follow one another closely,
+            # reserve from a lease in memory (see leases.py); a key with a spending limit, and a
+            # user's lone request, hold exactly.
             ticket = self.leases.reserve(principal.user_id, amount)
-            if ticket is None and others > 0:
+            if ticket is None and (others > 0 or self._in_sequence(principal.user_id)):
                 ticket = await self.leases.take(principal.user_id, amount)
             if ticket is not None:
                 call.state["billing"]["lease"] = ticket
@@ -133,12 +140,20 @@ class BillingStage:
         call.state["billing"]["hold"] = hold
         self.live_holds[hold.id] = hold
 
+    def _in_sequence(self, user_id: int) -> bool:
+        ended = self.ended_at.get(user_id)
+        return ended is not None and time.monotonic() - ended < SEQUENCE_SECONDS
+
     def _done(self, user_id: int) -> None:
         left = self.running.get(user_id, 1) - 1
         if left > 0:
             self.running[user_id] = left
-        else:
-            self.running.pop(user_id, None)
+            return
+        self.running.pop(user_id, None)
+        now = self.ended_at[user_id] = time.monotonic()
+        if len(self.ended_at) > self._prune_at:  # forget users gone quiet (amortised: the bound doubles)
+            self.ended_at = {u: t for u, t in self.ended_at.items() if now - t < SEQUENCE_SECONDS}
+            self._prune_at = max(MAX_SEQUENCES, 2 * len(self.ended_at))
 
     # -- finish --------------------------------------------------------------------------------
 
