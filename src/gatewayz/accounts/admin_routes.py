@@ -21,6 +21,7 @@ from gatewayz.accounts.schemas import (
     UserOut,
     UserUpdate,
 )
+from gatewayz.audit.records import audit_change
 from gatewayz.audit.tables import SecurityEvent
 from gatewayz.errors import PermissionDenied
 from gatewayz.http.params import Offset, QueryInt, RowId, Timestamp
@@ -50,6 +51,8 @@ async def create_user(
             default_environment=svc.settings.environment,
         )
         user_out, key_out = service.user_out(user), service.key_out(key)
+        await audit_change(session, request, caller, "user.create", "user", user.id,
+                           after={**user_out.model_dump(mode="json"), "first_key_id": key.id})
     return UserCreated(user=user_out, api_key=KeyCreated(**key_out.model_dump(), key=plaintext))
 
 
@@ -85,6 +88,7 @@ async def update_user(
     role = changes.pop("role", None)
     async with svc.db.transaction() as session:
         user = await service.get_user(session, user_id)
+        before = service.user_out(user).model_dump(mode="json")
         current = await role_service.user_roles(session, user.id)
         if svc.roles.permissions(frozenset(current)) - held_permissions(request, caller):
             raise PermissionDenied("You cannot change a user who holds permissions you do not hold.",
@@ -95,6 +99,8 @@ async def update_user(
                 session, actor(request, caller), user, role_service.legacy_role_change(current, role)
             )
         out = service.user_out(user)
+        await audit_change(session, request, caller, "user.update", "user", user.id, before,
+                           out.model_dump(mode="json"))
     await svc.publish(invalidation)
     return out
 

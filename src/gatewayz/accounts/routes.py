@@ -11,6 +11,7 @@ from gatewayz.accounts.delegation import principal_rights
 from gatewayz.accounts.dependencies import require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, KeyUpdate
+from gatewayz.audit.records import audit_change
 from gatewayz.http.params import QueryBool, RowId
 from gatewayz.services import services
 
@@ -32,7 +33,12 @@ async def create_key(body: KeyCreate, request: Request, principal: Principal = D
             caller=principal_rights(principal),
         )
         out = service.key_out(key)
+        await audit_change(session, request, principal, "api_key.create", "api_key", key.id, after=_fields(out))
     return KeyCreated(**out.model_dump(), key=plaintext)
+
+
+def _fields(out: KeyOut) -> dict[str, object]:
+    return out.model_dump(mode="json")
 
 
 @router.get("", response_model=KeyList)
@@ -59,9 +65,11 @@ async def update_key(
     svc = services(request)
     async with svc.db.transaction() as session:
         key = await service.get_own_key(session, principal.user_id, key_id)
+        before = _fields(service.key_out(key))
         user = await service.get_user(session, principal.user_id)
         invalidation = await service.update_key(session, user, key, body, caller=principal_rights(principal))
         out = service.key_out(key)
+        await audit_change(session, request, principal, "api_key.update", "api_key", key.id, before, _fields(out))
     await svc.publish(invalidation)
     return out
 
@@ -71,8 +79,10 @@ async def revoke_key(key_id: RowId, request: Request, principal: Principal = Dep
     svc = services(request)
     async with svc.db.transaction() as session:
         key = await service.get_own_key(session, principal.user_id, key_id)
+        before = _fields(service.key_out(key))
         invalidation = await service.revoke_key(session, key, caller=principal_rights(principal))
         out = service.key_out(key)
+        await audit_change(session, request, principal, "api_key.revoke", "api_key", key.id, before, _fields(out))
     await svc.publish(invalidation)
     return out
 
@@ -88,10 +98,12 @@ async def rotate_key(
     grace = body.grace_period_seconds if body else 0
     async with svc.db.transaction() as session:
         key = await service.get_own_key(session, principal.user_id, key_id)
+        before = _fields(service.key_out(key))
         plaintext, invalidation = await service.rotate_key(
             session, svc.settings.key_hash_secret_bytes, key, grace_period_seconds=grace,
             caller=principal_rights(principal),
         )
         out = service.key_out(key)
+        await audit_change(session, request, principal, "api_key.rotate", "api_key", key.id, before, _fields(out))
     await svc.publish(invalidation)
     return KeyCreated(**out.model_dump(), key=plaintext)

@@ -45,3 +45,32 @@ async def write_audit(
         user_agent=user_agent,
         request_id=request_id,
     ))
+
+
+VOLATILE = frozenset({"created_at", "updated_at", "last_used_at", "request_count"})  # not changes anyone made
+
+
+def changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[dict[str, Any] | None,
+                                                                                dict[str, Any] | None]:
+    """Only the fields that differ (JSON values; the volatile ones left out)."""
+    old, new = before or {}, after or {}
+    names = [n for n in dict.fromkeys([*old, *new]) if n not in VOLATILE and old.get(n) != new.get(n)]
+    return ({n: old.get(n) for n in names} if before is not None else None,
+            {n: new.get(n) for n in names} if after is not None else None)
+
+
+async def audit_change(
+    session: AsyncSession,
+    conn: HTTPConnection,
+    principal: Any,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """An audit record of a change made by the authenticated caller (a `Principal`), in `session`'s
+    transaction: only the fields that changed."""
+    old, new = changed(before, after)
+    await write_audit(session, conn, actor_user_id=principal.user_id, actor_key_id=principal.key_id, action=action,
+                      target_type=target_type, target_id=target_id, before=old, after=new)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from gatewayz.accounts import service as accounts
 from gatewayz.accounts.dependencies import held_permissions, require_permission, require_scope
 from gatewayz.accounts.principal import Principal
+from gatewayz.audit.records import audit_change
 from gatewayz.billing import ledger, queries
 from gatewayz.billing.money import to_nanos, usd
 from gatewayz.billing.schemas import (
@@ -167,6 +168,9 @@ async def adjust_credits(
         assert account is not None
         await session.refresh(account)
         balance = account.balance
+        await audit_change(session, request, admin, "credits.grant" if amount > 0 else "credits.deduct", "user",
+                           body.user_id, after={"amount": usd(amount), "transaction_id": entry, "reason": body.reason,
+                                                "expires_at": body.expires_at.isoformat() if body.expires_at else None})
     return AdjustmentOut(transaction_id=entry, user_id=body.user_id, amount=usd(amount), balance=usd(balance))
 
 
@@ -180,4 +184,6 @@ async def refund(
         refunded, entry = await ledger.refund(
             session, request_id=body.request_id, amount=amount, reason=body.reason, actor=f"user:{admin.user_id}"
         )
+        await audit_change(session, request, admin, "credits.refund", "usage", body.request_id,
+                           after={"refunded": usd(refunded), "transaction_id": entry, "reason": body.reason})
     return RefundOut(transaction_id=entry, request_id=body.request_id, refunded=usd(refunded))
