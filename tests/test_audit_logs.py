@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from typing import Any
 
 import httpx
@@ -92,3 +93,30 @@ def test_admin_pages_by_cursor_and_exports_csv(make_user: Any, admin: httpx.Clie
     for bad in ({"limit": 501}, {"since": "yesterday"}, {"format": "xml"}, {"cursor": -1}):
         response = admin.get("/admin/audit-logs", params=bad)
         assert response.status_code == 400, (bad, response.text)
+
+
+def test_the_compliance_report_counts_what_happened_in_its_range(make_user: Any, admin: httpx.Client) -> None:
+    def counts(**params: Any) -> dict[str, int]:
+        response = admin.get("/admin/compliance/report", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()["counts"]  # type: ignore[no-any-return]
+
+    before = counts()
+    person: GwUser = make_user()
+    created = person.client.post("/user/api-keys", json={"name": "c"}).json()
+    assert person.client.delete(f"/user/api-keys/{created['id']}").status_code == 200
+    assert httpx.get(f"{person.client.base_url}/user/balance", headers={"Authorization": "Bearer gw_live_nope"}
+                     ).status_code == 401
+    deadline = time.monotonic() + 5  # security events are written in the background
+    while (after := counts())["refused_requests"] == before["refused_requests"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert after["key_creations"] - before["key_creations"] == 1
+    assert after["key_revocations"] - before["key_revocations"] == 1
+    assert after["account_creations"] - before["account_creations"] == 1
+    assert after["refused_requests"] - before["refused_requests"] >= 1
+    assert counts(since="2000-01-01T00:00:00Z", until="2000-02-01T00:00:00Z")["audit_records"] == 0
+    exported = admin.get("/admin/compliance/report", params={"format": "csv"})
+    assert exported.text.splitlines()[0] == "metric,count,since,until" and "key_creations," in exported.text
+    assert admin.get("/admin/compliance/report", params={"since": "2030-01-01T00:00:00Z",
+                                                           "until": "2029-01-01T00:00:00Z"}).status_code == 400
+    assert person.client.get("/admin/compliance/report").status_code == 403

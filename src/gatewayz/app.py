@@ -13,6 +13,7 @@ from gatewayz import __version__
 from gatewayz.accounts.admin_routes import router as admin_router
 from gatewayz.accounts.role_routes import router as roles_router
 from gatewayz.accounts.routes import router as keys_router
+from gatewayz.audit.compliance import router as compliance_router
 from gatewayz.audit.routes import router as audit_router
 from gatewayz.billing.routes import router as billing_router
 from gatewayz.catalog.ranking_routes import router as ranking_router
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(admin_router)
     app.include_router(roles_router)
     app.include_router(audit_router)
+    app.include_router(compliance_router)
     app.include_router(billing_router)
     app.include_router(limits_router)
     install_openapi(app)

@@ -29,7 +29,7 @@ PERMISSIONS: dict[str, str] = {
     "coupons.write": "Create and change coupons (reserved)",
     "analytics.read": "Read gateway-wide analytics (reserved)",
     "providers.manage": "Configure providers and models (reserved)",
-    "compliance.read": "Read compliance reports (reserved)",
+    "compliance.read": "Read compliance reports (GET /admin/compliance/report)",
     "users.erase": "Erase a user's personal data (reserved)",
 }
 ALL = frozenset(PERMISSIONS)
