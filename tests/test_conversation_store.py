@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from gatewayz.accounts.tables import User
-from gatewayz.history.conversation_spool import SPOOL_NAME, Retention
+from gatewayz.history.conversation_spool import SPOOL_NAME
 from gatewayz.history.conversations import (
     UNSET,
     ConversationError,
@@ -29,6 +29,7 @@ from gatewayz.history.conversations import (
 )
 from gatewayz.storage.fastsql import FastSQL
 from gatewayz.storage.migrate import head_revision
+from gatewayz.storage.retention import Retention
 from tests.support.databases import backend, session_database
 from tests.support.store_env import StoreEnv, closed_sql, schema_after, store_env
 

@@ -24,7 +24,6 @@ from gatewayz.billing.leases import LeaseBook
 from gatewayz.billing.settlement import Settler
 from gatewayz.billing.stage import BillingStage, decorate_usage
 from gatewayz.crypto import SecretBox
-from gatewayz.history.conversation_spool import Retention
 from gatewayz.history.conversations import ConversationStore
 from gatewayz.history.responses import ResponseStore
 from gatewayz.history.stage import HistoryStage
@@ -45,6 +44,7 @@ from gatewayz.providers.upstream import UpstreamClients
 from gatewayz.settings import Settings
 from gatewayz.storage.db import Database
 from gatewayz.storage.fastsql import FastSQL
+from gatewayz.storage.retention import Retention, purge_table
 
 
 def pipeline_stages(
@@ -73,6 +73,19 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+def retention_jobs(settings: Settings, sql: FastSQL, conversations: ConversationStore) -> tuple[Retention, ...]:
+    """One purge per retention setting that is set (unset: kept forever)."""
+    jobs = []
+    if settings.history_retention_days:
+        jobs.append(Retention(conversations.purge_older_than, settings.history_retention_days))
+    for table, days in (("audit_records", settings.audit_retention_days),
+                        ("security_events", settings.security_event_retention_days),
+                        ("usage_records", settings.usage_retention_days)):
+        if days:
+            jobs.append(Retention(purge_table(sql, table), days, name=table))
+    return tuple(jobs)
 
 
 @dataclass
@@ -162,9 +175,7 @@ class Services:
                 live_holds=billing.live_holds,
                 leases=leases,
                 hold_ttl=settings.credit_hold_ttl_seconds,
-                drains=(response_store.drain, conversations.drain, *(
-                    (Retention(conversations.purge_older_than, settings.history_retention_days),)
-                    if settings.history_retention_days else ())),
+                drains=(response_store.drain, conversations.drain, *retention_jobs(settings, fast_sql, conversations)),
             ),
             fast_sql=fast_sql,
             conversations=conversations,

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
                                         validation_alias=_alias("HISTORY_MAX_ITEM_BYTES"))
     history_summary_model: str | None = Field(None, validation_alias=_alias("HISTORY_SUMMARY_MODEL"))
     history_retention_days: float | None = Field(None, gt=0, validation_alias=_alias("HISTORY_RETENTION_DAYS"))
+    audit_retention_days: float | None = Field(None, ge=1, validation_alias=_alias("AUDIT_RETENTION_DAYS"))
+    security_event_retention_days: float | None = Field(
+        None, ge=1, validation_alias=_alias("SECURITY_EVENT_RETENTION_DAYS"))
+    usage_retention_days: float | None = Field(None, ge=1, validation_alias=_alias("USAGE_RETENTION_DAYS"))
     history_cache_mb: int = Field(64, ge=0, le=65_536, validation_alias=_alias("HISTORY_CACHE_MB"))
 
     rate_limit_global: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_GLOBAL"))

@@ -11,15 +11,14 @@ by its rules (the conversation is full, an item too large) is logged as `history
 and set aside in `pending-history.jsonl.rejected`; one whose conversation is gone is dropped
 (`history_append_dropped`): the user deleted it.
 
-Also here, the other background work: `Retention`, the retention job.
+The retention job is storage/retention.py's `Retention` over `purge_older_than`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -156,32 +155,6 @@ class DurableAppends:
         if stored is None:
             log.warning("history_append_dropped", conversation_id=job["conversation_id"], request_id=job["request_id"])
         return stored is not None
-
-
-class Retention:
-    """The retention job (`GATEWAYZ_HISTORY_RETENTION_DAYS`) in the shape of a BillingJobs drain:
-    a callable returning a count, cheap when called every job interval, purging conversations not
-    updated for `days` at most once per `every` seconds. Never raises (the job's other work goes on)."""
-
-    def __init__(self, purge: Callable[[datetime], Awaitable[int]], days: float, *, every: float = 3600.0) -> None:
-        if days <= 0:
-            raise ValueError("retention days must be positive (unset means keep forever)")
-        self.purge, self.days, self.every = purge, days, every
-        self._last: float | None = None
-
-    async def __call__(self) -> int:
-        now = time.monotonic()
-        if self._last is not None and now - self._last < self.every:
-            return 0
-        self._last = now
-        try:
-            purged = await self.purge(datetime.now(UTC) - timedelta(days=self.days))
-        except Exception as exc:
-            log.error("history_retention_failed", error=describe(exc))
-            return 0
-        if purged:
-            log.info("history_retention_purged", conversations=purged, days=self.days)
-        return purged
 
 
 def _spooled(line: str) -> dict[str, Any]:
