@@ -29,6 +29,7 @@ from gatewayz.http.early_auth import EarlyAuthMiddleware
 from gatewayz.http.hot_path import GatewayApp
 from gatewayz.http.openapi import install_openapi
 from gatewayz.http.routing import TrailingSlashMiddleware, install_routing_handlers
+from gatewayz.images.routes import router as images_router
 from gatewayz.inference.routes import HOT_ROUTES
 from gatewayz.inference.routes import router as inference_router
 from gatewayz.limits.routes import router as limits_router
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(catalog_router)  # before inference's: it serves the extended GET /v1/models
     app.include_router(ranking_router)
     app.include_router(inference_router)
+    app.include_router(images_router)
     app.include_router(history_router)
     app.include_router(keys_router)
     app.include_router(admin_router)

@@ -27,6 +27,8 @@ from gatewayz.crypto import SecretBox
 from gatewayz.history.conversations import ConversationStore
 from gatewayz.history.responses import ResponseStore
 from gatewayz.history.stage import HistoryStage
+from gatewayz.images.service import ImagesService
+from gatewayz.images.store import ImageStore
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
 from gatewayz.inference.pipeline import Stages
 from gatewayz.inference.responses_state import ResponsesState
@@ -111,6 +113,7 @@ class Services:
     health_store: HealthStore
     roles: RoleBook
     started_at: float
+    images: ImagesService | None = None
 
     @classmethod
     def build(cls, settings: Settings, db: Database, redis: Redis | None, started_at: float) -> Services:
@@ -142,6 +145,17 @@ class Services:
         roles = RoleBook(db)
         invalidation = AuthInvalidation(settings, db, redis, key_cache, fast_sql)
         invalidation.on_roles = roles.request_reload
+        inference = InferenceService(
+            auth,
+            router,
+            Dispatcher(clients, breakers, policy, health),
+            catalog,
+            stages=pipeline_stages(settings, db, catalog, limits, billing, history, HealthStage(health)),
+            decorate_usage=decorate_usage,
+            responses=ResponsesState(response_store, auth),
+            history=history,
+        )
+        image_store = ImageStore(settings.data_dir, settings.image_url_ttl_hours)
         return cls(
             settings=settings,
             db=db,
@@ -157,16 +171,7 @@ class Services:
             catalog=catalog,
             breakers=breakers,
             limits=limits,
-            inference=InferenceService(
-                auth,
-                router,
-                Dispatcher(clients, breakers, policy, health),
-                catalog,
-                stages=pipeline_stages(settings, db, catalog, limits, billing, history, HealthStage(health)),
-                decorate_usage=decorate_usage,
-                responses=ResponsesState(response_store, auth),
-                history=history,
-            ),
+            inference=inference,
             billing_jobs=BillingJobs(
                 db,
                 holds,
@@ -175,13 +180,15 @@ class Services:
                 live_holds=billing.live_holds,
                 leases=leases,
                 hold_ttl=settings.credit_hold_ttl_seconds,
-                drains=(response_store.drain, conversations.drain, *retention_jobs(settings, fast_sql, conversations)),
+                drains=(response_store.drain, conversations.drain, image_store.sweep,
+                        *retention_jobs(settings, fast_sql, conversations)),
             ),
             fast_sql=fast_sql,
             conversations=conversations,
             health_store=HealthStore(fast_sql, health, settings.provider_health_sync_seconds),
             roles=roles,
             started_at=started_at,
+            images=ImagesService(inference, image_store, settings.allow_unpriced_models),
         )
 
     async def open(self) -> None:

@@ -109,6 +109,7 @@ class Settings(BaseSettings):
         None, ge=1, validation_alias=_alias("SECURITY_EVENT_RETENTION_DAYS"))
     usage_retention_days: float | None = Field(None, ge=1, validation_alias=_alias("USAGE_RETENTION_DAYS"))
     history_cache_mb: int = Field(64, ge=0, le=65_536, validation_alias=_alias("HISTORY_CACHE_MB"))
+    image_url_ttl_hours: float = Field(24.0, gt=0, le=8760, validation_alias=_alias("IMAGE_URL_TTL_HOURS"))
 
     rate_limit_global: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_GLOBAL"))
     rate_limit_user: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_USER"))

@@ -160,9 +160,10 @@ class EventStream:
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 
 
-def provider_route(state: State, proto: Protocol, handler: Handler) -> Callable[[web.Request], Awaitable[
-        web.StreamResponse]]:
-    """Wrap a protocol handler with the shared scenario pipeline and request recording."""
+def provider_route(state: State, proto: Protocol, handler: Handler, *, raw_body: bool = False) -> Callable[
+        [web.Request], Awaitable[web.StreamResponse]]:
+    """Wrap a protocol handler with the shared scenario pipeline and request recording;
+    `raw_body`: the body is handed over as bytes (multipart), not parsed as JSON."""
 
     async def route(request: web.Request) -> web.StreamResponse:
         received = time.time()
@@ -172,13 +173,13 @@ def provider_route(state: State, proto: Protocol, handler: Handler) -> Callable[
         problem: str | None = None
         try:
             if raw:
-                ctx.body = orjson.loads(raw)
+                ctx.body = raw if raw_body else orjson.loads(raw)
             raw_override = request.headers.get(OVERRIDE_HEADER)
             if raw_override:
                 fields = parse_override(raw_override)
                 ctx.scenario = ctx.scenario.merged(fields)
                 overridden = "status" in fields
-            if ctx.body is not None:
+            if ctx.body is not None and not raw_body:
                 original = proto.last_user_text(ctx.body)
                 directive, ctx.user_text = split_directive(original)
                 if directive:

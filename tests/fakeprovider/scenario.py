@@ -99,6 +99,12 @@ class Scenario:
     """How many reply words go into each streamed text delta."""
     embedding_dim: int = 16
     """Embedding length when the request does not ask for ``dimensions``."""
+    images_returned: int | None = None
+    """Image endpoints: answer with this many images, whatever ``n`` asked."""
+    image_answer: str | None = None
+    """Image endpoints: ``"url"`` or ``"b64_json"`` whatever the request said (default: as asked)."""
+    image_usage: dict[str, Any] | None = None
+    """Image endpoints: a gpt-image ``usage`` object to include in the answer."""
     strip_fields: list[str] = field(default_factory=list)
     """OpenAI protocol: dotted paths dropped from answers and stream chunks, through lists, e.g.
     ``["id", "choices.logprobs", "choices.message.refusal", "usage.total_tokens", "data.object"]``

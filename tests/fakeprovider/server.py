@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import anthropic_routes, gemini_routes, openai_routes
+from . import anthropic_routes, gemini_routes, images_routes, openai_routes
 from .core import JSON_CT, provider_route
 from .scenario import RecordedRequest, Scenario, State
 
@@ -75,6 +75,7 @@ def build_app(state: State | None = None) -> web.Application:
     app[STATE_KEY] = state
     openai_routes.add_routes(app, state)
     anthropic_routes.add_routes(app, state)
+    images_routes.add_routes(app, state)  # before Gemini's: `{model}:predict` goes first
     gemini_routes.add_routes(app, state)
 
     # ``GET /v1/models`` exists in both OpenAI and Anthropic; the version header tells them apart,

@@ -44,7 +44,7 @@ _SEEN = "SELECT request_id FROM usage_records WHERE request_id IN ({ids})"
 _PG_TYPES = {
     "user_id": "bigint", "key_id": "bigint", "prompt_tokens": "bigint", "completion_tokens": "bigint",
     "cached_tokens": "bigint", "cost": "bigint", "uncollected": "bigint", "estimated": "boolean",
-    "stream": "boolean", "status": "bigint", "latency_ms": "bigint", "ttft_ms": "bigint",
+    "stream": "boolean", "status": "bigint", "latency_ms": "bigint", "ttft_ms": "bigint", "images": "bigint",
     "created_at": "timestamptz",
 }
 _PG_USAGE_ONCE = (

@@ -138,6 +138,7 @@ _USAGE_COLUMNS = (
     "status",
     "latency_ms",
     "ttft_ms",
+    "images",
     "created_at",
 )
 _USAGE = (
@@ -360,7 +361,7 @@ class HoldLedger:
         request_id: str, user_id: int, cost: int, uncollected: int, usage: dict[str, Any], created_at: Any
     ) -> dict[str, Any]:
         row: dict[str, Any] = dict.fromkeys(_USAGE_COLUMNS)
-        row.update(prompt_tokens=0, completion_tokens=0, cached_tokens=0, estimated=False, stream=False)
+        row.update(prompt_tokens=0, completion_tokens=0, cached_tokens=0, estimated=False, stream=False, images=0)
         row.update(usage)
         row.update(request_id=request_id, user_id=user_id, cost=cost, uncollected=uncollected, created_at=created_at)
         return row

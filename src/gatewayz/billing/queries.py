@@ -106,6 +106,7 @@ async def usage_summary(
         func.coalesce(func.sum(UsageRecord.completion_tokens), 0),
         func.coalesce(func.sum(UsageRecord.cached_tokens), 0),
         func.coalesce(func.sum(UsageRecord.cost), 0),
+        func.coalesce(func.sum(UsageRecord.images), 0),
     )
     column = _group_column(group_by, session.bind.dialect.name if session.bind is not None else "sqlite")
     rows = (await session.execute(select(column, *sums).where(*filters).group_by(column).order_by(column))).all()
@@ -119,6 +120,7 @@ async def usage_summary(
             completion_tokens=int(values[2]),
             cached_tokens=int(values[3]),
             cost=usd(int(values[4])),
+            images=int(values[5]),
         )
 
     return UsageSummary(

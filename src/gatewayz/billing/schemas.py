@@ -90,6 +90,7 @@ class UsageGroup(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    images: int = 0  # images answered by image requests
     cost: str
 
 

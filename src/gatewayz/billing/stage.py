@@ -95,15 +95,22 @@ class BillingStage:
     async def admit(self, call: InferenceCall) -> None:
         if call.principal.is_sandbox:
             return
-        prices = self._price_routes(call)
         estimate = call.prompt_estimate()
-        completion = (
-            max_completion_tokens(call.body, self.settings.default_max_tokens) if call.endpoint == "chat" else 0
-        )
-        priced = [p for p in prices.values() if p is not None]
-        amount = max((p.cost(estimate.tokens, completion, images=estimate.images) for p in priced), default=0)
-        call.state["billing"] = {"prices": prices, "prompt_estimate": estimate.tokens, "images": estimate.images}
-        if amount <= 0 and all(p.is_free for p in priced):
+        plan = call.state.get("priced_by")  # work priced its own way (images: per image, see images/plan.py)
+        if plan is not None:
+            amount = plan.hold(estimate.tokens)
+            call.state["billing"] = {"plan": plan, "prompt_estimate": estimate.tokens}
+            free = plan.is_free()
+        else:
+            prices = self._price_routes(call)
+            completion = (
+                max_completion_tokens(call.body, self.settings.default_max_tokens) if call.endpoint == "chat" else 0
+            )
+            priced = [p for p in prices.values() if p is not None]
+            amount = max((p.cost(estimate.tokens, completion, images=estimate.images) for p in priced), default=0)
+            call.state["billing"] = {"prices": prices, "prompt_estimate": estimate.tokens, "images": estimate.images}
+            free = all(p.is_free for p in priced)
+        if amount <= 0 and free:
             return  # every candidate is free: nothing to reserve (usage is still recorded)
         # A model that can cost money always holds something, and never more than the ledger holds.
         amount = min(max(amount, 1), MAX_NANOS)
@@ -192,6 +199,7 @@ class BillingStage:
             "status": call.status or 500,
             "latency_ms": int((finished - call.started) * 1000),
             "ttft_ms": int((call.first_byte_at - call.started) * 1000) if call.first_byte_at else None,
+            "images": getattr(call.state.get("priced_by"), "returned", 0),  # images answered (image work)
         }
 
     async def finish(self, call: InferenceCall) -> None:
@@ -209,10 +217,14 @@ class BillingStage:
         cost, tokens = 0, (0, 0, 0, False)
         if self._billable(call):
             assert call.route is not None
-            tokens = self._tokens(call, state)
-            price = state["prices"].get((call.route.provider, call.route.upstream_model))
-            if price is not None:
-                cost = min(price.cost(tokens[0], tokens[1], tokens[2], images=state.get("images", 0)), MAX_NANOS)
+            if "plan" in state:
+                cost, tokens = state["plan"].charge(call.route, int(state.get("prompt_estimate", 0)))
+                cost = min(cost, MAX_NANOS)
+            else:
+                tokens = self._tokens(call, state)
+                price = state["prices"].get((call.route.provider, call.route.upstream_model))
+                if price is not None:
+                    cost = min(price.cost(tokens[0], tokens[1], tokens[2], images=state.get("images", 0)), MAX_NANOS)
             call.state["billed_tokens"] = tokens
         user_id = call.principal.user_id
         try:
@@ -258,7 +270,7 @@ def decorate_usage(call: InferenceCall, usage: dict[str, Any]) -> None:
     if cost is not None:
         usage["cost"] = usd_float(cost)
     billed = call.state.get("billed_tokens")
-    if billed is not None and billed[3]:  # estimated
+    if billed is not None and billed[3] and "priced_by" not in call.state:  # estimated (image work shows its own)
         usage["prompt_tokens"], usage["total_tokens"] = billed[0], billed[0] + billed[1]
         if call.endpoint == "chat":
             usage["completion_tokens"] = billed[1]

@@ -122,6 +122,7 @@ class UsageRecord(Base):
     status: Mapped[int] = mapped_column(BigInteger, nullable=False)
     latency_ms: Mapped[int | None] = mapped_column(BigInteger)
     ttft_ms: Mapped[int | None] = mapped_column(BigInteger)
+    images: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")  # images answered
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 

@@ -189,6 +189,18 @@ class Dispatcher:
 
         return await self._attempts(routes, model, build, attempt)  # type: ignore[no-any-return]
 
+    async def exchange(
+        self, routes: list[Route], model: str, build: Callable[[Route], UpstreamCall],
+        read: Callable[[Route, JSON], Any],
+    ) -> tuple[Route, Any]:
+        """One non-streaming JSON exchange of any other kind (images): `build` the route's call
+        (ValueError: this route cannot), `read` its answer (UpstreamFailure: fail over)."""
+
+        async def attempt(route: Route, call: UpstreamCall) -> tuple[Route, Any]:
+            return route, read(route, await self._json_object(route, call))
+
+        return await self._attempts(routes, model, build, attempt)  # type: ignore[no-any-return]
+
     async def open_stream(
         self, routes: list[Route], model: str, body: JSON, include_usage: bool, native: NativeRequest | None = None
     ) -> OpenStream:

@@ -44,6 +44,8 @@ JSON = dict[str, Any]
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 UsageDecorator = Callable[[InferenceCall, JSON], None]
 Prepare = Callable[[Principal, JSON], Awaitable[tuple[JSON, str, JSON]]]  # -> chat body, model, context facts
+Work = Callable[[InferenceCall], Awaitable[Any]]  # -> (route that answered, answer)
+Plan = Callable[[InferenceCall], None]
 
 
 def route_headers(call: InferenceCall) -> dict[str, str]:
@@ -86,9 +88,16 @@ class InferenceService:
         if history is not None:
             history.summarizer = self.summarize
 
-    async def _begin(self, request: Request, endpoint: str, face: Face, prepare: Prepare) -> InferenceCall:
-        principal = await self.auth.authenticate(request, "inference")
-        raw = await parse.read_json_object(request)
+    async def _begin(
+        self, request: Request, endpoint: str, face: Face, prepare: Prepare, *, principal: Principal | None = None,
+        raw: JSON | None = None, plan: Plan | None = None,
+    ) -> InferenceCall:
+        """`principal` and `raw` when the caller authenticated and read the body already; `plan`
+        checks the request against its routes (or the sandbox) before admission."""
+        if principal is None:
+            principal = await self.auth.authenticate(request, "inference")
+        if raw is None:
+            raw = await parse.read_json_object(request)
         body, model, ctx_extra = await prepare(principal, raw)
         if "history" in (state := ctx_extra.pop("state", None) or {}) and self.history is None:
             raise InvalidRequest("Conversation history is not enabled on this gateway.", param="session_id",
@@ -126,6 +135,8 @@ class InferenceService:
             if face.native_protocol is not None and any(r.spec.protocol == face.native_protocol for r in call.routes):
                 headers = {name: request.headers[name] for name in face.native_headers if name in request.headers}
                 call.state["native"] = NativeRequest(face.native_protocol, raw, headers)
+        if plan is not None:
+            plan(call)
         await self.stages.admit(call)
         return call
 
@@ -163,7 +174,7 @@ class InferenceService:
             self.decorate_usage(call, result["usage"])
         if call.endpoint == "chat":  # after billing read the provider's own usage
             normalise.completion(result, call.request_id, call.model)
-        else:
+        elif call.endpoint == "embeddings":
             normalise.embeddings(result, call.model, call.usage)
         answer = result
         if native_answer is not None:
@@ -306,18 +317,24 @@ class InferenceService:
             raise GatewayError("Stored responses are not configured.", status=503, type="server_error")
         return await self._serve(request, RESPONSES, self.responses.prepare)
 
-    async def embeddings(self, request: Request) -> Response | EventStreamResponse:
+    async def run(
+        self, request: Request, endpoint: str, prepare: Prepare, work: Work, sandbox: Work, *,
+        principal: Principal | None = None, raw: JSON | None = None, plan: Plan | None = None,
+    ) -> Response | EventStreamResponse:
+        """A kind of work that is not a conversation (embeddings, images) through the same
+        pipeline: `work(call)` (or `sandbox(call)` for a test key) returns (route, answer)."""
         try:
-            call = await self._begin(request, "embeddings", CHAT, prepare_embeddings)
+            call = await self._begin(request, endpoint, CHAT, prepare, principal=principal, raw=raw, plan=plan)
         except AnswerFromStore as stored:
             return replay(stored.response)
-        if call.principal.is_sandbox:
-            return await self._complete(request, call, lambda: sandbox_embeddings(call))
+        job = sandbox if call.principal.is_sandbox else work
+        return await self._complete(request, call, lambda: job(call))
 
-        async def work() -> Any:
-            return await self.dispatcher.embed(call.routes, call.model, call.body)
+    async def embeddings(self, request: Request) -> Response | EventStreamResponse:
+        def work(call: InferenceCall) -> Awaitable[Any]:
+            return self.dispatcher.embed(call.routes, call.model, call.body)
 
-        return await self._complete(request, call, work)
+        return await self.run(request, "embeddings", prepare_embeddings, work, sandbox_embeddings)
 
     async def model_list(self, request: Request) -> list[JSON]:
         principal = await self.auth.authenticate(request, "inference")

@@ -28,6 +28,39 @@ class ModelPrice(BaseModel):
     image: float = Field(0.0, ge=0, le=100)
 
 
+class ImagePriceConfig(BaseModel):
+    """An image model's price table (see images/pricing.py): USD per image by "SIZE/QUALITY" (a
+    bare "SIZE" is quality "standard"), and/or USD per 1M tokens with the output tokens an image of
+    each "SIZE/QUALITY" takes; the sizes and qualities the table names are the ones offered."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    per_image: dict[str, float] = Field(default_factory=dict)
+    input: float = Field(0.0, ge=0, le=10_000)
+    input_image: float = Field(0.0, ge=0, le=10_000)
+    output: float = Field(0.0, ge=0, le=10_000)
+    output_tokens: dict[str, int] = Field(default_factory=dict)
+    default_size: str | None = None
+    default_quality: str | None = None
+    parameters: list[str] | None = None  # optional request fields the model takes (None: any)
+    max_n: int = Field(10, ge=1, le=10)
+
+    @field_validator("per_image")
+    @classmethod
+    def _per_image(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, usd in value.items():
+            if not 0 <= usd <= 100:
+                raise ValueError(f"per_image[{key!r}] must be from 0 to 100 (USD per image)")
+        return value
+
+    @field_validator("output_tokens")
+    @classmethod
+    def _output_tokens(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, tokens in value.items():
+            if not 0 <= tokens <= 1_000_000:
+                raise ValueError(f"output_tokens[{key!r}] must be from 0 to 1000000")
+        return value
+
+
 class ProviderConfig(BaseModel):
     """One provider row, as written in registry.toml or in the config file."""
 
@@ -41,6 +74,9 @@ class ProviderConfig(BaseModel):
     models: list[str] | None = None
     extra_headers: dict[str, str] = Field(default_factory=dict)
     pricing: dict[str, ModelPrice] = Field(default_factory=dict)
+    images_path: str | None = None  # image generation; "{model}" is replaced by the upstream model id
+    image_edits_path: str | None = None
+    image_pricing: dict[str, ImagePriceConfig] = Field(default_factory=dict)
     weight: float = Field(1.0, gt=0)
     enabled: bool = True
     connect_timeout: float = Field(5.0, gt=0)
@@ -86,6 +122,9 @@ class ProviderSpec:
     max_retries: int | None
     auth_headers: Mapping[str, str] = field(default_factory=dict)
     auth_params: Mapping[str, str] = field(default_factory=dict)
+    images_path: str | None = None
+    image_edits_path: str | None = None
+    image_pricing: Mapping[str, ImagePriceConfig] = field(default_factory=dict)
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -149,5 +188,8 @@ def load_providers(settings: Settings, environ: Mapping[str, str] | None = None)
             max_retries=config.max_retries,
             auth_headers=headers,
             auth_params=params,
+            images_path=config.images_path,
+            image_edits_path=config.image_edits_path,
+            image_pricing=dict(config.image_pricing),
         )
     return offered

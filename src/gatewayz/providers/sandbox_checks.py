@@ -15,7 +15,8 @@ from gatewayz.providers.sandbox_common import SandboxError, content_text
 
 CHAT_MODELS = ("sandbox/chat", "sandbox/chat-mini", "sandbox/chat-large")
 EMBEDDING_MODELS = ("sandbox/embed",)
-SANDBOX_MODELS = CHAT_MODELS + EMBEDDING_MODELS
+IMAGE_MODELS = ("sandbox/image",)
+SANDBOX_MODELS = CHAT_MODELS + EMBEDDING_MODELS + IMAGE_MODELS
 _CHAT_ENDPOINT = "v1/chat/completions"
 _EMBEDDINGS_ENDPOINT = "v1/embeddings"
 
@@ -175,6 +176,8 @@ def require_model(body: dict[str, Any], endpoint: str) -> str:
             "model_not_found",
             param="model",
         )
+    if endpoint != "images" and model in IMAGE_MODELS:
+        raise fail(f"`{model}` is an image model: use it with v1/images/generations.", "model")
     if endpoint == "chat" and model not in CHAT_MODELS:
         raise fail(
             f"This is not a chat model and thus not supported in the {_CHAT_ENDPOINT} endpoint: `{model}` is an "
@@ -182,6 +185,9 @@ def require_model(body: dict[str, Any], endpoint: str) -> str:
             f"{', '.join(CHAT_MODELS)}.",
             "model",
         )
+    if endpoint == "images" and model not in IMAGE_MODELS:
+        raise fail(f"This model does not generate images: `{model}`. The sandbox's image model is {IMAGE_MODELS[0]}.",
+                   "model")
     if endpoint == "embeddings" and model not in EMBEDDING_MODELS:
         raise fail(
             f"This model does not support embeddings: `{model}` is a chat model. The sandbox's embeddings model "
