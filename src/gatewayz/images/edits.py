@@ -33,6 +33,31 @@ def _number(name: str, value: str) -> Any:
     return value
 
 
+def _set(fields: JSON, name: str, value: str) -> None:
+    """One form value; bracketed names as the SDKs send nested fields (`provider[order][]`,
+    `models[]`): objects and lists."""
+    head, _, rest = name.partition("[")
+    path = [head, *(part.rstrip("]") for part in rest.split("[") if rest)] if rest else [head]
+    if len(path) > 4 or not all(path[:-1]) or not head:
+        raise InvalidRequest(f"'{name}' is not a field name this endpoint reads.", param=name, code="invalid_value")
+    target = fields
+    for index, key in enumerate(path[:-1]):
+        following = path[index + 1]
+        node = target.get(key)
+        if node is None:
+            node = target[key] = [] if following == "" else {}
+        if not isinstance(node, list if following == "" else dict):
+            raise InvalidRequest(f"'{name}' mixes a list and a value.", param=name, code="invalid_value")
+        if following == "":
+            node.append(value)
+            return
+        target = node
+    last = path[-1]
+    if last in target:
+        raise InvalidRequest(f"'{name}' is given twice.", param=name, code="invalid_value")
+    target[last] = _number(last, value) if target is fields else value
+
+
 async def read_edit(request: Request) -> tuple[JSON, list[FileUpload]]:
     if _media(request) != "multipart/form-data":
         raise GatewayError("Send an image edit as multipart/form-data (image, mask, prompt, ...).", status=415,
@@ -58,10 +83,8 @@ async def read_edit(request: Request) -> tuple[JSON, list[FileUpload]]:
                 files.append((name, value.filename or "image", kind, data))
             elif name in FILE_FIELDS:
                 raise InvalidRequest(f"'{name}' must be a file.", param=name, code="invalid_type")
-            elif name in fields:
-                raise InvalidRequest(f"'{name}' is given twice.", param=name, code="invalid_value")
             else:
-                fields[name] = _number(name, value)
+                _set(fields, name, value)
     finally:
         await form.close()
     if not any(f[0] in ("image", "image[]") for f in files):

@@ -52,8 +52,22 @@ _ESTIMATE: JSON = {
 }
 
 
-def _ok(description: str, schema: JSON) -> JSON:
-    return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
+_ERRORS = {
+    "402": "Insufficient credits or key budget",
+    "404": "The model does not exist, or no configured provider serves it",
+    "409": "Idempotency-Key reused with another body",
+    "502": "The upstream provider failed",
+    "503": "No provider can serve the request now",
+    "504": "The upstream provider timed out",
+}
+
+
+def _ok(description: str, schema: JSON, errors: tuple[str, ...] = tuple(_ERRORS)) -> JSON:
+    answers: JSON = {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
+    for status in errors:
+        answers[status] = {"description": _ERRORS[status],
+                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return answers
 
 
 GENERATIONS_OPERATION: JSON = {
@@ -62,7 +76,7 @@ GENERATIONS_OPERATION: JSON = {
 }
 ESTIMATE_OPERATION: JSON = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": _REQUEST}}},
-    "responses": _ok("What the request would cost, without running it", _ESTIMATE),
+    "responses": _ok("What the request would cost, without running it", _ESTIMATE, ("404",)),
 }
 EDITS_OPERATION: JSON = {
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

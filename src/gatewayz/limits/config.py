@@ -25,7 +25,7 @@ from gatewayz.storage.text import check_storable
 log = structlog.get_logger("gatewayz.limits.config")
 
 Kind = Literal["requests", "tokens", "concurrent"]
-Endpoint = Literal["chat", "embeddings"]
+Endpoint = Literal["chat", "embeddings", "images"]
 MAX_MODEL_RULES = 256
 # The largest limit: bounded so a stored limit fits 64-bit integers everywhere (JSON columns, Redis
 # counters) with room for the arithmetic on it; a trillion per window is effectively no limit.

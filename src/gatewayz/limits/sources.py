@@ -23,7 +23,7 @@ from gatewayz.limits.windows import Check
 
 Scope = Literal["global", "user", "key"]
 SCOPES: tuple[Scope, ...] = ("global", "user", "key")
-ENDPOINTS: tuple[str, ...] = ("chat", "embeddings")
+ENDPOINTS: tuple[str, ...] = ("chat", "embeddings", "images")
 CACHE_SIZE = 10_000
 
 
