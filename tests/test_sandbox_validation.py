@@ -56,7 +56,7 @@ def test_unknown_models_are_404_model_not_found(sandbox: openai.OpenAI) -> None:
 
 def test_model_lookup_agrees_with_what_the_endpoints_accept(sandbox: openai.OpenAI) -> None:
     listed = sorted(m.id for m in sandbox.models.list())
-    assert listed == ["sandbox/chat", "sandbox/chat-large", "sandbox/chat-mini", "sandbox/embed"]
+    assert listed == ["sandbox/chat", "sandbox/chat-large", "sandbox/chat-mini", "sandbox/embed", "sandbox/image"]
     for model_id in listed:
         assert sandbox.models.retrieve(model_id).id == model_id
     for model_id in ("sandbox/chat-mini", "sandbox/chat-large"):

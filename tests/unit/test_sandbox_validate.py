@@ -10,6 +10,7 @@ import pytest
 from gatewayz.providers.sandbox import (
     CHAT_MODELS,
     EMBEDDING_MODELS,
+    IMAGE_MODELS,
     SandboxError,
     sandbox_models,
     simulate_chat,
@@ -31,7 +32,7 @@ def _error(fn: Any, body: dict[str, Any]) -> SandboxError:
 
 
 def test_every_advertised_model_is_usable_on_its_endpoint_and_nothing_else_is() -> None:
-    assert sorted(sandbox_models()) == sorted(CHAT_MODELS + EMBEDDING_MODELS)
+    assert sorted(sandbox_models()) == sorted(CHAT_MODELS + EMBEDDING_MODELS + IMAGE_MODELS)  # images: images/
     for model in CHAT_MODELS:
         assert chat(user("hi", model=model))["model"] == model
         assert _error(simulate_embeddings, {"model": model, "input": "hi"}).status == 400

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from gatewayz.providers.sandbox_chat import ChatPlan, ChoicePlan, last_user_text, plan_chat
-from gatewayz.providers.sandbox_checks import CHAT_MODELS, EMBEDDING_MODELS, SANDBOX_MODELS
+from gatewayz.providers.sandbox_checks import CHAT_MODELS, EMBEDDING_MODELS, IMAGE_MODELS, SANDBOX_MODELS
 from gatewayz.providers.sandbox_common import MAX_DELAY_MS, SandboxError, find_delay_marker, tokenize
 from gatewayz.providers.sandbox_embed import DEFAULT_DIMENSIONS, embeddings_delay_ms, simulate_embeddings_impl
 
@@ -23,6 +23,7 @@ __all__ = [
     "CHAT_MODELS",
     "DEFAULT_DIMENSIONS",
     "EMBEDDING_MODELS",
+    "IMAGE_MODELS",
     "MAX_DELAY_MS",
     "SANDBOX_PROVIDER",
     "SandboxError",
