@@ -17,18 +17,11 @@ from tests.fakeprovider import FakeProvider
 from tests.support.clients import openai_client
 from tests.support.databases import run_sql
 from tests.support.identity import GwUser
-from tests.support.images import images_gateway, png_size
+from tests.support.images import PRIMARY_FIRST, images_fixture, png_size
 from tests.support.money import nanos
 from tests.support.servers import ThreadedGateway
 
-PRIMARY_FIRST = {"provider": {"order": ["imgprimary", "imgbackup"]}}
-
-
-@pytest.fixture(scope="module")
-def images(base_env: dict[str, str], gateway: ThreadedGateway, upstream_a: FakeProvider,
-           upstream_b: FakeProvider) -> Iterator[ThreadedGateway]:
-    with images_gateway(base_env, upstream_a, upstream_b) as server:
-        yield server
+images = images_fixture()
 
 
 @pytest.fixture

@@ -20,17 +20,10 @@ from tests.fakeprovider.images_routes import tiny_png
 from tests.support.clients import inference_key, openai_client
 from tests.support.databases import run_sql
 from tests.support.identity import GwUser
-from tests.support.images import images_gateway, png_size
+from tests.support.images import PRIMARY_FIRST, images_fixture, images_gateway, png_size
 from tests.support.servers import ThreadedGateway
 
-PRIMARY_FIRST = {"provider": {"order": ["imgprimary", "imgbackup"]}}
-
-
-@pytest.fixture(scope="module")
-def images(base_env: dict[str, str], gateway: ThreadedGateway, upstream_a: FakeProvider,
-           upstream_b: FakeProvider) -> Iterator[ThreadedGateway]:
-    with images_gateway(base_env, upstream_a, upstream_b) as server:
-        yield server
+images = images_fixture()
 
 
 @pytest.fixture
@@ -140,3 +133,17 @@ def test_edit_refusals(images: ThreadedGateway, funded: GwUser, fake_a: FakeProv
                            files={"image": ("a.png", tiny_png(0), "image/png")})
     assert anonymous.status_code == 401
     assert fake_a.requests == []
+
+
+def test_image_requests_have_an_endpoint_rate_limit(
+    base_env: dict[str, str], gateway: ThreadedGateway, upstream_a: FakeProvider, upstream_b: FakeProvider,
+    funded: GwUser,
+) -> None:
+    limits = {"endpoints": {"images": {"requests_per_minute": 1}}}
+    with images_gateway(base_env, upstream_a, upstream_b, rate_limit_key=limits) as limited:
+        headers = {"Authorization": f"Bearer {funded.key}"}
+        body = {"model": "fake-image", "prompt": "a bee", "response_format": "b64_json", **PRIMARY_FIRST}
+        first = httpx.post(f"{limited.url}/v1/images/generations", headers=headers, json=body)
+        assert first.status_code == 200, first.text
+        second = httpx.post(f"{limited.url}/v1/images/generations", headers=headers, json=body)
+        assert second.status_code == 429 and "endpoint images" in second.json()["error"]["message"]

@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 from tests.fakeprovider import FakeProvider
 from tests.support.identity import UPSTREAM_KEY_A, UPSTREAM_KEY_B
 from tests.support.servers import ThreadedGateway
 
+PRIMARY_FIRST = {"provider": {"order": ["imgprimary", "imgbackup"]}}
 # USD per image: the table the tests check charges against.
 FAKE_IMAGE_PRICES = {"1024x1024/standard": 0.04, "1024x1024/hd": 0.08, "512x512/standard": 0.02,
                      "1792x1024/hd": 0.12}
@@ -53,6 +56,18 @@ def images_gateway(base_env: dict[str, str], a: FakeProvider, b: FakeProvider, *
         yield server
     finally:
         server.stop()
+
+
+def images_fixture() -> Any:
+    """A module's `images` fixture: its own gateway (same database) over the session's fakes."""
+
+    @pytest.fixture(scope="module")
+    def images(base_env: dict[str, str], gateway: ThreadedGateway, upstream_a: FakeProvider,
+               upstream_b: FakeProvider) -> Iterator[ThreadedGateway]:
+        with images_gateway(base_env, upstream_a, upstream_b) as server:
+            yield server
+
+    return images
 
 
 def png_size(data: bytes) -> tuple[int, int]:
