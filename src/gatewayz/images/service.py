@@ -189,7 +189,7 @@ class ImagesService:
     # -- files -----------------------------------------------------------------------------------
 
     async def file(self, image_id: str) -> Response:
-        found = await self.store.get(image_id.rsplit(".", 1)[0] if "." in image_id else image_id)
+        found = await self.store.get(image_id)
         if found is None:
             raise NotFound("No such image: it never existed or its URL has expired.", code="image_not_found")
         data, content_type = found
