@@ -99,7 +99,7 @@ def test_limits_are_validated() -> None:
     with pytest.raises(ValidationError):
         RateLimits.model_validate({"requests_per_fortnight": 1})
     with pytest.raises(ValidationError):
-        RateLimits.model_validate({"endpoints": {"images": {"requests_per_minute": 1}}})
+        RateLimits.model_validate({"endpoints": {"audio": {"requests_per_minute": 1}}})
     assert parse_limits({"requests_per_minute": "lots"}) is None  # a bad stored value is ignored
     merged = merge(RateLimits(requests_per_minute=5), RateLimits(tokens_per_day=7), override=False)
     assert merged is not None and (merged.requests_per_minute, merged.tokens_per_day) == (5, 7)
