@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from gatewayz import __version__
 from gatewayz.accounts.admin_routes import router as admin_router
+from gatewayz.accounts.privacy_routes import router as privacy_router
 from gatewayz.accounts.role_routes import router as roles_router
 from gatewayz.accounts.routes import router as keys_router
 from gatewayz.audit.compliance import router as compliance_router
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(admin_router)
     app.include_router(roles_router)
     app.include_router(audit_router)
+    app.include_router(privacy_router)
     app.include_router(compliance_router)
     app.include_router(billing_router)
     app.include_router(limits_router)

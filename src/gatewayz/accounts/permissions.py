@@ -30,7 +30,7 @@ PERMISSIONS: dict[str, str] = {
     "analytics.read": "Read gateway-wide analytics (reserved)",
     "providers.manage": "Configure providers and models (reserved)",
     "compliance.read": "Read compliance reports (GET /admin/compliance/report)",
-    "users.erase": "Erase a user's personal data (reserved)",
+    "users.erase": "Erase a user's personal data (DELETE /admin/users/{id})",
 }
 ALL = frozenset(PERMISSIONS)
 ADMIN, SUPPORT, USER = "admin", "support", "user"

@@ -2,7 +2,7 @@
 
 FastAPI reads and validates a route's body model BEFORE it runs the route's dependencies, so an
 anonymous client could make the process read (and parse) a body on every /admin and /user route.
-Here, a POST/PUT/PATCH to a route that needs an API key is answered 401 at once when the key is
+Here, a POST/PUT/PATCH/DELETE to a route that needs an API key is answered 401 at once when the key is
 missing, unknown, revoked or expired — the same answer and the same security event the route's own
 check gives. Only the identity is checked (no request cap consumed): the route's dependency then
 makes the full check (scopes, IP, referer, cap) as an in-process cache hit.
@@ -25,7 +25,7 @@ PUBLIC_PREFIXES = ("/health/", "/static/docs/")
 # bodies, no body models; tests/test_edge_bodies.py checks that no /v1 route declares one). The
 # hot path then pays for one authentication, not two.
 AUTHENTICATE_THEMSELVES = ("/v1/",)
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # DELETE /user/account has a body
 
 
 def is_public(path: str) -> bool:
