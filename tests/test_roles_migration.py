@@ -14,7 +14,8 @@ from gatewayz.storage.migrate import head_revision
 from tests.support.databases import run_sql, session_database
 from tests.support.store_env import schema_after
 
-LATER: set[str] = set()  # tables of revisions after 0009
+LATER: set[str] = {"signin_identities", "signin_passwords", "signin_password_resets", "signin_totp",  # 0011
+                   "signin_recovery_codes", "signin_sessions"}  # tables of revisions after 0009
 
 
 @pytest.fixture

@@ -38,6 +38,10 @@ from gatewayz.logconfig import configure_logging, level_number
 from gatewayz.middleware import RequestIdMiddleware
 from gatewayz.services import Services
 from gatewayz.settings import Settings, load_settings
+from gatewayz.signin.routes_oidc import router as oidc_router
+from gatewayz.signin.routes_password import router as password_router
+from gatewayz.signin.routes_sessions import router as sessions_router
+from gatewayz.signin.routes_tokens import router as signin_tokens_router
 from gatewayz.storage.db import Database
 from gatewayz.storage.migrate import migrate
 from gatewayz.storage.redis_client import create_redis
@@ -91,6 +95,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(compliance_router)
     app.include_router(billing_router)
     app.include_router(limits_router)
+    for signin_router in (signin_tokens_router, oidc_router, password_router, sessions_router):
+        app.include_router(signin_router)
     install_openapi(app)
     # Pure-ASGI layers; the last added runs first: slash, request id, access log, body cap, auth.
     app.add_middleware(EarlyAuthMiddleware)

@@ -44,6 +44,7 @@ from gatewayz.providers.registry import ProviderSpec, load_providers
 from gatewayz.providers.router import Router
 from gatewayz.providers.upstream import UpstreamClients
 from gatewayz.settings import Settings
+from gatewayz.signin.wiring import Signin
 from gatewayz.storage.db import Database
 from gatewayz.storage.fastsql import FastSQL
 from gatewayz.storage.retention import Retention, purge_table
@@ -113,6 +114,7 @@ class Services:
     health_store: HealthStore
     roles: RoleBook
     started_at: float
+    signin: Signin
     images: ImagesService | None = None
 
     @classmethod
@@ -188,6 +190,7 @@ class Services:
             health_store=HealthStore(fast_sql, health, settings.provider_health_sync_seconds),
             roles=roles,
             started_at=started_at,
+            signin=Signin.build(settings, db, auth, limits, events),
             images=ImagesService(inference, image_store, settings.allow_unpriced_models),
         )
 
@@ -221,6 +224,7 @@ class Services:
         await self.catalog.stop()
         await self.health_store.stop()
         await self.clients.close()
+        await self.signin.close()
         await self.invalidation.stop()
         await self.roles.stop()
         await self.events.stop()

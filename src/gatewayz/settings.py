@@ -118,6 +118,23 @@ class Settings(BaseSettings):
     rate_limit_lease_seconds: float = Field(600.0, gt=0, validation_alias=_alias("RATE_LIMIT_LEASE_SECONDS"))
     rate_limit_probe_seconds: float = Field(1.0, gt=0, validation_alias=_alias("RATE_LIMIT_PROBE_SECONDS"))
 
+    # Sign-in (signin/): dashboard sessions, Privy, OpenID Connect providers, email + password.
+    signin_password_enabled: bool = Field(True, validation_alias=_alias("SIGNIN_PASSWORD_ENABLED"))
+    session_ttl_seconds: float = Field(604_800.0, ge=60, le=31_536_000, validation_alias=_alias("SESSION_TTL_SECONDS"))
+    session_cookie_secure: bool = Field(True, validation_alias=_alias("SESSION_COOKIE_SECURE"))
+    privy_app_id: str | None = Field(None, max_length=200, validation_alias=_alias("PRIVY_APP_ID"))
+    privy_verification_key: str | None = Field(None, validation_alias=_alias("PRIVY_VERIFICATION_KEY"))
+    privy_jwks_url: str | None = Field(None, validation_alias=_alias("PRIVY_JWKS_URL"))
+    signin_failures_per_account: int = Field(5, ge=1, le=10_000, validation_alias=_alias("SIGNIN_FAILURES_PER_ACCOUNT"))
+    signin_failures_per_ip: int = Field(50, ge=1, le=1_000_000, validation_alias=_alias("SIGNIN_FAILURES_PER_IP"))
+    signin_failure_window_seconds: int = Field(
+        900, ge=60, le=86_400, validation_alias=_alias("SIGNIN_FAILURE_WINDOW_SECONDS"))
+    password_reset_ttl_seconds: float = Field(
+        3600.0, ge=1, le=86_400, validation_alias=_alias("PASSWORD_RESET_TTL_SECONDS"))
+    signin_redirect_url: str = Field("/", max_length=2000, validation_alias=_alias("SIGNIN_REDIRECT_URL"))
+    public_url: str | None = Field(None, max_length=2000, validation_alias=_alias("PUBLIC_URL"))
+    oidc_providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
@@ -36,7 +37,24 @@ def extract_key(conn: HTTPConnection) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class SessionHook(Protocol):
+    """Dashboard sessions (signin/sessions.py): tokens with their own prefix, looked up in their own
+    table, cached in the same KeyCache as keys (so revoked the same way), optionally sent as a cookie."""
+
+    prefix: str
+    cookie: str
+
+    async def load(self, token_hash: str) -> Principal | None: ...
+
+    def csrf_ok(self, conn: HTTPConnection, principal: Principal) -> bool: ...
+
+
 class Authenticator:
+    sessions: SessionHook | None = None
+
     def __init__(
         self,
         settings: Settings,
@@ -102,7 +120,11 @@ class Authenticator:
         future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
         self._loading[key_hash] = future
         try:
-            principal = await self._load(key_hash)
+            sessions = self.sessions
+            if sessions is not None and key.startswith(sessions.prefix):
+                principal = await sessions.load(key_hash)
+            else:
+                principal = await self._load(key_hash)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
@@ -139,6 +161,11 @@ class Authenticator:
     async def _identify(self, conn: HTTPConnection) -> tuple[str, str | None, Principal]:
         key = extract_key(conn)
         ip = self.client_ip(conn)
+        from_cookie = False
+        if key is None and self.sessions is not None:
+            cookie = conn.cookies.get(self.sessions.cookie)
+            if cookie and cookie.startswith(self.sessions.prefix):  # a cookie only ever carries a session
+                key, from_cookie = cookie, True
         if key is None:
             self.refuse(
                 conn,
@@ -183,6 +210,20 @@ class Authenticator:
                 AuthenticationFailed("This API key has expired.", code="expired_api_key"),
                 "expired",
             )
+        if from_cookie and conn.scope.get("method") not in SAFE_METHODS:
+            assert self.sessions is not None
+            if not self.sessions.csrf_ok(conn, principal):
+                self.refuse(
+                    conn,
+                    ip,
+                    key,
+                    principal,
+                    PermissionDenied(
+                        "A change made with the session cookie needs the X-CSRF-Token header (the gw_csrf cookie).",
+                        code="csrf_failed",
+                    ),
+                    "csrf_failed",
+                )
         return key, ip, principal
 
     async def authenticate(self, conn: HTTPConnection, scope: str) -> Principal:
@@ -233,7 +274,7 @@ class Authenticator:
                     ),
                     "request_cap_reached",
                 )
-        else:
+        elif principal.session_id is None:  # a session is not a key: no key usage to count
             self.activity.touch(principal.key_id)
         return principal
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gatewayz.accounts.keys import IPNetwork, model_allowed, parse_networks
+from gatewayz.accounts.keys import DEFAULT_SCOPES, IPNetwork, model_allowed, parse_networks
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.tables import ApiKey
 from gatewayz.errors import PermissionDenied
@@ -41,6 +41,10 @@ class Rights:
 
 
 def principal_rights(principal: Principal) -> Rights:
+    """A key's own rights. A dashboard session is the user themselves: it may create the keys any
+    user may hold (the default scopes, never `admin`; no expiry or rule inherited from the session)."""
+    if principal.session_id is not None:
+        return Rights(principal.environment, frozenset(DEFAULT_SCOPES), None, None, None, None, None, None, None, None)
     return Rights(
         environment=principal.environment,
         scopes=principal.scopes,

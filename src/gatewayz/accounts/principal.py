@@ -31,6 +31,7 @@ class Principal:
     key_rate_limits: RateLimits | None = None  # set by the key's owner (can only tighten)
     user_rate_limits: RateLimits | None = None  # set by an admin (overrides the defaults)
     roles: frozenset[str] = frozenset()  # the owner's roles; their permissions: accounts/role_book.py
+    session_id: int | None = None  # a dashboard session (signin/sessions.py), not an API key
 
     @property
     def is_sandbox(self) -> bool:

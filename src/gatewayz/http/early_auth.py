@@ -20,7 +20,7 @@ from gatewayz.errors import GatewayError, error_response
 
 # Routes anyone may call. Future unauthenticated routes (sign-in, payment webhooks) join here.
 PUBLIC_PATHS = frozenset({"/health", "/ping", "/docs", "/redoc", "/openapi.json"})
-PUBLIC_PREFIXES = ("/health/", "/static/docs/")
+PUBLIC_PREFIXES = ("/health/", "/static/docs/", "/auth/")  # /auth/: sign-in (signin/routes*.py)
 # Routes that authenticate before they read their body themselves (the inference service: raw
 # bodies, no body models; tests/test_edge_bodies.py checks that no /v1 route declares one). The
 # hot path then pays for one authentication, not two.

@@ -6,6 +6,7 @@ from gatewayz.billing import tables as billing_tables
 from gatewayz.catalog import tables as catalog_tables
 from gatewayz.history import tables as history_tables
 from gatewayz.providers import tables as providers_tables
+from gatewayz.signin import tables as signin_tables
 from gatewayz.storage import tables as storage_tables
 from gatewayz.storage.types import Base
 
@@ -13,6 +14,6 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_tables", "audit_tables", "billing_tables", "catalog_tables", "history_tables", "metadata",
-    "providers_tables",
+    "providers_tables", "signin_tables",
     "storage_tables",
 ]

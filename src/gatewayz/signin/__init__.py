@@ -1,0 +1,1 @@
+"""Sign-in: Privy, OpenID Connect, email + password (with TOTP), and dashboard sessions."""
