@@ -3,10 +3,12 @@ short timeouts, bounded answers. A provider that is down or answers junk is an e
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_ANSWER_BYTES = 1_048_576
 TIMEOUT_SECONDS = 5.0
@@ -18,14 +20,18 @@ class FetchFailed(Exception):
 
 class Fetcher:
     def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # made on first use
 
     def _client(self) -> aiohttp.ClientSession:
+        import aiohttp  # on first use: start-up does not pay for it (like providers/upstream.py)
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
         return self._session
 
     async def _json(self, method: str, url: str, **options: Any) -> tuple[int, Any]:
+        import aiohttp
+
         try:
             async with self._client().request(method, url, allow_redirects=False, **options) as answer:
                 body = await answer.content.read(MAX_ANSWER_BYTES + 1)

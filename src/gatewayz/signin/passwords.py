@@ -10,6 +10,7 @@ notification outbox exists, the reset token is logged for the operator when the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from datetime import timedelta
@@ -29,7 +30,12 @@ operator_log = logging.getLogger("gatewayz.signin.operator")
 
 RESET_PREFIX = "gwr_"
 _hasher = PasswordHasher()  # Argon2id with the library's RFC 9106 low-memory profile
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: hashing is slow on purpose, and start-up should not pay."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 async def hash_password(password: str) -> str:
@@ -45,7 +51,7 @@ def _verify(stored: str, password: str) -> bool:
 
 async def check_password(stored: str | None, password: str) -> bool:
     """Whether `password` matches; with no stored hash, the same work against a dummy one."""
-    ok = await asyncio.to_thread(_verify, stored or _DUMMY_HASH, password)
+    ok = await asyncio.to_thread(_verify, stored or _dummy_hash(), password)
     return ok and stored is not None
 
 
