@@ -60,7 +60,7 @@ def test_erasure_keeps_the_books_and_removes_the_person(funded: GwUser, admin: h
     erased = funded.client.request("DELETE", "/user/account", json={"confirm": funded.email.upper()})
     assert erased.status_code == 200, erased.text
     assert erased.json()["removed"] == {"keys_revoked": 1, "conversations": 1, "conversation_items": 1,
-                                        "stored_responses": 0}
+                                        "stored_responses": 0, "sessions_revoked": 0}
     deadline = time.monotonic() + 1.0
     while funded.client.get("/user/balance").status_code != 401 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -92,3 +92,32 @@ def test_admin_erasure_and_its_refusals(make_user: Any, admin: httpx.Client) -> 
     assert admin.delete("/admin/users/999999999").status_code == 404
     missing = person.client.request("DELETE", "/user/account", json={})
     assert missing.status_code in (400, 401)
+
+
+def test_an_account_with_a_password_is_erased_only_with_it(base_env: dict[str, str], gateway: Any,
+                                                           database_url: str) -> None:
+    from tests.signin_support import bearer, client, new_email, signin_gateway
+
+    with signin_gateway(base_env) as server, client(server) as anonymous:
+        email = new_email()
+        signed = anonymous.post("/auth/signup", json={"email": email, "password": "correct horse battery"})
+        assert signed.status_code == 201, signed.text
+        user_id, key = signed.json()["user"]["id"], signed.json()["api_key"]["key"]
+        session = signed.json()["session"]["token"]
+        with client(server, headers=bearer(key)) as owner:
+            for body in ({"confirm": email}, {"confirm": email, "password": "wrong horse"}):
+                refused = owner.request("DELETE", "/user/account", json=body)
+                assert refused.status_code == 400 and refused.json()["error"]["param"] == "password", refused.text
+            erased = owner.request("DELETE", "/user/account", json={"confirm": email,
+                                                                   "password": "correct horse battery"})
+            assert erased.status_code == 200, erased.text
+            assert erased.json()["removed"]["sessions_revoked"] == 1
+        for table in ("signin_passwords", "signin_identities"):
+            assert run_sql(database_url, f"SELECT COUNT(*) FROM {table} WHERE user_id = :p0", user_id)[0][0] == 0
+        deadline = time.monotonic() + 1.0
+        with client(server, headers=bearer(session)) as signed_in:
+            while signed_in.get("/user/balance").status_code != 401 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert signed_in.get("/user/balance").status_code == 401
+        assert anonymous.post("/auth/login", json={"email": email, "password": "correct horse battery"}
+                              ).status_code == 401

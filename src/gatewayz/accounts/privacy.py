@@ -8,9 +8,10 @@ or by them, and their security events.
 Erasure keeps the books: the ledger and the usage records stay (amounts, tokens, models, times:
 the balance still sums and the gateway's totals still add up), tied to a user row that no longer
 says who it was. What goes: email and name (the email becomes `erased-<id>@erased.invalid`),
-every key (revoked), the account (deactivated: every process stops its keys within a second),
-conversations, stored responses and answers kept for idempotent retries, IPs and user agents in
-security events and audit records, and the email and name inside audit records' before/after.
+every key and sign-in session (revoked), sign-in identities, password and second factors, the
+account (deactivated: every process stops its keys within a second), conversations, stored
+responses and answers kept for idempotent retries, IPs and user agents in security events and audit
+records, and the email and name inside audit records' before/after.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ from gatewayz.accounts.tables import ApiKey, User, UserRole
 from gatewayz.audit.tables import AuditRecord, SecurityEvent
 from gatewayz.billing.tables import CreditAccount, CreditTransaction, IdempotencyRecord, UsageRecord
 from gatewayz.history.tables import StoredConversation, StoredConversationItem, StoredResponse
+from gatewayz.signin.tables import (
+    PasswordReset,
+    RecoveryCode,
+    SigninIdentity,
+    SigninPassword,
+    SigninSession,
+    TotpFactor,
+)
 from gatewayz.storage.types import utcnow
 
 PAGE = 1000
@@ -130,6 +139,10 @@ async def erase_user(session: AsyncSession, user: User) -> tuple[dict[str, int],
     conversations = await session.execute(delete(StoredConversation).where(StoredConversation.user_id == uid))
     responses = await session.execute(delete(StoredResponse).where(StoredResponse.user_id == uid))
     await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.user_id == uid))  # stored answers
+    for credential in (SigninIdentity, SigninPassword, PasswordReset, TotpFactor, RecoveryCode):
+        await session.execute(delete(credential).where(credential.user_id == uid))
+    sessions = await session.execute(update(SigninSession).where(
+        SigninSession.user_id == uid, SigninSession.revoked_at.is_(None)).values(revoked_at=now))
     about = (await session.execute(select(AuditRecord).where(
         AuditRecord.target_type == "user", AuditRecord.target_id == str(uid)))).scalars().all()
     for record in about:
@@ -137,7 +150,8 @@ async def erase_user(session: AsyncSession, user: User) -> tuple[dict[str, int],
     user.email, user.name, user.is_active, user.updated_at = erased_email(uid), None, False, now
     await session.flush()
     removed = {"keys_revoked": keys.rowcount, "conversations": conversations.rowcount,  # type: ignore[attr-defined]
-               "conversation_items": items.rowcount, "stored_responses": responses.rowcount}  # type: ignore[attr-defined]
+               "conversation_items": items.rowcount, "stored_responses": responses.rowcount,  # type: ignore[attr-defined]
+               "sessions_revoked": sessions.rowcount}  # type: ignore[attr-defined]
     return removed, Invalidation(await bump_auth_counter(session), user_id=uid)
 
 

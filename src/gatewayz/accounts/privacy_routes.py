@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -12,10 +14,13 @@ from gatewayz.accounts import service
 from gatewayz.accounts.dependencies import require_permission, require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.privacy import erase_user, export_archive, export_name, forget_addresses, is_erased
+from gatewayz.accounts.tables import User
 from gatewayz.audit.records import audit_change
 from gatewayz.errors import InvalidRequest, NotFound, PermissionDenied
 from gatewayz.http.params import RowId
 from gatewayz.services import services
+from gatewayz.signin.passwords import check_password
+from gatewayz.signin.tables import SigninPassword
 from gatewayz.storage.types import utcnow
 
 router = APIRouter(tags=["Privacy"])
@@ -25,6 +30,7 @@ account_scope = require_scope("keys")
 class EraseRequest(BaseModel):
     model_config = {"extra": "forbid"}
     confirm: str = Field(max_length=320, description="the account's email, typed again")
+    password: str | None = Field(None, max_length=1024, description="required when the account has a password")
 
 
 class Erased(BaseModel):
@@ -47,15 +53,32 @@ async def data_export(request: Request, principal: Principal = Depends(account_s
                         background=BackgroundTask(path.unlink, missing_ok=True))
 
 
-async def _erase(request: Request, caller: Principal, user_id: int, confirm: str | None) -> Erased:
+async def _confirmed(request: Request, session: Any, user: User, body: EraseRequest) -> None:
+    """The owner's confirmation: the email typed again and, where the account has one, its password
+    (a wrong one counts as a failed sign-in: the same lockout guards it)."""
+    if body.confirm.strip().lower() != user.email.lower():
+        raise InvalidRequest("Type the account's email in 'confirm' to erase it.", param="confirm",
+                             code="confirmation_mismatch")
+    stored = await session.get(SigninPassword, user.id)
+    if stored is None:
+        return
+    svc = services(request)
+    ip = svc.auth.client_ip(request)
+    await svc.signin.guard.check(request, "erase", user.email, ip)
+    if body.password is None or not await check_password(stored.password_hash, body.password):
+        await svc.signin.guard.failed(request, "erase", "wrong_password", user.email, ip, user.id)
+        raise InvalidRequest("This account has a password: give it in 'password' to erase the account.",
+                             param="password", code="confirmation_mismatch")
+
+
+async def _erase(request: Request, caller: Principal, user_id: int, body: EraseRequest | None) -> Erased:
     svc = services(request)
     async with svc.db.transaction() as session:
         user = await service.get_user(session, user_id)
         if is_erased(user):
             raise NotFound("The user does not exist.", param="user_id", code="user_not_found")
-        if confirm is not None and confirm.strip().lower() != user.email.lower():
-            raise InvalidRequest("Type the account's email in 'confirm' to erase it.", param="confirm",
-                                 code="confirmation_mismatch")
+        if body is not None:
+            await _confirmed(request, session, user, body)
         removed, invalidation = await erase_user(session, user)
         await audit_change(session, request, caller, "user.erase", "user", user_id, after={"removed": removed})
         await forget_addresses(session, user_id)
@@ -70,7 +93,7 @@ async def erase_own_account(body: EraseRequest, request: Request,
     ledger and usage amounts stay, anonymised, so the books still balance. `confirm`: the email."""
     if principal.is_sandbox:
         raise PermissionDenied("Sandbox (test) keys cannot erase an account.", code="sandbox_key")
-    return await _erase(request, principal, principal.user_id, body.confirm)
+    return await _erase(request, principal, principal.user_id, body)
 
 
 @router.delete("/admin/users/{user_id}", response_model=Erased)
