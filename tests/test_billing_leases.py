@@ -92,6 +92,10 @@ def _leases(database_url: str, user_id: int) -> int:
     return int(rows[0][0])
 
 
+def _held(database_url: str, user_id: int) -> int:
+    return int(run_sql(database_url, f"SELECT held FROM credit_accounts WHERE user_id = {int(user_id)}")[0][0])
+
+
 def _assert_chained(database_url: str, user_id: int) -> None:
     """Each ledger row starts where the one before it ended (charges written in shared transactions)."""
     rows = run_sql(database_url, "SELECT balance_before, balance_after FROM credit_transactions "
@@ -194,7 +198,7 @@ def test_a_process_killed_mid_batch_loses_no_answered_charge_and_its_lease_comes
     base_env: dict[str, str], upstream_b: FakeProvider, fake_b: FakeProvider, tmp_root: Path, database_url: str
 ) -> None:
     fake_b.set(reply=" ".join(["word"] * 50), latency_ms=20)
-    env = _env(base_env, _config(tmp_root, upstream_b), GATEWAYZ_CREDIT_LEASE_TTL_SECONDS="1")
+    env = _env(base_env, _config(tmp_root, upstream_b), GATEWAYZ_CREDIT_LEASE_TTL_SECONDS="5")
     victim = GatewayProcess(env, log_dir=tmp_root).start()
     user_id, key = _funded_user(victim.url, 10_000)
     answered: list[str] = []
@@ -214,7 +218,11 @@ def test_a_process_killed_mid_batch_loses_no_answered_charge_and_its_lease_comes
                     answered.append(response.headers["x-request-id"])
 
             workers = [asyncio.create_task(worker()) for _ in range(CONCURRENCY)]
-            await asyncio.sleep(1.0)
+            deadline = time.monotonic() + 20  # a steady load on a lease, however slow the machine
+            while time.monotonic() < deadline:
+                if len(answered) > CONCURRENCY and await asyncio.to_thread(_held, database_url, user_id):
+                    break
+                await asyncio.sleep(0.05)
             assert victim.process is not None
             os.kill(victim.process.pid, signal.SIGKILL)  # in the middle of requests and commits
             await asyncio.wait_for(asyncio.gather(*workers), 15)
