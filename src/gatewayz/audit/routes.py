@@ -34,23 +34,34 @@ def _out(row: AuditRecord) -> dict[str, Any]:
     return {name: getattr(row, name) for name in CSV_COLUMNS}
 
 
-def _filtered(query: Select[Any], *, action: str | None, target_type: str | None, target_id: str | None,
-              since: datetime | None, until: datetime | None, cursor: int | None) -> Select[Any]:
-    conditions = []
-    if action:  # `api_key.` matches every key action
-        conditions.append(AuditRecord.action.startswith(action) if action.endswith(".")
-                          else AuditRecord.action == action)
-    if target_type:
-        conditions.append(AuditRecord.target_type == target_type)
-    if target_id:
-        conditions.append(AuditRecord.target_id == target_id)
-    if since is not None:
-        conditions.append(AuditRecord.created_at >= since)
-    if until is not None:
-        conditions.append(AuditRecord.created_at < until)
-    if cursor is not None:
-        conditions.append(AuditRecord.id < cursor)
-    return query.where(*conditions) if conditions else query
+class Page:
+    """The query parameters both listings take (a FastAPI dependency)."""
+
+    def __init__(
+        self,
+        action: Name = None,
+        since: Annotated[Timestamp | None, Query()] = None,
+        until: Annotated[Timestamp | None, Query()] = None,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+        format: Format = "json",
+    ) -> None:
+        self.action, self.since, self.until, self.cursor, self.limit, self.format = (
+            action, since, until, cursor, limit, format)
+
+    def filtered(self, query: Select[Any], *conditions: Any) -> Select[Any]:
+        conditions = tuple(c for c in conditions if c is not None)
+        action = self.action
+        if action:  # `api_key.` matches every key action
+            conditions += (AuditRecord.action.startswith(action) if action.endswith(".")
+                           else AuditRecord.action == action,)
+        if self.since is not None:
+            conditions += (AuditRecord.created_at >= self.since,)
+        if self.until is not None:
+            conditions += (AuditRecord.created_at < self.until,)
+        if self.cursor is not None:
+            conditions += (AuditRecord.id < self.cursor,)
+        return query.where(*conditions) if conditions else query
 
 
 async def _answer(request: Request, query: Select[Any], limit: int, fmt: str) -> Response:
@@ -87,46 +98,33 @@ def _cell(value: Any) -> str:
 async def admin_audit_logs(
     request: Request,
     actor_user_id: Annotated[RowId | None, Query()] = None,
-    action: Name = None,
     target_type: Name = None,
     target_id: Name = None,
-    since: Annotated[Timestamp | None, Query()] = None,
-    until: Annotated[Timestamp | None, Query()] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
-    format: Format = "json",
+    page: Page = Depends(),
     _: Principal = Depends(require_permission("audit.read")),
 ) -> Response:
     """Every audit record, newest first: who (user, key or the system) changed what, with the changed
     fields before and after, IP, user agent and request id. `format=csv` exports the page (the next
     page's cursor in `x-next-cursor`)."""
-    query = select(AuditRecord)
-    if actor_user_id is not None:
-        query = query.where(AuditRecord.actor_user_id == actor_user_id)
-    query = _filtered(query, action=action, target_type=target_type, target_id=target_id, since=since,
-                      until=until, cursor=cursor)
-    return await _answer(request, query, limit, format)
+    query = page.filtered(
+        select(AuditRecord),
+        None if actor_user_id is None else AuditRecord.actor_user_id == actor_user_id,
+        None if not target_type else AuditRecord.target_type == target_type,
+        None if not target_id else AuditRecord.target_id == target_id,
+    )
+    return await _answer(request, query, page.limit, page.format)
 
 
 @router.get("/user/audit-logs", response_model=None)
 async def user_audit_logs(
-    request: Request,
-    action: Name = None,
-    since: Annotated[Timestamp | None, Query()] = None,
-    until: Annotated[Timestamp | None, Query()] = None,
-    cursor: Cursor = None,
-    limit: Limit = 100,
-    format: Format = "json",
-    principal: Principal = Depends(require_scope("keys")),
+    request: Request, page: Page = Depends(), principal: Principal = Depends(require_scope("keys"))
 ) -> Response:
     """The caller's own actions, and what anyone did to their account or their keys, newest first."""
     me = principal.user_id
     my_keys = select(cast(ApiKey.id, String)).where(ApiKey.user_id == me)
-    query = select(AuditRecord).where(or_(
+    query = page.filtered(select(AuditRecord), or_(
         AuditRecord.actor_user_id == me,
         and_(AuditRecord.target_type == "user", AuditRecord.target_id == str(me)),
         and_(AuditRecord.target_type == "api_key", AuditRecord.target_id.in_(my_keys)),
     ))
-    query = _filtered(query, action=action, target_type=None, target_id=None, since=since, until=until,
-                      cursor=cursor)
-    return await _answer(request, query, limit, format)
+    return await _answer(request, query, page.limit, page.format)
