@@ -23,14 +23,10 @@ def _images(request: Request) -> ImagesService:
 
 
 @router.post("/v1/images/generations", openapi_extra=GENERATIONS_OPERATION, response_model=None)
-async def generate(request: Request) -> Any:
-    """OpenAI image generation on any routed image model, priced per image (or per token)."""
-    return await _images(request).generate(request)
-
-
 @router.post("/images/generate", openapi_extra=GENERATIONS_OPERATION, response_model=None)
-async def generate_seed_path(request: Request) -> Any:
-    """The same as POST /v1/images/generations."""
+async def generate(request: Request) -> Any:
+    """OpenAI image generation on any routed image model, priced per image (or per token); also at
+    the seed's path, POST /images/generate."""
     return await _images(request).generate(request)
 
 
