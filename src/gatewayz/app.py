@@ -36,6 +36,7 @@ from gatewayz.inference.routes import router as inference_router
 from gatewayz.limits.routes import router as limits_router
 from gatewayz.logconfig import configure_logging, level_number
 from gatewayz.middleware import RequestIdMiddleware
+from gatewayz.plans.routes import router as plans_router
 from gatewayz.services import Services
 from gatewayz.settings import Settings, load_settings
 from gatewayz.signin.routes_oidc import router as oidc_router
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(compliance_router)
     app.include_router(billing_router)
     app.include_router(limits_router)
+    app.include_router(plans_router)
     for signin_router in (signin_tokens_router, oidc_router, password_router, sessions_router):
         app.include_router(signin_router)
     install_openapi(app)

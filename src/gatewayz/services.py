@@ -34,7 +34,10 @@ from gatewayz.inference.pipeline import Stages
 from gatewayz.inference.responses_state import ResponsesState
 from gatewayz.inference.service import InferenceService
 from gatewayz.limits.limiter import Limiter, limiter_redis
+from gatewayz.limits.sources import LimitSource
 from gatewayz.limits.stage import build_rate_limit_stage
+from gatewayz.plans.book import PlanBook, ensure_builtin_plans
+from gatewayz.plans.entitlements import PlanGate, PlanSource
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.health import LiveHealth
@@ -52,13 +55,13 @@ from gatewayz.storage.retention import Retention, purge_table
 
 def pipeline_stages(
     settings: Settings, db: Database, catalog: Catalog, limits: Limiter, billing: BillingStage,
-    history: HistoryStage | None = None, health: HealthStage | None = None,
+    history: HistoryStage | None = None, health: HealthStage | None = None, plan: LimitSource | None = None,
 ) -> Stages:
     """The stages around every provider call, in admission order (finish runs in reverse).
     History comes first: rate limits and the credit hold count the history it injects."""
     return Stages([
         *([history] if history is not None else []),
-        build_rate_limit_stage(settings, limits),
+        build_rate_limit_stage(settings, limits, plan),
         IdempotencyStage(db, settings.credit_hold_ttl_seconds),
         billing,
         *([health] if health is not None else []),
@@ -115,6 +118,7 @@ class Services:
     roles: RoleBook
     started_at: float
     signin: Signin
+    plans: PlanBook
     images: ImagesService | None = None
 
     @classmethod
@@ -145,14 +149,23 @@ class Services:
                                           max_item_bytes=settings.history_max_item_bytes)
         history = HistoryStage(conversations, catalog, settings)
         roles = RoleBook(db)
+        plans = PlanBook(db, settings.default_plan, settings.trial_plan)
+        plans.after_change = key_cache.clear  # principals (and the limits cached for them) built anew
+        auth.plans = PlanGate(db, plans)
         invalidation = AuthInvalidation(settings, db, redis, key_cache, fast_sql)
-        invalidation.on_roles = roles.request_reload
+
+        def definitions_changed() -> None:  # a role's or a plan's definition changed somewhere
+            roles.request_reload()
+            plans.request_reload()
+
+        invalidation.on_roles = definitions_changed
         inference = InferenceService(
             auth,
             router,
             Dispatcher(clients, breakers, policy, health),
             catalog,
-            stages=pipeline_stages(settings, db, catalog, limits, billing, history, HealthStage(health)),
+            stages=pipeline_stages(settings, db, catalog, limits, billing, history, HealthStage(health),
+                                   PlanSource(plans)),
             decorate_usage=decorate_usage,
             responses=ResponsesState(response_store, auth),
             history=history,
@@ -189,6 +202,7 @@ class Services:
             conversations=conversations,
             health_store=HealthStore(fast_sql, health, settings.provider_health_sync_seconds),
             roles=roles,
+            plans=plans,
             started_at=started_at,
             signin=Signin.build(settings, db, auth, limits, events),
             images=ImagesService(inference, image_store, settings.allow_unpriced_models),
@@ -198,6 +212,9 @@ class Services:
         """Connect what needs connecting, then start the background work."""
         await self.fast_sql.open()
         await self.roles.reload()
+        async with self.db.transaction() as session:
+            await ensure_builtin_plans(session)
+        await self.plans.reload()
         self.start()
         tune_gc()
 
@@ -227,6 +244,7 @@ class Services:
         await self.signin.close()
         await self.invalidation.stop()
         await self.roles.stop()
+        await self.plans.stop()
         await self.events.stop()
         await self.activity.stop()
         await self.fast_sql.close()
@@ -235,6 +253,7 @@ class Services:
         if invalidation is not None:
             if invalidation.roles:
                 await self.roles.reload()  # this process answers with the change in force
+                await self.plans.reload()
             await self.invalidation.publish(
                 invalidation.version, hashes=invalidation.hashes, user_id=invalidation.user_id,
                 roles=invalidation.roles,

@@ -95,6 +95,19 @@ class Settings(BaseSettings):
     support_max_credit_grant_usd: Decimal = Field(
         Decimal("25"), ge=0, le=100_000_000, decimal_places=9, validation_alias=_alias("SUPPORT_MAX_CREDIT_GRANT_USD"))
 
+    # Plans and trials (plans/): the plan of a user with none, the plan a trial gives, the trial's credit,
+    # length and abuse limits, and how long a subscription whose payment failed keeps its plan.
+    default_plan: str = Field("free", min_length=1, max_length=64, validation_alias=_alias("DEFAULT_PLAN"))
+    trial_plan: str = Field("trial", min_length=1, max_length=64, validation_alias=_alias("TRIAL_PLAN"))
+    trial_credits_usd: Decimal = Field(
+        Decimal("10"), ge=0, le=100_000, decimal_places=9, validation_alias=_alias("TRIAL_CREDITS_USD"))
+    trial_days: float = Field(3.0, gt=0, le=365, validation_alias=_alias("TRIAL_DAYS"))
+    trial_reminder_hours: float = Field(24.0, ge=0, le=8760, validation_alias=_alias("TRIAL_REMINDER_HOURS"))
+    trials_per_ip_per_day: int = Field(3, ge=1, le=1_000_000, validation_alias=_alias("TRIALS_PER_IP_PER_DAY"))
+    trials_per_domain_per_day: int | None = Field(
+        None, ge=1, le=1_000_000, validation_alias=_alias("TRIALS_PER_DOMAIN_PER_DAY"))
+    subscription_grace_days: float = Field(3.0, ge=0, le=365, validation_alias=_alias("SUBSCRIPTION_GRACE_DAYS"))
+
     # Rate limits (see limits/): JSON objects like {"requests_per_minute": 60, "models": {...}}.
     history_context_tokens: int = Field(8192, ge=256, le=10_000_000, validation_alias=_alias("HISTORY_CONTEXT_TOKENS"))
     history_margin_tokens: int = Field(256, ge=0, le=1_000_000, validation_alias=_alias("HISTORY_MARGIN_TOKENS"))

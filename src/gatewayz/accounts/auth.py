@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from dataclasses import replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -52,8 +53,20 @@ class SessionHook(Protocol):
     def csrf_ok(self, conn: HTTPConnection, principal: Principal) -> bool: ...
 
 
+class PlanHook(Protocol):
+    """Plans (plans/entitlements.py): the owner's plan goes into the cached principal, and what the
+    plan allows is checked from memory."""
+
+    async def assignment(self, user_id: int) -> tuple[int | None, float | None]: ...
+
+    def model_refusal(self, principal: Principal, model: str) -> GatewayError | None: ...
+
+    def feature_refusal(self, principal: Principal, feature: str) -> GatewayError | None: ...
+
+
 class Authenticator:
     sessions: SessionHook | None = None
+    plans: PlanHook | None = None
 
     def __init__(
         self,
@@ -125,6 +138,9 @@ class Authenticator:
                 principal = await sessions.load(key_hash)
             else:
                 principal = await self._load(key_hash)
+            if principal is not None and self.plans is not None:
+                plan_id, plan_ends_at = await self.plans.assignment(principal.user_id)
+                principal = replace(principal, plan_id=plan_id, plan_ends_at=plan_ends_at)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
@@ -290,6 +306,17 @@ class Authenticator:
                 ),
                 "model_not_allowed",
             )
+        if self.plans is not None:
+            refusal = self.plans.model_refusal(principal, model)
+            if refusal is not None:
+                self.refuse(conn, self.client_ip(conn), None, principal, refusal, "model_not_in_plan")
+
+    def authorize_feature(self, conn: HTTPConnection, principal: Principal, feature: str) -> None:
+        """A feature of the owner's plan (`history`, `images`): 403 when the plan lacks it."""
+        if self.plans is not None:
+            refusal = self.plans.feature_refusal(principal, feature)
+            if refusal is not None:
+                self.refuse(conn, self.client_ip(conn), None, principal, refusal, "feature_not_in_plan")
 
     def refuse(
         self,

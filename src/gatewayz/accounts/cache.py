@@ -79,7 +79,10 @@ class KeyCache:
         )
         if len(side) >= limit:
             side.pop(next(iter(side)))  # dicts keep insertion order: the oldest entry goes
-        side[key_hash] = _Entry(principal, time.monotonic() + ttl)
+        expires = time.monotonic() + ttl
+        if principal is not None and principal.plan_ends_at is not None:  # a plan that ends is reloaded then
+            expires = min(expires, time.monotonic() + max(0.0, principal.plan_ends_at - time.time()))
+        side[key_hash] = _Entry(principal, expires)
 
     def evict_hashes(self, hashes: list[str]) -> None:
         self.epoch += 1

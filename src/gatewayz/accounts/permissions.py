@@ -1,7 +1,7 @@
 """Permissions (named capabilities), the built-in roles, and role hierarchies.
 
 Every admin route declares the permission it needs (accounts/dependencies.py `require_permission`);
-this module is the one list of them. Some are reserved for features still to come (plans, coupons,
+this module is the one list of them. Some are reserved for features still to come (coupons,
 analytics, provider management, compliance, erasure): roles can already hold them.
 """
 
@@ -25,7 +25,8 @@ PERMISSIONS: dict[str, str] = {
     "roles.write": "Create, change and delete roles (POST/PATCH/DELETE /admin/roles)",
     "roles.assign": "Set a user's roles (PUT /admin/users/{id}/roles)",
     "keys.manage_any": "Manage any user's API keys (reserved)",
-    "plans.write": "Create and change plans (reserved)",
+    "plans.read": "List and read every plan, custom ones included (GET /admin/plans)",
+    "plans.write": "Create, change and delete plans; assign users to plans (/admin/plans, POST /plans/assign)",
     "coupons.write": "Create and change coupons (reserved)",
     "analytics.read": "Read gateway-wide analytics (reserved)",
     "providers.manage": "Configure providers and models (reserved)",

@@ -32,6 +32,8 @@ class Principal:
     user_rate_limits: RateLimits | None = None  # set by an admin (overrides the defaults)
     roles: frozenset[str] = frozenset()  # the owner's roles; their permissions: accounts/role_book.py
     session_id: int | None = None  # a dashboard session (signin/sessions.py), not an API key
+    plan_id: int | None = None  # the owner's plan (plans/book.py resolves it); None: the default plan
+    plan_ends_at: float | None = None  # epoch seconds: the plan stops applying then (a trial's end)
 
     @property
     def is_sandbox(self) -> bool:

@@ -13,6 +13,7 @@ from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, KeyUpdate
 from gatewayz.audit.records import audit_change
 from gatewayz.http.params import QueryBool, RowId
+from gatewayz.plans.entitlements import check_key_allowance
 from gatewayz.services import services
 
 router = APIRouter(prefix="/user/api-keys", tags=["API keys"])
@@ -24,6 +25,7 @@ async def create_key(body: KeyCreate, request: Request, principal: Principal = D
     svc = services(request)
     async with svc.db.transaction() as session:
         user = await service.get_user(session, principal.user_id)
+        await check_key_allowance(session, user.id, svc.plans.effective(principal).max_keys)
         key, plaintext = await service.create_key(
             session,
             svc.settings.key_hash_secret_bytes,

@@ -36,6 +36,7 @@ TRANSACTION_TYPES = (
     "referral",
     "expiry",
     "adjustment",
+    "plan_credits",
 )
 
 

@@ -13,7 +13,8 @@ from gatewayz.http.params import MAX_ID, Timestamp
 from gatewayz.storage.text import check_storable
 
 TransactionType = Literal[
-    "purchase", "usage", "refund", "admin_grant", "admin_deduct", "trial", "coupon", "referral", "expiry", "adjustment"
+    "purchase", "usage", "refund", "admin_grant", "admin_deduct", "trial", "coupon", "referral", "expiry", "adjustment",
+    "plan_credits",
 ]
 
 

@@ -106,6 +106,10 @@ class InferenceService:
         for fallback in body.get("models") or []:
             if isinstance(fallback, str):
                 self.auth.authorize_model(request, principal, fallback)
+        if "history" in state:
+            self.auth.authorize_feature(request, principal, "history")
+        if endpoint == "images":
+            self.auth.authorize_feature(request, principal, "images")
         request_id = request.scope.get("gatewayz.request_id") or new_request_id()
         call = InferenceCall(
             request_id=request_id,

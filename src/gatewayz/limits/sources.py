@@ -2,13 +2,8 @@
 
 A source gives limits for one scope (`global`: the whole gateway, `user`, or `key`) and either
 overrides what earlier sources said (settings defaults < plan < the admin's per-user limits) or
-can only tighten it (a key's own limits, set by its owner). A plan is just one more source:
-
-    class PlanSource:  # when plans exist
-        scope, override, name = "user", True, "plan"
-        def limits(self, principal): return plans.limits_for(principal.plan)
-
-and goes into `default_sources` between the settings defaults and the user's own limits.
+can only tighten it (a key's own limits, set by its owner). A plan is just one more source
+(plans/entitlements.py `PlanSource`), between the settings defaults and the user's own limits.
 """
 
 from __future__ import annotations
@@ -80,13 +75,14 @@ class KeySource:
 
 
 def default_sources(
-    global_limits: RateLimits | None, user_defaults: RateLimits | None, key_defaults: RateLimits | None
+    global_limits: RateLimits | None, user_defaults: RateLimits | None, key_defaults: RateLimits | None,
+    plan: LimitSource | None = None,
 ) -> list[LimitSource]:
     """The one place that says which sources exist and in which order."""
     return [
         StaticSource("settings", "global", global_limits),
         StaticSource("settings", "user", user_defaults),
-        # a plan source goes here
+        *([plan] if plan is not None else []),  # the user's plan (plans/entitlements.py PlanSource)
         UserSource(),
         StaticSource("settings", "key", key_defaults),
         KeySource(),

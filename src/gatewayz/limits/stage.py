@@ -13,7 +13,7 @@ from gatewayz.errors import GatewayError
 from gatewayz.inference.estimate import CHARS_PER_TOKEN
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.limits.limiter import Limiter, Ticket
-from gatewayz.limits.sources import LimitPlanner, default_sources
+from gatewayz.limits.sources import LimitPlanner, LimitSource, default_sources
 from gatewayz.settings import Settings
 from gatewayz.storage.redis_client import redis_key
 
@@ -152,7 +152,7 @@ class RateLimitStage:
         await self.limiter.finish(ticket, actual_tokens(call, prompt) if has_tokens else None)
 
 
-def build_rate_limit_stage(settings: Settings, limiter: Limiter) -> RateLimitStage:
-    sources = default_sources(settings.rate_limit_global, settings.rate_limit_user, settings.rate_limit_key)
+def build_rate_limit_stage(settings: Settings, limiter: Limiter, plan: LimitSource | None = None) -> RateLimitStage:
+    sources = default_sources(settings.rate_limit_global, settings.rate_limit_user, settings.rate_limit_key, plan)
     planner = LimitPlanner(sources, redis_key(settings, "rl"), int(settings.rate_limit_lease_seconds * 1000))
     return RateLimitStage(planner, limiter, settings.rate_limit_completion_estimate)

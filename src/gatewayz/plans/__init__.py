@@ -1,0 +1,1 @@
+"""Plans and subscriptions, entitlements, free trials."""
