@@ -20,6 +20,7 @@ from tests.fakeprovider import FakeProvider
 from tests.support.databases import REDIS_URL, backend, session_database
 from tests.support.identity import ADMIN_KEY, UPSTREAM_KEY_A, UPSTREAM_KEY_B, GwUser
 from tests.support.money import assert_ledgers_balance, grant
+from tests.support.payments import LocalStripe, stripe_gateway
 from tests.support.servers import ThreadedGateway
 
 
@@ -255,3 +256,21 @@ def funded(make_user: Any, admin: httpx.Client, fake_a: FakeProvider, fake_b: Fa
 @pytest.fixture
 def user(make_user: Any) -> GwUser:
     return make_user()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    """localstripe (a fake Stripe API) on loopback, one per test process (tests/support/payments.py)."""
+    server = LocalStripe().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_gw(
+    base_env: dict[str, str], localstripe: LocalStripe, gateway: ThreadedGateway
+) -> Iterator[ThreadedGateway]:
+    """A second gateway on the session database, configured for Stripe against localstripe (whose
+    webhooks it receives); users made by `make_user` reach it with `on(stripe_gw, user)`."""
+    with stripe_gateway(base_env, localstripe) as server:
+        yield server

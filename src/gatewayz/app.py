@@ -36,6 +36,8 @@ from gatewayz.inference.routes import router as inference_router
 from gatewayz.limits.routes import router as limits_router
 from gatewayz.logconfig import configure_logging, level_number
 from gatewayz.middleware import RequestIdMiddleware
+from gatewayz.payments.routes import router as payments_router
+from gatewayz.payments.webhook_route import router as stripe_webhook_router
 from gatewayz.plans.routes import router as plans_router
 from gatewayz.services import Services
 from gatewayz.settings import Settings, load_settings
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(billing_router)
     app.include_router(limits_router)
     app.include_router(plans_router)
+    app.include_router(payments_router)
+    app.include_router(stripe_webhook_router)
     for signin_router in (signin_tokens_router, oidc_router, password_router, sessions_router):
         app.include_router(signin_router)
     install_openapi(app)

@@ -36,6 +36,7 @@ from gatewayz.inference.service import InferenceService
 from gatewayz.limits.limiter import Limiter, limiter_redis
 from gatewayz.limits.sources import LimitSource
 from gatewayz.limits.stage import build_rate_limit_stage
+from gatewayz.payments.client import StripeApi
 from gatewayz.plans.book import PlanBook, ensure_builtin_plans
 from gatewayz.plans.entitlements import PlanGate, PlanSource
 from gatewayz.providers.breaker import Breakers
@@ -120,6 +121,7 @@ class Services:
     signin: Signin
     plans: PlanBook
     images: ImagesService | None = None
+    stripe: StripeApi | None = None
 
     @classmethod
     def build(cls, settings: Settings, db: Database, redis: Redis | None, started_at: float) -> Services:
@@ -206,6 +208,7 @@ class Services:
             started_at=started_at,
             signin=Signin.build(settings, db, auth, limits, events),
             images=ImagesService(inference, image_store, settings.allow_unpriced_models),
+            stripe=StripeApi(settings),
         )
 
     async def open(self) -> None:
@@ -242,6 +245,8 @@ class Services:
         await self.health_store.stop()
         await self.clients.close()
         await self.signin.close()
+        if self.stripe is not None:
+            await self.stripe.close()
         await self.invalidation.stop()
         await self.roles.stop()
         await self.plans.stop()

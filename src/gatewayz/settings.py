@@ -27,6 +27,7 @@ from pydantic_settings import (
 )
 
 from gatewayz.limits.config import RateLimits
+from gatewayz.payments.config import DEFAULT_PACKAGES, MAX_PURCHASE_USD, CreditPackage
 
 Environment = Literal["live", "test", "staging", "dev"]
 ENVIRONMENTS: tuple[str, ...] = ("live", "test", "staging", "dev")
@@ -147,6 +148,25 @@ class Settings(BaseSettings):
     signin_redirect_url: str = Field("/", max_length=2000, validation_alias=_alias("SIGNIN_REDIRECT_URL"))
     public_url: str | None = Field(None, max_length=2000, validation_alias=_alias("PUBLIC_URL"))
     oidc_providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    # Stripe (payments/): keys, the webhook's signing secret, and an API base for a local fake (localstripe).
+    stripe_secret_key: SecretStr | None = Field(None, validation_alias=_alias("STRIPE_SECRET_KEY"))
+    stripe_webhook_secret: SecretStr | None = Field(None, validation_alias=_alias("STRIPE_WEBHOOK_SECRET"))
+    stripe_api_base: str | None = Field(None, max_length=2000, validation_alias=_alias("STRIPE_API_BASE"))
+    stripe_webhook_tolerance_seconds: int = Field(
+        300, ge=1, le=86_400, validation_alias=_alias("STRIPE_WEBHOOK_TOLERANCE_SECONDS"))
+    stripe_timeout_seconds: float = Field(20.0, gt=0, le=120, validation_alias=_alias("STRIPE_TIMEOUT_SECONDS"))
+    stripe_success_url: str | None = Field(None, max_length=2000, validation_alias=_alias("STRIPE_SUCCESS_URL"))
+    stripe_cancel_url: str | None = Field(None, max_length=2000, validation_alias=_alias("STRIPE_CANCEL_URL"))
+    # Credit packages (a JSON object of id -> {"name", "price_usd", "credits_usd"}) and custom amounts' bounds.
+    credit_packages: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")], CreditPackage] = Field(
+        default_factory=lambda: dict(DEFAULT_PACKAGES), validation_alias=_alias("CREDIT_PACKAGES"))
+    purchase_min_usd: Decimal = Field(
+        Decimal("1"), ge=Decimal("0.50"), le=MAX_PURCHASE_USD, decimal_places=2,
+        validation_alias=_alias("PURCHASE_MIN_USD"))
+    purchase_max_usd: Decimal = Field(
+        Decimal("10000"), ge=Decimal("0.50"), le=MAX_PURCHASE_USD, decimal_places=2,
+        validation_alias=_alias("PURCHASE_MAX_USD"))
 
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -19,7 +19,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gatewayz.errors import GatewayError, error_response
 
 # Routes anyone may call. Future unauthenticated routes (sign-in, payment webhooks) join here.
-PUBLIC_PATHS = frozenset({"/health", "/ping", "/docs", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health", "/ping", "/docs", "/redoc", "/openapi.json",
+                          "/api/stripe/webhook",  # signed by Stripe (payments/webhook_route.py)
+                          "/api/stripe/packages"})
 PUBLIC_PREFIXES = ("/health/", "/static/docs/", "/auth/")  # /auth/: sign-in (signin/routes*.py)
 # Routes that authenticate before they read their body themselves (the inference service: raw
 # bodies, no body models; tests/test_edge_bodies.py checks that no /v1 route declares one). The

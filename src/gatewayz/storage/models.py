@@ -5,6 +5,7 @@ from gatewayz.audit import tables as audit_tables
 from gatewayz.billing import tables as billing_tables
 from gatewayz.catalog import tables as catalog_tables
 from gatewayz.history import tables as history_tables
+from gatewayz.payments import tables as payments_tables
 from gatewayz.plans import tables as plans_tables
 from gatewayz.providers import tables as providers_tables
 from gatewayz.signin import tables as signin_tables
@@ -15,6 +16,6 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_tables", "audit_tables", "billing_tables", "catalog_tables", "history_tables", "metadata",
-    "plans_tables", "providers_tables", "signin_tables",
+    "payments_tables", "plans_tables", "providers_tables", "signin_tables",
     "storage_tables",
 ]

@@ -1,0 +1,77 @@
+"""The webhook handlers of credit purchases: Checkout sessions and payment intents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gatewayz.payments import webhooks
+from gatewayz.payments.purchases import complete_payment, find_payment
+from gatewayz.payments.tables import Payment
+from gatewayz.payments.webhooks import WebhookEvent
+
+log = structlog.get_logger("gatewayz.payments")
+
+
+def _id(value: Any) -> str | None:
+    """A Stripe reference: an id string, or an expanded object with an id."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return value["id"]  # type: ignore[no-any-return]
+    return None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+async def checkout_paid(session: AsyncSession, event: WebhookEvent) -> None:
+    """`checkout.session.completed` (paid at once) and `checkout.session.async_payment_succeeded`."""
+    obj = event.object
+    if obj.get("mode", "payment") != "payment" or obj.get("payment_status") != "paid":
+        return  # subscriptions are the plans' business; unpaid sessions are paid later (async_payment_*)
+    session_id, amount = _id(obj.get("id")), _int(obj.get("amount_total"))
+    payment = await find_payment(session, obj.get("metadata"), checkout_session_id=session_id)
+    if payment is None or amount is None or not isinstance(obj.get("currency"), str):
+        log.info("stripe_event_not_ours", event_id=event.id, type=event.type)
+        return
+    await complete_payment(session, payment, amount_cents=amount, currency=obj["currency"],
+                           checkout_session_id=session_id, payment_intent_id=_id(obj.get("payment_intent")))
+
+
+async def payment_intent_succeeded(session: AsyncSession, event: WebhookEvent) -> None:
+    obj = event.object
+    intent_id = _id(obj.get("id"))
+    amount = _int(obj.get("amount_received", obj.get("amount")))
+    payment = await find_payment(session, obj.get("metadata"), payment_intent_id=intent_id)
+    if payment is None or amount is None or not isinstance(obj.get("currency"), str):
+        log.info("stripe_event_not_ours", event_id=event.id, type=event.type)  # an invoice's, say
+        return
+    await complete_payment(session, payment, amount_cents=amount, currency=obj["currency"],
+                           payment_intent_id=intent_id)
+
+
+async def _mark(session: AsyncSession, event: WebhookEvent, status: str, **ids: str | None) -> None:
+    payment = await find_payment(session, event.object.get("metadata"), **ids)
+    if payment is not None:
+        await session.execute(update(Payment).where(Payment.id == payment.id, Payment.status == "pending")
+                              .values(status=status))
+
+
+async def payment_intent_failed(session: AsyncSession, event: WebhookEvent) -> None:
+    await _mark(session, event, "failed", payment_intent_id=_id(event.object.get("id")))
+
+
+async def checkout_expired(session: AsyncSession, event: WebhookEvent) -> None:
+    await _mark(session, event, "expired", checkout_session_id=_id(event.object.get("id")))
+
+
+webhooks.register("checkout.session.completed", checkout_paid)
+webhooks.register("checkout.session.async_payment_succeeded", checkout_paid)
+webhooks.register("payment_intent.succeeded", payment_intent_succeeded)
+webhooks.register("payment_intent.payment_failed", payment_intent_failed)
+webhooks.register("checkout.session.expired", checkout_expired)

@@ -1,0 +1,56 @@
+"""Listeners of completed purchases, called in the transaction of the purchase's credit grant.
+
+Referrals (promotions/referrals.py) reward a referred user's first qualifying purchase; trial
+conversion (plans) records the first payment. A listener is `async (session, PurchaseCompleted) -> None`;
+what it writes commits (or rolls back) with the grant, so it happens exactly once per purchase.
+
+    from gatewayz.payments import hooks
+    hooks.subscribe(on_purchase)
+
+Settings are at `webhooks.settings_of(session)` (the same session-bound settings webhook handlers get).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseCompleted:
+    """`amount_nanos` is what the user paid (cents converted exactly); `credits_nanos` what was credited
+    (the purchase plus any coupon bonus). `first_purchase`: the user's first paid purchase ever.
+    `kind` is "credits" for credit purchases (this package); others (plans: "subscription") may emit too."""
+
+    user_id: int
+    payment_id: int | str
+    amount_nanos: int
+    first_purchase: bool
+    credits_nanos: int = 0
+    amount_cents: int = 0
+    currency: str = "usd"
+    kind: str = "credits"
+    coupon_code: str | None = None
+
+
+Listener = Callable[[AsyncSession, PurchaseCompleted], Awaitable[None]]
+_LISTENERS: list[Listener] = []
+
+
+def subscribe(listener: Listener) -> Listener:
+    """Call `listener` for every completed purchase (in subscription order); idempotent."""
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
+    return listener
+
+
+def listeners() -> tuple[Listener, ...]:
+    return tuple(_LISTENERS)
+
+
+async def emit(session: AsyncSession, purchase: PurchaseCompleted) -> None:
+    """Tell every listener, in `session`'s transaction (an exception rolls the purchase back too)."""
+    for listener in _LISTENERS:
+        await listener(session, purchase)
