@@ -17,7 +17,8 @@ from tests.support.store_env import schema_after
 LATER: set[str] = {"signin_identities", "signin_passwords", "signin_password_resets", "signin_totp",  # 0011
                    "signin_recovery_codes", "signin_sessions",
                    "plans", "plan_subscriptions", "plan_credit_grants", "trials", "trial_quotas",  # 0012
-                   "stripe_events", "payments", "payment_refunds"}  # 0013; all after 0009
+                   "stripe_events", "payments", "payment_refunds",  # 0013
+                   "cap_spend", "teams", "team_members", "team_invitations", "team_keys"}  # 0014; all after 0009
 
 
 @pytest.fixture

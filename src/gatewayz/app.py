@@ -48,6 +48,9 @@ from gatewayz.signin.routes_tokens import router as signin_tokens_router
 from gatewayz.storage.db import Database
 from gatewayz.storage.migrate import migrate
 from gatewayz.storage.redis_client import create_redis
+from gatewayz.teams.routes import router as teams_router
+from gatewayz.teams.routes_access import router as team_access_router
+from gatewayz.teams.routes_billing import router as team_billing_router
 
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
@@ -101,6 +104,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(plans_router)
     app.include_router(payments_router)
     app.include_router(stripe_webhook_router)
+    app.include_router(team_access_router)  # first: /teams/invitations/{token}/accept
+    app.include_router(teams_router)
+    app.include_router(team_billing_router)
     for signin_router in (signin_tokens_router, oidc_router, password_router, sessions_router):
         app.include_router(signin_router)
     install_openapi(app)

@@ -10,7 +10,7 @@ import asyncio
 import ipaddress
 import time
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
@@ -64,9 +64,18 @@ class PlanHook(Protocol):
     def feature_refusal(self, principal: Principal, feature: str) -> GatewayError | None: ...
 
 
+class TeamKeyHook(Protocol):
+    """Team keys (teams/keys.py): a key of a team's pool account is completed with its team, its
+    member and that member's cap on a cache miss; a key no longer backed by a membership comes back
+    revoked. Personal keys never reach it (the owner row's `kind` tells, at no extra cost)."""
+
+    async def complete(self, session: Any, principal: Principal) -> Principal: ...
+
+
 class Authenticator:
     sessions: SessionHook | None = None
     plans: PlanHook | None = None
+    teams: TeamKeyHook | None = None
 
     def __init__(
         self,
@@ -163,6 +172,11 @@ class Authenticator:
             if row is None:
                 return None
             key, user = row
+            if user.kind == "team":  # a team pool's key: no roles; its team and member complete it
+                principal = principal_from_rows(key, user, key_hash)
+                if self.teams is None:
+                    return replace(principal, revoked=True)
+                return await self.teams.complete(session, principal)
             roles = (await session.execute(select(UserRole.role).where(UserRole.user_id == user.id))).scalars()
             return principal_from_rows(key, user, key_hash, frozenset(roles))
 

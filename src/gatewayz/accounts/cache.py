@@ -92,7 +92,8 @@ class KeyCache:
 
     def evict_user(self, user_id: int) -> None:
         self.epoch += 1
-        stale = [h for h, e in self._entries.items() if e.principal and e.principal.user_id == user_id]
+        stale = [h for h, e in self._entries.items()  # a member's team keys go with the member
+                 if e.principal and user_id in (e.principal.user_id, e.principal.member_user_id)]
         for key_hash in stale:
             self._entries.pop(key_hash, None)
 

@@ -34,6 +34,12 @@ class Principal:
     session_id: int | None = None  # a dashboard session (signin/sessions.py), not an API key
     plan_id: int | None = None  # the owner's plan (plans/book.py resolves it); None: the default plan
     plan_ends_at: float | None = None  # epoch seconds: the plan stops applying then (a trial's end)
+    # a team key (teams/): the pool's account is `user_id`; the member whose key it is, and their cap
+    team_id: int | None = None
+    member_user_id: int | None = None
+    cap_id: int | None = None  # the membership id: billing holds under it (billing/holds.py SpendCap)
+    cap_limit: int | None = None  # nano-dollars per cap_period
+    cap_period: str | None = None
 
     @property
     def is_sandbox(self) -> bool:

@@ -3,7 +3,7 @@
 Export: a zip of JSON files, one per category, each written page by page (never the whole
 history in memory): the profile and roles, API keys (metadata: never a hash), the credit account,
 the ledger, usage, conversations with their items, stored responses, the audit records about them
-or by them, and their security events.
+or by them, their security events and their team memberships.
 
 Erasure keeps the books: the ledger and the usage records stay (amounts, tokens, models, times:
 the balance still sums and the gateway's totals still add up), tied to a user row that no longer
@@ -42,6 +42,7 @@ from gatewayz.signin.tables import (
     TotpFactor,
 )
 from gatewayz.storage.types import utcnow
+from gatewayz.teams.tables import TeamMember
 
 PAGE = 1000
 SECRET_COLUMNS = frozenset({"key_hash", "previous_key_hash"})
@@ -73,6 +74,7 @@ def _categories(user_id: int) -> dict[str, tuple[Select[Any], Any]]:
         "stored_responses.json": (select(StoredResponse).where(StoredResponse.user_id == user_id), StoredResponse.id),
         "audit_records.json": (select(AuditRecord).where(about_me), AuditRecord.id),
         "security_events.json": (select(SecurityEvent).where(SecurityEvent.user_id == user_id), SecurityEvent.id),
+        "team_memberships.json": (select(TeamMember).where(TeamMember.user_id == user_id), TeamMember.id),
     }
 
 

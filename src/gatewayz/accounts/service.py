@@ -76,7 +76,7 @@ async def find_user(session: AsyncSession, ref: str) -> User:
 async def list_users(
     session: AsyncSession, *, limit: int, offset: int, email: str | None = None
 ) -> tuple[list[User], int]:
-    query = select(User)
+    query = select(User).where(User.kind == "user")  # a team's pool account is not a user
     if email:
         query = query.where(User.email.contains(email.strip().lower()))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()

@@ -22,6 +22,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
     rate_limits: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # set by an admin; see limits/config.py
+    # 'user', or 'team': a team's ledger account (teams/tables.py), which never signs in nor is listed
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="user", server_default="user")
 
 
 class ApiKey(Base):

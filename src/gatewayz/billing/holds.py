@@ -52,12 +52,23 @@ class KeyBudget:
 
 
 @dataclass(frozen=True, slots=True)
+class SpendCap:
+    """A limit shared by several keys (a team member's cap over their team keys), per period."""
+
+    id: int
+    limit: int
+    period: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Hold:
     id: int
     amount: int
     user_id: int
     key_id: int | None
     key_period_start: datetime | None
+    cap_id: int | None = None
+    cap_period_start: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +100,25 @@ _SPEND_HOLD = (
     "UPDATE key_spend SET held = held + :amount WHERE key_id = :key_id AND period_start = :start "
     "AND spent + held + :amount <= :limit"
 )
-_HOLD_ROW = (
-    "INSERT INTO credit_holds (request_id, user_id, key_id, amount, key_period_start, status, created_at, "
-    "expires_at) VALUES (:request_id, :user_id, :key_id, :amount, :start, 'held', :now, :expires) "
-    "RETURNING id"
+# a cap shared by keys: the same guard as a key's budget (one conditional UPDATE), on its own table
+_CAP_ROW = (
+    "INSERT INTO cap_spend (cap_id, period_start, spent, held) VALUES (:cap_id, :start, 0, 0) ON CONFLICT DO NOTHING"
 )
+_CAP_HOLD = (
+    "UPDATE cap_spend SET held = held + :amount WHERE cap_id = :cap_id AND period_start = :start "
+    "AND spent + held + :amount <= :limit"
+)
+_CAP_SETTLE = (
+    "UPDATE cap_spend SET held = held - :release, spent = spent + :charged "
+    "WHERE cap_id = :cap_id AND period_start = :start"
+)
+_CAP_RELEASE = "UPDATE cap_spend SET held = held - :release WHERE cap_id = :cap_id AND period_start = :start"
+_HOLD_ROW = (
+    "INSERT INTO credit_holds (request_id, user_id, key_id, amount, key_period_start, cap_id, cap_period_start, "
+    "status, created_at, expires_at) VALUES (:request_id, :user_id, :key_id, :amount, :start, :cap_id, :cap_start, "
+    "'held', :now, :expires) RETURNING id"
+)
+CAP_EXCEEDED = "Your spending cap in this team is reached for the period (a team admin can raise it)."
 _CLOSE_HOLD = "UPDATE credit_holds SET status = :status WHERE id = :id AND status = 'held'"
 # what is left of it: a lease's amount falls with every charge taken from it (see leases.py)
 _CLOSE_HOLD_LEFT = "UPDATE credit_holds SET status = :status WHERE id = :id AND status = 'held' RETURNING amount"
@@ -182,11 +207,13 @@ class HoldLedger:
         self.sql = sql
 
     async def place(
-        self, *, request_id: str, user_id: int, key_id: int | None, amount: int, budget: KeyBudget | None, ttl: float
+        self, *, request_id: str, user_id: int, key_id: int | None, amount: int, budget: KeyBudget | None, ttl: float,
+        cap: SpendCap | None = None,
     ) -> Hold:
-        """Reserve `amount` for one request, atomically, or raise 402."""
+        """Reserve `amount` for one request, atomically, or raise 402 (the account, the key's budget
+        and the shared cap each guarded by one conditional UPDATE in the same transaction)."""
         now = utcnow()
-        if self.sql.dialect == "postgresql" and budget is None:
+        if self.sql.dialect == "postgresql" and budget is None and cap is None:
             row = await self.sql.fetchrow_once(
                 _PG_HOLD,
                 {
@@ -213,6 +240,13 @@ class HoldLedger:
                     raise InsufficientCredits(
                         "This API key has reached its spending limit for the period.", code="key_budget_exceeded"
                     )
+            cap_start = None
+            if cap is not None:
+                cap_start = period_start(cap.period, now)
+                shared = {"cap_id": cap.id, "start": tx.ts(cap_start), "amount": amount, "limit": cap.limit}
+                await tx.execute(_CAP_ROW, shared)
+                if not await tx.execute(_CAP_HOLD, shared):
+                    raise InsufficientCredits(CAP_EXCEEDED, code="member_cap_exceeded")
             row = await tx.fetchrow(
                 _HOLD_ROW,
                 {
@@ -221,12 +255,14 @@ class HoldLedger:
                     "key_id": key_id,
                     "amount": amount,
                     "start": tx.ts(start),
+                    "cap_id": cap.id if cap is not None else None,
+                    "cap_start": tx.ts(cap_start),
                     "now": tx.ts(now),
                     "expires": tx.ts(now + timedelta(seconds=ttl)),
                 },
             )
         assert row is not None
-        return Hold(int(row[0]), amount, user_id, key_id, start)
+        return Hold(int(row[0]), amount, user_id, key_id, start, cap.id if cap else None, cap_start)
 
     async def release(self, hold: Hold, status: str = "released") -> bool:
         """Give a hold's money back; False if it was already closed (settled, or swept)."""
@@ -239,6 +275,10 @@ class HoldLedger:
             if hold.key_period_start is not None:
                 await tx.execute(
                     _SPEND_RELEASE, {"release": amount, "key_id": hold.key_id, "start": tx.ts(hold.key_period_start)}
+                )
+            if hold.cap_period_start is not None:
+                await tx.execute(
+                    _CAP_RELEASE, {"release": amount, "cap_id": hold.cap_id, "start": tx.ts(hold.cap_period_start)}
                 )
         return True
 
@@ -278,6 +318,7 @@ class HoldLedger:
             self.sql.dialect == "postgresql"
             and hold is not None
             and hold.key_period_start is None
+            and hold.cap_period_start is None
             and 0 <= cost <= hold.amount
         ):
             settled = await self._settle_in_one_statement(hold, user_id, cost, request_id, usage, now)
@@ -317,6 +358,9 @@ class HoldLedger:
                         "start": tx.ts(hold.key_period_start),
                     },
                 )
+            if hold is not None and hold.cap_period_start is not None:
+                await tx.execute(_CAP_SETTLE, {"release": release, "charged": charged, "cap_id": hold.cap_id,
+                                               "start": tx.ts(hold.cap_period_start)})
             await self._usage(tx, request_id, user_id, charged, cost - charged, usage, now)
         return Settlement(charged, after, cost - charged)
 

@@ -37,6 +37,7 @@ TRANSACTION_TYPES = (
     "expiry",
     "adjustment",
     "plan_credits",
+    "transfer",
 )
 
 
@@ -144,10 +145,11 @@ async def _low_balance_check(
 async def expired_holds(session: Executor, now: datetime, limit: int = 500) -> list[Hold]:
     """Holds whose process never came back to settle them (see holds.HoldLedger.release)."""
     rows = (await session.execute(
-        select(CreditHold.id, CreditHold.amount, CreditHold.user_id, CreditHold.key_id, CreditHold.key_period_start)
+        select(CreditHold.id, CreditHold.amount, CreditHold.user_id, CreditHold.key_id, CreditHold.key_period_start,
+               CreditHold.cap_id, CreditHold.cap_period_start)
         .where(CreditHold.status == "held", CreditHold.expires_at < now).limit(limit)
     )).all()
-    return [Hold(int(r[0]), int(r[1]), int(r[2]), r[3], r[4]) for r in rows]
+    return [Hold(int(r[0]), int(r[1]), int(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
 
 # -- grants, deductions, refunds, expiry -------------------------------------------------------------
@@ -194,6 +196,32 @@ async def adjust(
         )
     await _low_balance_check(session, user_id, balance, balance + amount, threshold)
     return entry
+
+
+async def transfer(
+    session: Executor, *, from_user: int, to_user: int, amount: int, reference: str, actor: str, reason: str | None
+) -> tuple[int, int]:
+    """Move `amount` between two accounts: one transaction, two `transfer` rows sharing `reference`;
+    returns the receiver's balance before and after. Only money that does not expire can move (an
+    expiring grant must not turn into credit that does not), and never what is held or unavailable.
+    The accounts are locked in id order, so two transfers can never wait on each other."""
+    if amount <= 0 or from_user == to_user:
+        raise InvalidRequest("A transfer moves a positive amount between two accounts.", param="amount")
+    locked = {uid: await _lock_account(session, uid) for uid in sorted((from_user, to_user))}
+    balance, unavailable, expiring, threshold = locked[from_user]
+    if balance - unavailable - expiring < amount:
+        raise InvalidRequest("Cannot transfer more than your available balance (credit that expires cannot move).",
+                             param="amount", code="insufficient_balance")
+    await session.execute(update(CreditAccount).where(CreditAccount.user_id == from_user)
+                          .values(balance=CreditAccount.balance - amount))
+    await _write_entry(session, from_user, "transfer", -amount, balance, reference=reference, actor=actor,
+                       reason=reason)
+    await _low_balance_check(session, from_user, balance, balance - amount, threshold)
+    received = locked[to_user][0]
+    await session.execute(update(CreditAccount).where(CreditAccount.user_id == to_user)
+                          .values(balance=CreditAccount.balance + amount))
+    await _write_entry(session, to_user, "transfer", amount, received, reference=reference, actor=actor, reason=reason)
+    return received, received + amount
 
 
 async def refund(

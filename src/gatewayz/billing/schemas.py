@@ -15,6 +15,7 @@ from gatewayz.storage.text import check_storable
 TransactionType = Literal[
     "purchase", "usage", "refund", "admin_grant", "admin_deduct", "trial", "coupon", "referral", "expiry", "adjustment",
     "plan_credits",
+    "transfer",
 ]
 
 

@@ -40,18 +40,20 @@ def _hold_json(hold: Hold | None) -> dict[str, Any] | None:
     if hold is None:
         return None
     data = asdict(hold)
-    if hold.key_period_start is not None:
-        data["key_period_start"] = hold.key_period_start.isoformat()
+    for name in ("key_period_start", "cap_period_start"):
+        if data[name] is not None:
+            data[name] = data[name].isoformat()
     return data
 
 
 def _hold_from(data: dict[str, Any] | None) -> Hold | None:
     if data is None:
         return None
-    start = data.get("key_period_start")
+    start, cap_start = data.get("key_period_start"), data.get("cap_period_start")
     return Hold(
         int(data["id"]), int(data["amount"]), int(data["user_id"]), data.get("key_id"),
         datetime.fromisoformat(start) if start else None,
+        data.get("cap_id"), datetime.fromisoformat(cap_start) if cap_start else None,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from gatewayz.billing.batch import LeaseCharge
-from gatewayz.billing.holds import Hold, HoldLedger, KeyBudget
+from gatewayz.billing.holds import Hold, HoldLedger, KeyBudget, SpendCap
 from gatewayz.billing.leases import LeaseBook, LeaseTicket
 from gatewayz.billing.money import MAX_NANOS, usd, usd_float
 from gatewayz.billing.pricing import Price, max_completion_tokens, price_for
@@ -125,10 +125,10 @@ class BillingStage:
 
     async def _reserve(self, call: InferenceCall, amount: int, others: int) -> None:
         principal = call.principal
-        if principal.max_budget is None and self.leases is not None:
+        if principal.max_budget is None and principal.cap_id is None and self.leases is not None:
             # Concurrent requests of one user, and requests that follow one another closely,
-            # reserve from a lease in memory (see leases.py); a key with a spending limit, and a
-            # user's lone request, hold exactly.
+            # reserve from a lease in memory (see leases.py); a key with a spending limit or under a
+            # shared cap (a team member's), and a user's lone request, hold exactly.
             ticket = self.leases.reserve(principal.user_id, amount)
             if ticket is None and (others > 0 or self._in_sequence(principal.user_id)):
                 ticket = await self.leases.take(principal.user_id, amount)
@@ -143,6 +143,8 @@ class BillingStage:
             amount=amount,
             budget=budget,
             ttl=self.settings.credit_hold_ttl_seconds,
+            cap=SpendCap(principal.cap_id, principal.cap_limit or 0, principal.cap_period)
+            if principal.cap_id is not None else None,
         )
         call.state["billing"]["hold"] = hold
         self.live_holds[hold.id] = hold

@@ -60,6 +60,8 @@ class CreditHold(Base):
     key_id: Mapped[int | None] = mapped_column(BigInteger)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     key_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cap_id: Mapped[int | None] = mapped_column(BigInteger)  # a spending cap shared by several keys (CapSpend)
+    cap_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="held")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -73,6 +75,21 @@ class KeySpend(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     key_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    spent: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    held: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class CapSpend(Base):
+    """Spend under one cap shared by several keys (a team member's cap: `cap_id` is the membership
+    id, see teams/) in one period. The same guard as KeySpend: a hold reserves under it with one
+    conditional UPDATE in the hold's transaction."""
+
+    __tablename__ = "cap_spend"
+    __table_args__ = (UniqueConstraint("cap_id", "period_start", name="uq_cap_spend_period"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    cap_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     period_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     spent: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     held: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

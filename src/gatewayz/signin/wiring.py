@@ -14,6 +14,7 @@ from gatewayz.signin.oidc import OidcProvider, build_providers
 from gatewayz.signin.privy import PrivyVerifier, build_privy
 from gatewayz.signin.sessions import Sessions
 from gatewayz.storage.db import Database
+from gatewayz.teams.keys import TeamKeys
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Signin:
         fetcher = Fetcher()
         sessions = Sessions(db, secret, settings.environment, settings.session_ttl_seconds)
         auth.sessions = sessions  # sessions authenticate through the same path (and cache) as keys
+        auth.teams = TeamKeys()  # a team pool's keys are completed with their team and member
         return cls(
             sessions=sessions,
             guard=SigninGuard(settings, limits, events, secret),

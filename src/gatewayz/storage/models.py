@@ -11,11 +11,12 @@ from gatewayz.providers import tables as providers_tables
 from gatewayz.signin import tables as signin_tables
 from gatewayz.storage import tables as storage_tables
 from gatewayz.storage.types import Base
+from gatewayz.teams import tables as teams_tables
 
 metadata = Base.metadata
 
 __all__ = [
     "accounts_tables", "audit_tables", "billing_tables", "catalog_tables", "history_tables", "metadata",
     "payments_tables", "plans_tables", "providers_tables", "signin_tables",
-    "storage_tables",
+    "storage_tables", "teams_tables",
 ]

@@ -1,0 +1,186 @@
+"""`/teams`: a user's teams and their members (scope `keys`; team roles, see teams/roles.py).
+
+Members join by invitation only (POST /teams/{id}/members invites an address): adding an existing
+user outright would let anyone probe which addresses have accounts.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from gatewayz.accounts.dependencies import require_scope
+from gatewayz.accounts.principal import Principal
+from gatewayz.audit.records import audit_change
+from gatewayz.billing import ledger
+from gatewayz.billing.money import usd
+from gatewayz.billing.tables import CreditAccount
+from gatewayz.errors import Conflict, PermissionDenied
+from gatewayz.http.params import RowId
+from gatewayz.services import services
+from gatewayz.teams import invitations, service
+from gatewayz.teams.schemas import (
+    InvitationCreate,
+    InvitationCreated,
+    MemberList,
+    MemberOut,
+    MemberUpdate,
+    TeamCreate,
+    TeamList,
+    TeamOut,
+    TeamUpdate,
+)
+
+router = APIRouter(prefix="/teams", tags=["Teams"])
+_keys_scope = require_scope("keys")
+
+
+async def person(request: Request, principal: Principal = Depends(_keys_scope)) -> Principal:
+    """A person (their own key or session): a team key never manages teams."""
+    if principal.team_id is not None:
+        raise PermissionDenied("A team key cannot manage teams.", code="team_key")
+    return principal
+
+
+@router.post("", status_code=201, response_model=TeamOut)
+async def create_team(body: TeamCreate, request: Request, principal: Principal = Depends(person)) -> TeamOut:
+    """A new team with the caller as its owner, and its pool (an empty ledger account)."""
+    async with services(request).db.transaction() as session:
+        team, member = await service.create_team(session, principal.user_id, body.name)
+        await ledger.ensure_account(session, team.account_id)
+        out = service.team_out(team, member.role)
+        await audit_change(session, request, principal, "team.create", "team", team.id, after=service.fields(out))
+    return out
+
+
+@router.get("", response_model=TeamList)
+async def list_teams(request: Request, principal: Principal = Depends(person)) -> TeamList:
+    async with services(request).db.session() as session:
+        return TeamList(data=[service.team_out(t, r) for t, r in await service.my_teams(session, principal.user_id)])
+
+
+@router.get("/{team_id}", response_model=TeamOut)
+async def get_team(team_id: RowId, request: Request, principal: Principal = Depends(person)) -> TeamOut:
+    async with services(request).db.session() as session:
+        team, member = await service.membership(session, team_id, principal.user_id)
+        return service.team_out(team, member.role)
+
+
+@router.patch("/{team_id}", response_model=TeamOut)
+async def update_team(team_id: RowId, body: TeamUpdate, request: Request,
+                      principal: Principal = Depends(person)) -> TeamOut:
+    async with services(request).db.transaction() as session:
+        team, member = await service.membership(session, team_id, principal.user_id, "admin", "rename the team")
+        before = service.fields(service.team_out(team, member.role))
+        if body.name is not None:
+            team.name = body.name
+            await session.flush()
+        out = service.team_out(team, member.role)
+        await audit_change(session, request, principal, "team.update", "team", team.id, before, service.fields(out))
+    return out
+
+
+@router.delete("/{team_id}", response_model=TeamOut)
+async def delete_team(team_id: RowId, request: Request, principal: Principal = Depends(person)) -> TeamOut:
+    """Owner only. The pool's remaining balance moves to the owner's own balance (two ledger rows,
+    one transaction); refused (409) while requests hold money from it. Every team key stops."""
+    svc = services(request)
+    async with svc.db.transaction() as session:
+        team, member = await service.membership(session, team_id, principal.user_id, "owner", "delete the team",
+                                                lock=True)
+        before = service.fields(service.team_out(team, member.role))
+        for account_id in sorted((team.account_id, principal.user_id)):  # the order every transfer locks in
+            await ledger.ensure_account(session, account_id)
+            await session.get(CreditAccount, account_id, with_for_update=True, populate_existing=True)
+        account = await session.get(CreditAccount, team.account_id)
+        assert account is not None
+        if account.held or account.expired_pending:
+            raise Conflict("Requests are still spending from this team's pool; try again when they end.",
+                           code="pool_in_use")
+        moved = account.balance - account.expiring
+        if moved > 0:
+            await ledger.transfer(session, from_user=team.account_id, to_user=principal.user_id, amount=moved,
+                                  reference=f"team:{team.id}:closed", actor=f"user:{principal.user_id}",
+                                  reason="team deleted: the pool's balance returned to its owner")
+        invalidation, removed = await service.delete_team(session, team)
+        await audit_change(session, request, principal, "team.delete", "team", team.id, before,
+                           {"deleted": True, "members_removed": removed, "balance_returned": usd(max(moved, 0))})
+    await svc.publish(invalidation)
+    return service.team_out(team, member.role)
+
+
+# -- members -----------------------------------------------------------------------------------------
+
+
+@router.get("/{team_id}/members", response_model=MemberList)
+async def list_members(team_id: RowId, request: Request, principal: Principal = Depends(person)) -> MemberList:
+    async with services(request).db.session() as session:
+        team, _ = await service.membership(session, team_id, principal.user_id)
+        return MemberList(data=[service.member_out(m, u) for m, u in await service.members(session, team.id)])
+
+
+@router.post("/{team_id}/members", status_code=201, response_model=InvitationCreated)
+async def invite_member(team_id: RowId, body: InvitationCreate, request: Request,
+                        principal: Principal = Depends(person)) -> InvitationCreated:
+    """Members join by invitation: this is POST /teams/{id}/invitations (an `email` binds it)."""
+    return await create_invitation(team_id, body, request, principal)
+
+
+@router.get("/{team_id}/members/{user_id}", response_model=MemberOut)
+async def get_member(team_id: RowId, user_id: RowId, request: Request,
+                     principal: Principal = Depends(person)) -> MemberOut:
+    async with services(request).db.session() as session:
+        team, _ = await service.membership(session, team_id, principal.user_id)
+        return service.member_out(*await service.target_member(session, team.id, user_id))
+
+
+@router.patch("/{team_id}/members/{user_id}", response_model=MemberOut)
+async def update_member(team_id: RowId, user_id: RowId, body: MemberUpdate, request: Request,
+                        principal: Principal = Depends(person)) -> MemberOut:
+    """Role, spending cap (USD per cap_period; a member's team keys hold under it) — admins change
+    members and viewers, owners anyone; nobody raises their own role or cap. Made a viewer, a
+    member's team keys are revoked; any change reaches every process within a second."""
+    svc = services(request)
+    async with svc.db.transaction() as session:
+        team, caller = await service.membership(session, team_id, principal.user_id, lock=True)
+        target, user = await service.target_member(session, team.id, user_id)
+        before = service.fields(service.member_out(target, user))
+        invalidation = await service.update_member(session, caller, target, body)
+        out = service.member_out(target, user)
+        await audit_change(session, request, principal, "team.member.update", "team_member",
+                           f"{team.id}:{user_id}", before, service.fields(out))
+    await svc.publish(invalidation)
+    return out
+
+
+@router.delete("/{team_id}/members/{user_id}", response_model=MemberOut)
+async def remove_member(team_id: RowId, user_id: RowId, request: Request,
+                        principal: Principal = Depends(person)) -> MemberOut:
+    """Remove a member (admins; an owner by an owner) or leave (yourself). Their team keys are
+    revoked and stop in every process within a second."""
+    svc = services(request)
+    async with svc.db.transaction() as session:
+        team, caller = await service.membership(session, team_id, principal.user_id, lock=True)
+        target, user = await service.target_member(session, team.id, user_id)
+        out = service.member_out(target, user)
+        invalidation = await service.remove_member(session, caller, target)
+        await audit_change(session, request, principal, "team.member.remove", "team_member",
+                           f"{team.id}:{user_id}", service.fields(out), None)
+    await svc.publish(invalidation)
+    return out
+
+
+# -- invitations ---------------------------------------------------------------------------------------
+
+
+@router.post("/{team_id}/invitations", status_code=201, response_model=InvitationCreated)
+async def create_invitation(team_id: RowId, body: InvitationCreate, request: Request,
+                            principal: Principal = Depends(person)) -> InvitationCreated:
+    """Admins invite (to a role up to their own); the token is shown once and works once."""
+    svc = services(request)
+    async with svc.db.transaction() as session:
+        team, caller = await service.membership(session, team_id, principal.user_id)
+        row, token = await invitations.create(session, svc.settings.key_hash_secret_bytes, team, caller, body)
+        out = invitations.invitation_out(row)
+        await audit_change(session, request, principal, "team.invitation.create", "team_invitation", row.id,
+                           after=service.fields(out))
+    return InvitationCreated(**out.model_dump(), token=token)

@@ -1,0 +1,39 @@
+"""Teams in tests: a team with members in given roles, invitations, team keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.identity import GwUser
+
+
+def new_team(owner: GwUser, name: str = "Team") -> dict[str, Any]:
+    response = owner.client.post("/teams", json={"name": name})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def invite(inviter: GwUser, team_id: int, **body: Any) -> dict[str, Any]:
+    response = inviter.client.post(f"/teams/{team_id}/invitations", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def join(owner: GwUser, team_id: int, user: GwUser, role: str) -> None:
+    token = invite(owner, team_id, role=role, email=user.email)["token"]
+    accepted = user.client.post(f"/teams/invitations/{token}/accept")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["role"] == role
+
+
+def team_key(member: GwUser, team_id: int, **body: Any) -> dict[str, Any]:
+    response = member.client.post(f"/teams/{team_id}/api-keys", json={"name": "team", **body})
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def chat(base_url: str, key: str, model: str = "fakepriced/priced-model", max_tokens: int = 10) -> httpx.Response:
+    return httpx.post(f"{base_url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                      json={"model": model, "messages": [{"role": "user", "content": "go"}], "max_tokens": max_tokens})
