@@ -39,6 +39,7 @@ from gatewayz.limits.stage import build_rate_limit_stage
 from gatewayz.payments.client import StripeApi
 from gatewayz.plans.book import PlanBook, ensure_builtin_plans
 from gatewayz.plans.entitlements import PlanGate, PlanSource
+from gatewayz.plans.jobs import PlanJobs
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.health import LiveHealth
@@ -161,6 +162,12 @@ class Services:
             plans.request_reload()
 
         invalidation.on_roles = definitions_changed
+
+        async def publish_change(change: Invalidation) -> None:
+            await invalidation.publish(change.version, hashes=change.hashes, user_id=change.user_id,
+                                       roles=change.roles)
+
+        plan_jobs = PlanJobs(db, settings, publish_change)
         inference = InferenceService(
             auth,
             router,
@@ -197,7 +204,7 @@ class Services:
                 live_holds=billing.live_holds,
                 leases=leases,
                 hold_ttl=settings.credit_hold_ttl_seconds,
-                drains=(response_store.drain, conversations.drain, image_store.sweep,
+                drains=(response_store.drain, conversations.drain, image_store.sweep, plan_jobs.tick,
                         *retention_jobs(settings, fast_sql, conversations)),
             ),
             fast_sql=fast_sql,

@@ -50,7 +50,7 @@ class PlanSubscription(Base):
 
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     plan_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("plans.id"), nullable=False)
-    source: Mapped[str] = mapped_column(String(16), nullable=False)  # admin | stripe | trial
+    source: Mapped[str] = mapped_column(String(16), nullable=False)  # admin | user | stripe | trial
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # active | trialing | past_due
     interval: Mapped[str] = mapped_column(String(8), nullable=False, default="month")  # month | year
     current_period_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
