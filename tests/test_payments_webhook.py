@@ -15,7 +15,7 @@ from gatewayz.billing import ledger
 from gatewayz.payments import hooks, webhooks
 from tests.support.databases import run_sql
 from tests.support.money import balance
-from tests.support.payments import event, on, post_event, sign
+from tests.support.payments import event, intent_succeeded, on, post_event, sign
 from tests.support.servers import ThreadedGateway
 
 
@@ -23,13 +23,6 @@ def _intent(client: httpx.Client, **body: Any) -> dict[str, Any]:
     created = client.post("/api/stripe/payment-intent", json=body or {"package": "starter"})
     assert created.status_code == 201, created.text
     return created.json()  # type: ignore[no-any-return]
-
-
-def _succeeded(body: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    obj = {"id": body["payment_intent_id"], "object": "payment_intent", "amount": body["amount_cents"],
-           "amount_received": body["amount_cents"], "currency": "usd", "status": "succeeded",
-           "metadata": {"gatewayz_payment_id": str(body["payment_id"])}, **changes}
-    return event("payment_intent.succeeded", obj)
 
 
 def _events(database_url: str, event_id: str) -> int:
@@ -41,7 +34,7 @@ def test_bad_signatures_are_400_and_change_nothing(stripe_gw: ThreadedGateway, m
     user = make_user()
     with on(stripe_gw, user) as client:
         body = _intent(client)
-        good = _succeeded(body)
+        good = intent_succeeded(body)
         payload = httpx.Request("POST", "/", json=good).content
         stale = int(time.time()) - 301  # the default tolerance is 300 s
         for header in (sign(payload, secret="whsec_wrong"), sign(payload, timestamp=stale), "t=1,v1=00", "garbage",
@@ -63,7 +56,7 @@ def test_parallel_replays_of_one_event_credit_once(stripe_gw: ThreadedGateway, m
     user = make_user()
     with on(stripe_gw, user) as client:
         body = _intent(client, amount="7.77")
-        signed = _succeeded(body)
+        signed = intent_succeeded(body)
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: post_event(client, signed), range(8)))
         assert [a.status_code for a in answers] == [200] * 8
@@ -100,9 +93,9 @@ def test_events_that_do_not_match_the_payment_credit_nothing(stripe_gw: Threaded
     user = make_user()
     with on(stripe_gw, user) as client:
         body = _intent(client)
-        for wrong in (_succeeded(body, amount_received=100000), _succeeded(body, currency="eur"),
-                      _succeeded(body, id="pi_someone_elses"), _succeeded(body, id="pi_unknown", metadata={}),
-                      _succeeded(body, metadata={"gatewayz_payment_id": "99999999"})):
+        for changes in ({"amount_received": 100000}, {"currency": "eur"}, {"id": "pi_someone_elses"},
+                        {"id": "pi_unknown", "metadata": {}}, {"metadata": {"gatewayz_payment_id": "99999999"}}):
+            wrong = intent_succeeded(body, **changes)
             answer = post_event(client, wrong)
             assert answer.status_code == 200 and answer.json()["handled"] is True, answer.text
         assert balance(client)["balance"] == "0.000000000"
@@ -155,7 +148,7 @@ def test_purchase_listeners_hear_each_purchase_once_and_which_was_first(
     with on(stripe_gw, user) as client:
         first, second = _intent(client, amount="2.50"), _intent(client, package="pro")
         for body in (first, second, first):
-            assert post_event(client, _succeeded(body)).status_code == 200
+            assert post_event(client, intent_succeeded(body)).status_code == 200
     assert [(p.payment_id, p.first_purchase, p.amount_nanos, p.credits_nanos, p.amount_cents) for p in heard] == [
         (first["payment_id"], True, 2_500_000_000, 2_500_000_000, 250),
         (second["payment_id"], False, 100_000_000_000, 105_000_000_000, 10000),
@@ -171,7 +164,7 @@ def test_the_tolerance_is_a_setting(base_env: dict[str, str], localstripe: Any, 
     with stripe_gateway(base_env, localstripe, stripe_webhook_tolerance_seconds=tolerance) as server, \
             on(server, user) as client:
         body = _intent(client)
-        late = post_event(client, _succeeded(body), timestamp=int(time.time()) - 5)
+        late = post_event(client, intent_succeeded(body), timestamp=int(time.time()) - 5)
         assert late.status_code == 400
-        assert post_event(client, _succeeded(body)).status_code == 200
+        assert post_event(client, intent_succeeded(body)).status_code == 200
         assert balance(client)["balance"] == "10.000000000"

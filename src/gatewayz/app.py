@@ -36,6 +36,7 @@ from gatewayz.inference.routes import router as inference_router
 from gatewayz.limits.routes import router as limits_router
 from gatewayz.logconfig import configure_logging, level_number
 from gatewayz.middleware import RequestIdMiddleware
+from gatewayz.payments.admin_routes import router as payments_admin_router
 from gatewayz.payments.routes import router as payments_router
 from gatewayz.payments.webhook_route import router as stripe_webhook_router
 from gatewayz.plans.routes import router as plans_router
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(plans_router)
     app.include_router(payments_router)
     app.include_router(stripe_webhook_router)
+    app.include_router(payments_admin_router)
     app.include_router(team_access_router)  # first: /teams/invitations/{token}/accept
     app.include_router(teams_router)
     app.include_router(team_billing_router)

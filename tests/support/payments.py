@@ -145,3 +145,22 @@ def wait_for(check: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
 def on(server: ThreadedGateway, user: Any) -> httpx.Client:
     """A client of `user` (a GwUser) against another gateway of the same database."""
     return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {user.key}"}, timeout=30)
+
+
+def intent_succeeded(purchase: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The `payment_intent.succeeded` event of a purchase made with POST /api/stripe/payment-intent."""
+    obj = {"id": purchase["payment_intent_id"], "object": "payment_intent", "amount": purchase["amount_cents"],
+           "amount_received": purchase["amount_cents"], "currency": "usd", "status": "succeeded",
+           "metadata": {"gatewayz_payment_id": str(purchase["payment_id"])}, **changes}
+    return event("payment_intent.succeeded", obj)
+
+
+def buy(client: httpx.Client, localstripe: LocalStripe, **body: Any) -> dict[str, Any]:
+    """A paid purchase: a payment intent through the gateway, paid on localstripe, and its signed
+    `payment_intent.succeeded` posted at once (localstripe's own copy arrives a second later, a no-op)."""
+    created = client.post("/api/stripe/payment-intent", json=body or {"package": "starter"})
+    assert created.status_code == 201, created.text
+    purchase: dict[str, Any] = created.json()
+    localstripe.pay_intent(purchase["payment_intent_id"])
+    assert post_event(client, intent_succeeded(purchase)).status_code == 200
+    return purchase

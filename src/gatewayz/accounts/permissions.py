@@ -1,8 +1,8 @@
 """Permissions (named capabilities), the built-in roles, and role hierarchies.
 
 Every admin route declares the permission it needs (accounts/dependencies.py `require_permission`);
-this module is the one list of them. Some are reserved for features still to come (coupons,
-analytics, provider management, compliance, erasure): roles can already hold them.
+this module is the one list of them. Some are reserved for features still to come (analytics,
+provider management): roles can already hold them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ PERMISSIONS: dict[str, str] = {
     "keys.manage_any": "Manage any user's API keys (reserved)",
     "plans.read": "List and read every plan, custom ones included (GET /admin/plans)",
     "plans.write": "Create, change and delete plans; assign users to plans (/admin/plans, POST /plans/assign)",
-    "coupons.write": "Create and change coupons (reserved)",
+    "coupons.read": "List coupons and their analytics (GET /admin/coupons...)",
+    "coupons.write": "Create, change and disable coupons (POST/PATCH/DELETE /admin/coupons)",
+    "payments.refund": "Refund Stripe payments and take their credits back (POST /api/stripe/refund)",
     "analytics.read": "Read gateway-wide analytics (reserved)",
     "providers.manage": "Configure providers and models (reserved)",
     "compliance.read": "Read compliance reports (GET /admin/compliance/report)",

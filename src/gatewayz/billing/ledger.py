@@ -92,6 +92,13 @@ async def _lock_account(session: Executor, user_id: int) -> tuple[int, int, int,
     return int(row[0]), int(row[1]), int(row[2]), row[3]
 
 
+async def lock_available(session: Executor, user_id: int) -> int:
+    """Lock the user's account row for this transaction and return what a deduction may take now
+    (balance less what in-flight requests hold and expired credit not yet removed)."""
+    balance, unavailable, _, _ = await _lock_account(session, user_id)
+    return max(0, balance - unavailable)
+
+
 async def _write_entry(
     session: Executor,
     user_id: int,

@@ -8,8 +8,8 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gatewayz.payments import webhooks
-from gatewayz.payments.purchases import complete_payment, find_payment
+from gatewayz.payments import refunds, webhooks
+from gatewayz.payments.purchases import complete_payment, find_payment, payment_id_from
 from gatewayz.payments.tables import Payment
 from gatewayz.payments.webhooks import WebhookEvent
 
@@ -70,8 +70,34 @@ async def checkout_expired(session: AsyncSession, event: WebhookEvent) -> None:
     await _mark(session, event, "expired", checkout_session_id=_id(event.object.get("id")))
 
 
+async def charge_refunded(session: AsyncSession, event: WebhookEvent) -> None:
+    """Our refunds complete here if Stripe's answer to the API call was lost; refunds made in Stripe's
+    dashboard are taken from the credits as far as the balance allows. `amount_refunded` is the
+    charge's running total, so a replayed or reordered event finds nothing more to take."""
+    obj = event.object
+    intent_id = _id(obj.get("payment_intent"))
+    payment = await find_payment(session, obj.get("metadata"), payment_intent_id=intent_id)
+    refunded, amount = _int(obj.get("amount_refunded")), _int(obj.get("amount"))
+    if payment is None or refunded is None or amount is None or not isinstance(obj.get("currency"), str):
+        log.info("stripe_event_not_ours", event_id=event.id, type=event.type)
+        return
+    if payment.status in ("pending", "failed") and obj.get("paid") is not False:  # the payment's own event is late
+        await complete_payment(session, payment, amount_cents=amount, currency=obj["currency"],
+                               payment_intent_id=intent_id)
+        await session.refresh(payment)
+    listed = obj.get("refunds", {}).get("data") if isinstance(obj.get("refunds"), dict) else None
+    for item in listed if isinstance(listed, list) else []:
+        ours = payment_id_from(item.get("metadata"), refunds.REFUND_METADATA) if isinstance(item, dict) else None
+        if ours is not None and _id(item.get("id")) and item.get("status") in ("succeeded", "pending"):
+            await refunds.complete(session, ours, _id(item.get("id")), payment_id=payment.id)
+    await session.refresh(payment)
+    if payment.status in ("succeeded", "refunded") and refunded > payment.refunded_cents:
+        await refunds.record_external(session, payment, refunded - payment.refunded_cents, None)
+
+
 webhooks.register("checkout.session.completed", checkout_paid)
 webhooks.register("checkout.session.async_payment_succeeded", checkout_paid)
 webhooks.register("payment_intent.succeeded", payment_intent_succeeded)
 webhooks.register("payment_intent.payment_failed", payment_intent_failed)
 webhooks.register("checkout.session.expired", checkout_expired)
+webhooks.register("charge.refunded", charge_refunded)

@@ -28,11 +28,11 @@ COMPLETABLE = ("pending", "failed")  # a failed attempt may still be paid (anoth
 PAYMENT_METADATA = "gatewayz_payment_id"
 
 
-def payment_id_from(metadata: Any) -> int | None:
-    """Our payment id from a Stripe object's metadata (set when we created the object)."""
+def payment_id_from(metadata: Any, key: str = PAYMENT_METADATA) -> int | None:
+    """Our id (of a payment, or another `key`) from a Stripe object's metadata, set when we made the object."""
     if not isinstance(metadata, dict):
         return None
-    value = metadata.get(PAYMENT_METADATA)
+    value = metadata.get(key)
     if isinstance(value, str) and value.isdigit() and len(value) <= 18:
         return int(value)
     return None
