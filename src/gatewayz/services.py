@@ -28,7 +28,7 @@ from gatewayz.history.conversations import ConversationStore
 from gatewayz.history.responses import ResponseStore
 from gatewayz.history.stage import HistoryStage
 from gatewayz.images.service import ImagesService
-from gatewayz.images.store import ImageStore
+from gatewayz.images.store import open_image_store
 from gatewayz.inference.dispatch import Dispatcher, RetryPolicy
 from gatewayz.inference.pipeline import Stages
 from gatewayz.inference.responses_state import ResponsesState
@@ -179,7 +179,7 @@ class Services:
             responses=ResponsesState(response_store, auth),
             history=history,
         )
-        image_store = ImageStore(settings.data_dir, settings.image_url_ttl_hours)
+        image_store = open_image_store(settings)
         return cls(
             settings=settings,
             db=db,

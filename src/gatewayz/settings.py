@@ -124,6 +124,14 @@ class Settings(BaseSettings):
     usage_retention_days: float | None = Field(None, ge=1, validation_alias=_alias("USAGE_RETENTION_DAYS"))
     history_cache_mb: int = Field(64, ge=0, le=65_536, validation_alias=_alias("HISTORY_CACHE_MB"))
     image_url_ttl_hours: float = Field(24.0, gt=0, le=8760, validation_alias=_alias("IMAGE_URL_TTL_HOURS"))
+    # Generated images in an S3-compatible bucket instead of the data directory (images/s3_store.py);
+    # credentials come from boto3's chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role).
+    image_s3_bucket: str | None = Field(None, min_length=3, max_length=63, validation_alias=_alias("IMAGE_S3_BUCKET"))
+    image_s3_endpoint_url: str | None = Field(None, max_length=2000, validation_alias=_alias("IMAGE_S3_ENDPOINT_URL"))
+    image_s3_region: str | None = Field(None, max_length=64, validation_alias=_alias("IMAGE_S3_REGION"))
+    image_s3_prefix: str = Field("images/", max_length=256, validation_alias=_alias("IMAGE_S3_PREFIX"))
+    image_s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        "auto", validation_alias=_alias("IMAGE_S3_ADDRESSING_STYLE"))
 
     rate_limit_global: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_GLOBAL"))
     rate_limit_user: RateLimits | None = Field(None, validation_alias=_alias("RATE_LIMIT_USER"))

@@ -10,12 +10,13 @@ import time
 from typing import Any
 
 import orjson
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gatewayz.accounts.principal import Principal
 from gatewayz.billing.money import usd
-from gatewayz.errors import NotFound
+from gatewayz.errors import NotFound, ServiceUnavailable
 from gatewayz.images.plan import ImagePlan, plan_routes, sandbox_plan
 from gatewayz.images.pricing import ImageUsage
 from gatewayz.images.request import check_images
@@ -30,6 +31,8 @@ from gatewayz.inference.sandbox import check_sandbox_model
 from gatewayz.inference.service import InferenceService
 from gatewayz.providers.router import Route
 from gatewayz.providers.sandbox import SANDBOX_PROVIDER
+
+log = structlog.get_logger(__name__)
 
 JSON = dict[str, Any]
 OPENAI_QUALITIES = ("low", "medium", "high")  # what OpenAI's ImagesResponse.quality may say
@@ -74,7 +77,7 @@ class ImagesService:
             if item.data is None:
                 entry["url"] = item.url
             elif plan.url:
-                entry["url"] = base + FILES_PATH + await self.store.put(item.data, item.content_type)
+                entry["url"] = await self._keep(base, item.data, item.content_type)
             else:
                 entry["b64_json"] = base64.b64encode(item.data).decode("ascii")
             if item.revised_prompt is not None:
@@ -93,6 +96,15 @@ class ImagesService:
         if spec.quality in OPENAI_QUALITIES:
             answer["quality"] = spec.quality
         return answer
+
+    async def _keep(self, base: str, data: bytes, content_type: str) -> str:
+        """The gateway's URL for a generated image; if the store fails, a `data:` URL instead: the
+        image is paid for and must reach the client either way."""
+        try:
+            return base + FILES_PATH + await self.store.put(data, content_type)
+        except Exception as error:  # any store failure (disk full, bucket down)
+            log.warning("image_store_failed", error=repr(error)[:300])
+            return f"data:{content_type};base64," + base64.b64encode(data).decode("ascii")
 
     # -- generations -----------------------------------------------------------------------------
 
@@ -189,7 +201,11 @@ class ImagesService:
     # -- files -----------------------------------------------------------------------------------
 
     async def file(self, image_id: str) -> Response:
-        found = await self.store.get(image_id)
+        try:
+            found = await self.store.get(image_id)
+        except Exception as error:  # the bucket or the disk, not the request
+            log.warning("image_store_failed", error=repr(error)[:300])
+            raise ServiceUnavailable("The image store is unavailable; try again shortly.") from error
         if found is None:
             raise NotFound("No such image: it never existed or its URL has expired.", code="image_not_found")
         data, content_type = found
