@@ -112,6 +112,28 @@ def test_edit_with_the_sdk_is_relayed_as_multipart_and_charged(
     assert [int(r[0]) for r in rows] == [-80_000_000]  # 2 x $0.04
 
 
+def test_an_edit_retried_with_its_idempotency_key_replays_but_other_images_are_refused(
+    images: ThreadedGateway, funded: GwUser, database_url: str, fake_a: FakeProvider, fake_b: FakeProvider
+) -> None:
+    def upstream_calls() -> int:
+        return len(fake_a.requests) + len(fake_b.requests)
+
+    def edit(picture: bytes) -> httpx.Response:
+        return httpx.post(f"{images.url}/v1/images/edits", data={"model": "fake-image", "prompt": "add a hat",
+                                                                 "response_format": "b64_json"},
+                          files={"image": ("photo.png", picture, "image/png")},
+                          headers={"Authorization": f"Bearer {funded.key}", "Idempotency-Key": "edit-1"})
+
+    first, again = edit(tiny_png(1)), edit(tiny_png(1))
+    assert first.status_code == again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json() and upstream_calls() == 1
+    other = edit(tiny_png(2))  # same fields, same key, another image: not the same request
+    assert other.status_code == 400 and other.json()["error"]["code"] == "idempotency_key_reused"
+    charges = run_sql(database_url, "SELECT COUNT(*) FROM credit_transactions WHERE user_id = :p0 AND type = 'usage'",
+                      funded.id)
+    assert charges[0][0] == 1 and upstream_calls() == 1
+
+
 def test_edit_refusals(images: ThreadedGateway, funded: GwUser, fake_a: FakeProvider) -> None:
     headers = {"Authorization": f"Bearer {funded.key}"}
     url = f"{images.url}/v1/images/edits"

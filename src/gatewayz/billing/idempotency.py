@@ -32,9 +32,10 @@ def request_hash(call: InferenceCall) -> str:
     # equivalent body must not replay a chat answer to an Anthropic client.
     # The body as the client sent it: stages before this one may extend `call.body` (history
     # injection), and a retry must match the first request, not what the gateway added to it.
+    # `fingerprint` is what the body does not carry but a retry must match too (an edit's files).
     sent = call.face_ctx.request if call.face_ctx is not None else call.body
-    payload = orjson.dumps({"endpoint": call.endpoint, "face": call.face, "body": sent},
-                           option=orjson.OPT_SORT_KEYS)
+    payload = orjson.dumps({"endpoint": call.endpoint, "face": call.face, "body": sent,
+                            "fingerprint": call.state.get("fingerprint")}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(payload).hexdigest()
 
 

@@ -4,6 +4,7 @@ it streams in, the number of parts and the size of a non-file value here."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -56,6 +57,16 @@ def _set(fields: JSON, name: str, value: str) -> None:
     if last in target:
         raise InvalidRequest(f"'{name}' is given twice.", param=name, code="invalid_value")
     target[last] = _number(last, value) if target is fields else value
+
+
+def uploads_digest(files: list[FileUpload]) -> str:
+    """The uploads in order, for the idempotency fingerprint: the same key with other images is a
+    different request, not a replay."""
+    digest = hashlib.sha256()
+    for field, filename, kind, data in files:
+        digest.update(f"{field}\0{filename}\0{kind}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 async def read_edit(request: Request) -> tuple[JSON, list[FileUpload]]:

@@ -172,7 +172,7 @@ class ImagesService:
     # -- edits -----------------------------------------------------------------------------------
 
     async def edit(self, request: Request) -> Response:
-        from gatewayz.images.edits import read_edit
+        from gatewayz.images.edits import read_edit, uploads_digest
 
         inference = self.inference
         principal = await inference.auth.authenticate(request, "inference")
@@ -194,6 +194,7 @@ class ImagesService:
         def plan(call: InferenceCall) -> None:
             self._planner(edits=True)(call)
             call.state["priced_by"].input_image_tokens = IMAGE_TOKENS_UNKNOWN_SIZE * len(files)
+            call.state["fingerprint"] = uploads_digest(files)
 
         return await inference.run(request, "images", self._prepare, work, sandbox, principal=principal, raw=fields,
                                    plan=plan)
