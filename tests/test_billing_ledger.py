@@ -86,6 +86,8 @@ def test_expiring_grant_leaves_through_an_expiry_entry(
         expiries = user.client.get("/user/credit-transactions", params={"type": "expiry"}).json()["data"]
     assert [e["amount"] for e in expiries] == ["-0.004000000"]
     assert balance(user.client)["balance"] == "1.000000000"  # 1 + 0.010 - 0.006 - 0.004
+    audited = admin.get("/admin/audit-logs", params={"action": "credits.expire", "target_id": str(user.id)}).json()
+    assert [(r["actor_type"], r["after"]["expired"]) for r in audited["data"]] == [("system", 4_000_000)]
 
 
 def test_low_balance_event_and_forecast(gateway: Any, admin: httpx.Client, user: GwUser, fake_b: FakeProvider) -> None:

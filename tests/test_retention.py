@@ -52,6 +52,11 @@ def test_old_rows_go_in_batches_and_newer_ones_stay(base_env: dict[str, str], ga
             time.sleep(0.1)
         assert _counts(database_url, tag) == (0, 0, 0)
         assert _counts(database_url, tag + "-new") == (3, 3, 3)
+        recorded = run_sql(database_url, "SELECT target_id, actor_type, after FROM audit_records "
+                                         "WHERE action = 'retention.purge' ORDER BY id")
+        purged = {str(r[0]): r for r in recorded}
+        assert set(purged) >= {"audit_records", "security_events", "usage_records"}  # each purge leaves a record
+        assert all(r[1] == "system" for r in recorded)
     finally:
         server.stop()
     for table, column in (("usage_records", "model"), ("audit_records", "target_type"), ("security_events", "path")):

@@ -43,6 +43,7 @@ from gatewayz.plans.routes import router as plans_router
 from gatewayz.plans.trial_routes import router as trials_router
 from gatewayz.services import Services
 from gatewayz.settings import Settings, load_settings
+from gatewayz.signin.routes_account import router as account_router
 from gatewayz.signin.routes_oidc import router as oidc_router
 from gatewayz.signin.routes_password import router as password_router
 from gatewayz.signin.routes_sessions import router as sessions_router
@@ -111,7 +112,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(teams_router)
     app.include_router(team_billing_router)
     app.include_router(trials_router)
-    for signin_router in (signin_tokens_router, oidc_router, password_router, sessions_router):
+    for signin_router in (signin_tokens_router, oidc_router, password_router, sessions_router,
+                          account_router):
         app.include_router(signin_router)
     install_openapi(app)
     # Pure-ASGI layers; the last added runs first: slash, request id, access log, body cap, auth.

@@ -16,6 +16,7 @@ from gatewayz.accounts.auth import Authenticator
 from gatewayz.accounts.cache import AuthInvalidation, KeyCache
 from gatewayz.accounts.role_book import RoleBook
 from gatewayz.accounts.service import Invalidation
+from gatewayz.audit.records import audit_system
 from gatewayz.audit.security_events import SecurityEventWriter
 from gatewayz.billing.holds import HoldLedger
 from gatewayz.billing.idempotency import IdempotencyStage
@@ -83,16 +84,24 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def retention_jobs(settings: Settings, sql: FastSQL, conversations: ConversationStore) -> tuple[Retention, ...]:
-    """One purge per retention setting that is set (unset: kept forever)."""
+def retention_jobs(settings: Settings, db: Database, sql: FastSQL,
+                   conversations: ConversationStore) -> tuple[Retention, ...]:
+    """One purge per retention setting that is set (unset: kept forever); each purge that removed
+    rows leaves a system record in the audit trail."""
+
+    async def purged(name: str, rows: int, days: float) -> None:
+        async with db.transaction() as session:
+            await audit_system(session, "retention.purge", "table", name, after={"rows": rows, "days": days})
+
     jobs = []
     if settings.history_retention_days:
-        jobs.append(Retention(conversations.purge_older_than, settings.history_retention_days))
+        jobs.append(Retention(conversations.purge_older_than, settings.history_retention_days, name="conversations",
+                              purged=purged))
     for table, days in (("audit_records", settings.audit_retention_days),
                         ("security_events", settings.security_event_retention_days),
                         ("usage_records", settings.usage_retention_days)):
         if days:
-            jobs.append(Retention(purge_table(sql, table), days, name=table))
+            jobs.append(Retention(purge_table(sql, table), days, name=table, purged=purged))
     return tuple(jobs)
 
 
@@ -205,7 +214,7 @@ class Services:
                 leases=leases,
                 hold_ttl=settings.credit_hold_ttl_seconds,
                 drains=(response_store.drain, conversations.drain, image_store.sweep, plan_jobs.tick,
-                        *retention_jobs(settings, fast_sql, conversations)),
+                        *retention_jobs(settings, db, fast_sql, conversations)),
             ),
             fast_sql=fast_sql,
             conversations=conversations,

@@ -19,6 +19,7 @@ from gatewayz.audit.records import audit_change
 from gatewayz.errors import InvalidRequest, NotFound, PermissionDenied
 from gatewayz.http.params import RowId
 from gatewayz.services import services
+from gatewayz.signin import factors
 from gatewayz.signin.passwords import check_password
 from gatewayz.signin.tables import SigninPassword
 from gatewayz.storage.types import utcnow
@@ -30,7 +31,9 @@ account_scope = require_scope("keys")
 class EraseRequest(BaseModel):
     model_config = {"extra": "forbid"}
     confirm: str = Field(max_length=320, description="the account's email, typed again")
-    password: str | None = Field(None, max_length=1024, description="required when the account has a password")
+    password: str | None = Field(None, max_length=1024, description="the account's password, where it has one")
+    totp_code: str | None = Field(None, min_length=6, max_length=8, pattern=r"^[0-9]+$",
+                                  description="or a current second-factor code, where it has one")
 
 
 class Erased(BaseModel):
@@ -54,21 +57,27 @@ async def data_export(request: Request, principal: Principal = Depends(account_s
 
 
 async def _confirmed(request: Request, session: Any, user: User, body: EraseRequest) -> None:
-    """The owner's confirmation: the email typed again and, where the account has one, its password
-    (a wrong one counts as a failed sign-in: the same lockout guards it)."""
+    """The owner's confirmation: the email typed again and, where the account has a password or a
+    second factor, one of them (a wrong one counts as a failed sign-in: the same lockout guards it)."""
     if body.confirm.strip().lower() != user.email.lower():
         raise InvalidRequest("Type the account's email in 'confirm' to erase it.", param="confirm",
                              code="confirmation_mismatch")
     stored = await session.get(SigninPassword, user.id)
-    if stored is None:
+    factor = await factors.enabled_factor(session, user.id)
+    if stored is None and factor is None:
         return
     svc = services(request)
     ip = svc.auth.client_ip(request)
     await svc.signin.guard.check(request, "erase", user.email, ip)
-    if body.password is None or not await check_password(stored.password_hash, body.password):
-        await svc.signin.guard.failed(request, "erase", "wrong_password", user.email, ip, user.id)
-        raise InvalidRequest("This account has a password: give it in 'password' to erase the account.",
-                             param="password", code="confirmation_mismatch")
+    if stored is not None and body.password is not None and await check_password(stored.password_hash, body.password):
+        return
+    if factor is not None and body.totp_code is not None and await factors.check_code(
+            session, svc.secret_box, factor, body.totp_code):
+        return
+    await svc.signin.guard.failed(request, "erase", "wrong_confirmation", user.email, ip, user.id)
+    wanted = " or ".join(n for n, has in (("'password'", stored), ("'totp_code'", factor)) if has is not None)
+    raise InvalidRequest(f"Confirm the erasure with the account's {wanted}.",
+                         param="password" if stored is not None else "totp_code", code="confirmation_mismatch")
 
 
 async def _erase(request: Request, caller: Principal, user_id: int, body: EraseRequest | None) -> Erased:

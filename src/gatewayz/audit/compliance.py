@@ -26,6 +26,10 @@ router = APIRouter(tags=["Audit"])
 MAX_SPAN = timedelta(days=366)
 # report line -> the audit actions it counts
 AUDITED: dict[str, tuple[str, ...]] = {
+    "sign_ins": ("user.sign_in",),
+    "password_changes": ("password.change", "password.set", "password.reset"),
+    "second_factor_changes": ("totp.enable", "totp.disable"),
+    "session_revocations": ("session.revoke", "session.logout"),
     "key_creations": ("api_key.create",),
     "key_rotations": ("api_key.rotate",),
     "key_revocations": ("api_key.revoke",),

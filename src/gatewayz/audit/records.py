@@ -24,7 +24,10 @@ async def write_audit(
     target_id: str | int,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    actor_type: str | None = None,
 ) -> None:
+    """`actor_type`: "user" when an actor user is given, else "system" (a job, a webhook), or
+    "anonymous" for an unauthenticated caller (a password-reset request)."""
     ip = user_agent = request_id = None
     if conn is not None:
         services = getattr(conn.app.state, "services", None)
@@ -33,7 +36,7 @@ async def write_audit(
         request_id = conn.scope.get("gatewayz.request_id")
     await session.execute(insert(AuditRecord).values(
         created_at=utcnow(),
-        actor_type="user" if actor_user_id is not None else "system",
+        actor_type=actor_type or ("user" if actor_user_id is not None else "system"),
         actor_user_id=actor_user_id,
         actor_key_id=actor_key_id,
         action=action,
@@ -74,3 +77,17 @@ async def audit_change(
     old, new = changed(before, after)
     await write_audit(session, conn, actor_user_id=principal.user_id, actor_key_id=principal.key_id, action=action,
                       target_type=target_type, target_id=target_id, before=old, after=new)
+
+
+async def audit_user_action(session: AsyncSession, conn: HTTPConnection | None, user_id: int, action: str,
+                            after: dict[str, Any] | None = None, *, key_id: int | None = None) -> None:
+    """An action a user took on their own account (sign-in, password, second factor, sessions)."""
+    await write_audit(session, conn, actor_user_id=user_id, actor_key_id=key_id, action=action, target_type="user",
+                      target_id=user_id, before=None, after=after)
+
+
+async def audit_system(session: Any, action: str, target_type: str, target_id: str | int,
+                       before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
+    """A change the gateway made by itself (a job): no request, no actor."""
+    await write_audit(session, None, actor_user_id=None, actor_key_id=None, action=action, target_type=target_type,
+                      target_id=target_id, before=before, after=after)

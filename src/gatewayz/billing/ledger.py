@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Table, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gatewayz.audit.records import audit_system
 from gatewayz.billing.holds import Hold
 from gatewayz.billing.tables import (
     BillingEvent,
@@ -324,4 +325,7 @@ async def _expire_user_grants(session: Executor, user_id: int, now: datetime) ->
             balance=CreditAccount.balance - taken, expiring=CreditAccount.expiring - taken, expired_pending=pending
         )
     )
+    if taken or pending:
+        await audit_system(session, "credits.expire", "user", user_id, before={"balance": balance},
+                           after={"balance": balance - taken, "expired": taken, "pending": pending})
     return expired

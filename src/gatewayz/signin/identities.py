@@ -19,6 +19,7 @@ from starlette.responses import Response
 from gatewayz.accounts import service
 from gatewayz.accounts.schemas import KeyCreated
 from gatewayz.accounts.tables import User
+from gatewayz.audit.records import audit_user_action, write_audit
 from gatewayz.errors import AuthenticationFailed, Conflict
 from gatewayz.signin.schemas import SessionCreated, SignedIn
 from gatewayz.signin.sessions import CSRF_COOKIE, SESSION_COOKIE, Sessions
@@ -77,11 +78,17 @@ async def sign_in(session: AsyncSession, sessions: Sessions, conn: HTTPConnectio
     the answer can show it: not through a browser redirect)."""
     require_active(user)
     record, token = await sessions.create(session, user, method, ip, conn.headers.get("user-agent"))
+    if created:
+        await audit_user_action(session, conn, user.id, "user.create", {"email": user.email, "method": method})
+    await audit_user_action(session, conn, user.id, "user.sign_in", {"method": method, "session_id": record.id})
     api_key = None
     if created and first_key:
         key, plaintext = await service.create_key(session, secret, user, service.first_key_spec(user),
                                                   default_environment=environment)
         api_key = KeyCreated(**service.key_out(key).model_dump(), key=plaintext)
+        await write_audit(session, conn, actor_user_id=user.id, actor_key_id=None, action="api_key.create",
+                          target_type="api_key", target_id=key.id, before=None,
+                          after={"name": key.name, "scopes": list(key.scopes or ()), "first_key": True})
     return SignedIn(user=service.user_out(user), session=session_out(record, token, sessions.csrf_for(record)),
                     created=created, api_key=api_key)
 

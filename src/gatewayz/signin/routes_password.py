@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gatewayz.accounts import service
+from gatewayz.audit.records import audit_user_action, write_audit
 from gatewayz.errors import AuthenticationFailed, InvalidRequest
 from gatewayz.services import Services
 from gatewayz.signin import factors
@@ -95,6 +96,9 @@ async def request_reset(body: ResetRequest, request: Request) -> Status:
         if user is not None and user.is_active:
             await create_reset(session, svc.settings.key_hash_secret_bytes, user,
                                svc.settings.password_reset_ttl_seconds, svc.settings.environment)
+            await write_audit(session, request, actor_user_id=None, actor_key_id=None, actor_type="anonymous",
+                              action="password.reset_request", target_type="user", target_id=user.id,
+                              before=None, after=None)
     return Status(status="accepted")
 
 
@@ -110,6 +114,7 @@ async def confirm_reset(body: ResetConfirm, request: Request) -> Status:
         if user_id is not None:
             await set_password(session, user_id, body.password)
             invalidation = await Sessions.revoke_all(session, user_id)
+            await audit_user_action(session, request, user_id, "password.reset", {"sessions_ended": True})
     if user_id is None:
         await signin.guard.failed(request, "password_reset", "bad_reset_token", None, ip)
         raise InvalidRequest("This reset token is unknown, used or expired.", param="token",

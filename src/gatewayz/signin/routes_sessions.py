@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from gatewayz.accounts import service
 from gatewayz.accounts.dependencies import require_scope
 from gatewayz.accounts.principal import Principal
+from gatewayz.audit.records import audit_user_action
 from gatewayz.errors import InvalidRequest
 from gatewayz.http.params import RowId
 from gatewayz.signin import factors
@@ -18,6 +22,12 @@ from gatewayz.signin.sessions import Sessions
 
 router = APIRouter(tags=["Sessions"])
 keys_scope = require_scope("keys")
+
+
+async def _audit(session: AsyncSession, request: Request, principal: Principal, action: str,
+                 after: dict[str, Any] | None = None) -> None:
+    key_id = principal.key_id if principal.session_id is None else None  # a session is not a key
+    await audit_user_action(session, request, principal.user_id, action, after, key_id=key_id)
 
 
 @router.get("/user/sessions", response_model=SessionList)
@@ -37,6 +47,7 @@ async def revoke_session(session_id: RowId, request: Request, principal: Princip
     svc, _ = signin_of(request)
     async with svc.db.transaction() as session:
         invalidation = await Sessions.revoke(session, principal.user_id, session_id)
+        await _audit(session, request, principal, "session.revoke", {"session_id": session_id})
     await svc.publish(invalidation)
     return Status(status="revoked")
 
@@ -51,6 +62,7 @@ async def logout(request: Request) -> Response:
                              code="not_a_session")
     async with svc.db.transaction() as session:
         invalidation = await Sessions.revoke(session, principal.user_id, principal.session_id)
+        await _audit(session, request, principal, "session.logout", {"session_id": principal.session_id})
     await svc.publish(invalidation)
     response = Response(b'{"status":"logged_out"}', media_type="application/json")
     clear_cookies(response, secure=svc.settings.session_cookie_secure)
@@ -64,6 +76,7 @@ async def totp_enrol(request: Request, principal: Principal = Depends(keys_scope
     async with svc.db.transaction() as session:
         user = await service.get_user(session, principal.user_id)
         secret, uri = await factors.enrol(session, svc.secret_box, user.id, user.email)
+        await _audit(session, request, principal, "totp.enroll")
     return TotpEnrolment(secret=secret, otpauth_uri=uri)
 
 
@@ -74,6 +87,7 @@ async def totp_confirm(body: TotpCode, request: Request, principal: Principal = 
     async with svc.db.transaction() as session:
         codes = await factors.confirm(session, svc.secret_box, svc.settings.key_hash_secret_bytes,
                                       principal.user_id, body.code)
+        await _audit(session, request, principal, "totp.enable")
     return RecoveryCodes(recovery_codes=codes)
 
 
@@ -85,4 +99,5 @@ async def totp_disable(body: TotpCode, request: Request, principal: Principal = 
         if factor is None or not await factors.check_code(session, svc.secret_box, factor, body.code):
             raise InvalidRequest("Wrong code (or no second factor is on).", param="code", code="invalid_totp_code")
         await factors.disable(session, principal.user_id)
+        await _audit(session, request, principal, "totp.disable")
     return Status(status="disabled")

@@ -49,6 +49,14 @@ class ResetConfirm(_Strict):
     password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
 
 
+class PasswordChange(_Strict):
+    current_password: str | None = Field(None, min_length=1, max_length=MAX_PASSWORD,
+                                         description="required when the account has a password")
+    new_password: str = Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)
+    totp_code: str | None = Field(None, min_length=6, max_length=8, pattern=r"^[0-9]+$",
+                                  description="setting a first password on an account with a second factor")
+
+
 class TotpCode(_Strict):
     code: str = Field(min_length=6, max_length=8, pattern=r"^[0-9]+$")
 

@@ -120,13 +120,11 @@ class Sessions:
         return Invalidation(await bump_auth_counter(session), hashes=[record.token_hash])
 
     @staticmethod
-    async def revoke_all(session: AsyncSession, user_id: int) -> Invalidation:
-        hashes = list((await session.execute(
-            select(SigninSession.token_hash).where(SigninSession.user_id == user_id,
-                                                   SigninSession.revoked_at.is_(None))
-        )).scalars().all())
-        await session.execute(
-            update(SigninSession).where(SigninSession.user_id == user_id, SigninSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+    async def revoke_all(session: AsyncSession, user_id: int, keep: int | None = None) -> Invalidation:
+        """Every live session of the user, but `keep` (the caller's own, when it changes its password)."""
+        live = [SigninSession.user_id == user_id, SigninSession.revoked_at.is_(None)]
+        if keep is not None:
+            live.append(SigninSession.id != keep)
+        hashes = list((await session.execute(select(SigninSession.token_hash).where(*live))).scalars().all())
+        await session.execute(update(SigninSession).where(*live).values(revoked_at=utcnow()))
         return Invalidation(await bump_auth_counter(session), hashes=hashes)

@@ -28,10 +28,11 @@ PURGEABLE = {"audit_records", "security_events", "usage_records"}  # table names
 
 class Retention:
     def __init__(self, purge: Callable[[datetime], Awaitable[int]], days: float, *, every: float = 3600.0,
-                 name: str = "history") -> None:
+                 name: str = "history", purged: Callable[[str, int, float], Awaitable[None]] | None = None) -> None:
+        """`purged(name, rows, days)` records a purge that removed rows (the audit trail's system record)."""
         if days <= 0:
             raise ValueError("retention days must be positive (unset means keep forever)")
-        self.purge, self.days, self.every, self.name = purge, days, every, name
+        self.purge, self.days, self.every, self.name, self.purged = purge, days, every, name, purged
         self._last: float | None = None
 
     async def __call__(self) -> int:
@@ -41,6 +42,8 @@ class Retention:
         self._last = now
         try:
             purged = await self.purge(datetime.now(UTC) - timedelta(days=self.days))
+            if purged and self.purged is not None:
+                await self.purged(self.name, purged, self.days)
         except Exception as exc:
             log.error(f"{self.name}_retention_failed", error=describe(exc))
             return 0
