@@ -56,6 +56,8 @@ def test_a_team_key_spends_the_pool_and_records_the_key(
     assert nanos(balance(owner.client)["balance"]) == 1_000_000_000  # the member's own money is untouched
     usage = owner.client.get(f"/teams/{team['id']}/usage", params={"group_by": "key"}).json()
     assert usage["groups"] == [{**usage["groups"][0], "key": str(key["id"]), "requests": 1}]
+    by_member = owner.client.get(f"/teams/{team['id']}/usage", params={"group_by": "member"}).json()
+    assert [(g["key"], g["requests"], nanos(g["cost"])) for g in by_member["groups"]] == [(str(owner.id), 1, COST)]
     rows = run_sql(database_url, "SELECT user_id, key_id, cost FROM usage_records WHERE key_id = :p0", key["id"])
     assert rows == [(team["account_id"], key["id"], COST)]
     # an empty pool refuses with 402, whatever the member's own balance
@@ -178,3 +180,26 @@ def test_a_deactivated_members_team_keys_stop_and_come_back(
     while chat(gateway.url, key["key"]).status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_rotating_a_team_key(gateway: Any, admin: httpx.Client, make_user: Any, fake_b: FakeProvider) -> None:
+    fake_b.set(reply=" ".join(["word"] * 50))
+    owner, member = make_user(), make_user()
+    team = new_team(owner)
+    grant(admin, team["account_id"], "1")
+    join(owner, team["id"], member, "member")
+    key = team_key(member, team["id"])
+    assert chat(gateway.url, key["key"]).status_code == 200
+    rotated = member.client.post(f"/teams/{team['id']}/api-keys/{key['id']}/rotate", json={})
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["id"] == key["id"] and rotated.json()["member_user_id"] == member.id
+    assert chat(gateway.url, rotated.json()["key"]).status_code == 200
+    deadline = time.monotonic() + 1.0
+    while chat(gateway.url, key["key"]).status_code != 401:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # another member's key cannot be rotated by a member (404), the owner (admin and above) can
+    stranger = make_user()
+    join(owner, team["id"], stranger, "member")
+    assert stranger.client.post(f"/teams/{team['id']}/api-keys/{key['id']}/rotate").status_code == 404
+    assert owner.client.post(f"/teams/{team['id']}/api-keys/{key['id']}/rotate").status_code == 200

@@ -96,6 +96,12 @@ async def listed(session: AsyncSession, team: Team, *, include_revoked: bool) ->
     return [(k, t) for k, t in (await session.execute(query.order_by(ApiKey.id))).all()]
 
 
+async def owners(session: AsyncSession, team: Team) -> dict[int, int | None]:
+    """Every key the team ever had -> the member whose key it is (None: the team's own)."""
+    rows = await session.execute(select(TeamKey.key_id, TeamKey.member_user_id).where(TeamKey.team_id == team.id))
+    return {int(k): m for k, m in rows.all()}
+
+
 async def managed(session: AsyncSession, team: Team, caller: TeamMember, key_id: int) -> tuple[ApiKey, TeamKey]:
     """A team key the caller may change: their own (member and above), any (admin and above).
     A key of another team, or another member's for a member, is a 404."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from gatewayz.accounts import service as accounts
 from gatewayz.accounts.delegation import principal_rights
 from gatewayz.accounts.principal import Principal
-from gatewayz.accounts.schemas import KeyUpdate
+from gatewayz.accounts.schemas import KeyRotate, KeyUpdate
 from gatewayz.audit.records import audit_change
 from gatewayz.http.params import QueryBool, RowId
 from gatewayz.services import services
@@ -126,3 +126,22 @@ async def revoke_team_key(team_id: RowId, key_id: RowId, request: Request,
                            service.fields(out))
     await svc.publish(invalidation)
     return out
+
+
+@router.post("/{team_id}/api-keys/{key_id}/rotate", response_model=TeamKeyCreated)
+async def rotate_team_key(team_id: RowId, key_id: RowId, request: Request, body: KeyRotate | None = None,
+                          principal: Principal = Depends(person)) -> TeamKeyCreated:
+    """A new secret for the same team key; `grace_period_seconds` keeps the old one meanwhile."""
+    svc = services(request)
+    async with svc.db.transaction() as session:
+        team, caller = await service.membership(session, team_id, principal.user_id)
+        key, link = await keys.managed(session, team, caller, key_id)
+        before = service.fields(keys.team_key_out(key, link))
+        plaintext, invalidation = await accounts.rotate_key(
+            session, svc.settings.key_hash_secret_bytes, key, grace_period_seconds=body.grace_period_seconds if body
+            else 0, caller=principal_rights(principal))
+        out = keys.team_key_out(key, link)
+        await audit_change(session, request, principal, "team.api_key.rotate", "api_key", key.id, before,
+                           service.fields(out))
+    await svc.publish(invalidation)
+    return TeamKeyCreated(**out.model_dump(), key=plaintext)

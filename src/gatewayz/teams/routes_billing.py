@@ -13,11 +13,11 @@ from gatewayz.accounts.principal import Principal
 from gatewayz.audit.records import audit_change
 from gatewayz.billing import ledger, queries
 from gatewayz.billing.money import to_nanos, usd
-from gatewayz.billing.schemas import BalanceOut, TransactionList, TransactionType, UsageSummary
+from gatewayz.billing.schemas import BalanceOut, TransactionList, TransactionType, UsageGroup, UsageSummary
 from gatewayz.errors import PermissionDenied
 from gatewayz.http.params import MAX_ID, QueryInt, RowId, Timestamp
 from gatewayz.services import services
-from gatewayz.teams import service
+from gatewayz.teams import keys, service
 from gatewayz.teams.schemas import TransferIn, TransferOut
 
 router = APIRouter(prefix="/teams", tags=["Teams"])
@@ -60,16 +60,35 @@ async def team_transactions(
 async def team_usage(
     team_id: RowId,
     request: Request,
-    group_by: str = Query("day", pattern="^(day|model|provider|key)$"),
+    group_by: str = Query("day", pattern="^(day|model|provider|key|member)$"),
     since: Annotated[Timestamp | None, Query()] = None,
     until: Annotated[Timestamp | None, Query()] = None,
     principal: Principal = Depends(payer),
 ) -> UsageSummary:
-    """The pool's usage; `group_by=key` splits it by team key (GET /teams/{id}/api-keys says whose)."""
+    """The pool's usage; `group_by=key` splits it by team key, `member` by the member whose key it
+    was (the user id; `team` for the team's own keys)."""
     async with services(request).db.session() as session:
         team, _ = await service.membership(session, team_id, principal.user_id)
-        return await queries.usage_summary(session, user_id=team.account_id, group_by=group_by, since=since,
-                                           until=until)
+        by_key = await queries.usage_summary(session, user_id=team.account_id, since=since, until=until,
+                                             group_by="key" if group_by == "member" else group_by)
+        if group_by != "member":
+            return by_key
+        return by_member(by_key, await keys.owners(session, team))
+
+
+def by_member(by_key: UsageSummary, owners: dict[int, int | None]) -> UsageSummary:
+    """Key groups summed per member, exactly (costs in nanos)."""
+    sums: dict[str, list[int]] = {}
+    for group in by_key.groups:
+        owner = owners.get(int(group.key))
+        label = "team" if owner is None else str(owner)
+        row = sums.setdefault(label, [0] * 6)
+        for i, value in enumerate((group.requests, group.prompt_tokens, group.completion_tokens,
+                                   group.cached_tokens, group.images, to_nanos(group.cost))):
+            row[i] += value
+    groups = [UsageGroup(key=label, requests=r[0], prompt_tokens=r[1], completion_tokens=r[2], cached_tokens=r[3],
+                         images=r[4], cost=usd(r[5])) for label, r in sorted(sums.items())]
+    return by_key.model_copy(update={"group_by": "member", "groups": groups})
 
 
 @router.post("/{team_id}/credits", status_code=201, response_model=TransferOut)
