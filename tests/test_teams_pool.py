@@ -14,7 +14,7 @@ import httpx
 from tests.fakeprovider import FakeProvider
 from tests.support.databases import run_sql
 from tests.support.money import balance, grant, nanos
-from tests.support.teams import chat, join, new_team, team_key
+from tests.support.teams import chat, fire, join, new_team, team_key
 
 COST = 10_000_000  # fakepriced/priced-model, max_tokens 10 and a longer reply: exactly $0.01 a request
 REQUESTS = 60
@@ -24,20 +24,6 @@ def _pool(owner: Any, team_id: int) -> dict[str, Any]:
     response = owner.client.get(f"/teams/{team_id}/balance")
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
-
-
-async def _fire(url: str, keys: list[str], count: int) -> Counter[int]:
-    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
-    body = {"model": "fakepriced/priced-model", "messages": [{"role": "user", "content": "go"}], "max_tokens": 10}
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-
-        async def one(index: int) -> int:
-            response = await client.post(f"{url}/v1/chat/completions", json=body,
-                                         headers={"Authorization": f"Bearer {keys[index % len(keys)]}"})
-            assert response.status_code in (200, 402), response.text
-            return response.status_code
-
-        return Counter(await asyncio.gather(*(one(i) for i in range(count))))
 
 
 def test_a_team_key_spends_the_pool_and_records_the_key(
@@ -110,7 +96,7 @@ def test_many_requests_at_once_never_overspend_the_pool_or_a_cap(
     grant(admin, team["account_id"], str(20 * COST / 1e9))
     # the pool: two uncapped keys (leased, like a user's own) racing for 20 requests' worth
     keys = [team_key(owner, team["id"])["key"], team_key(owner, team["id"], owner="team")["key"]]
-    outcome = asyncio.run(_fire(gateway.url, keys, REQUESTS))
+    outcome = asyncio.run(fire([gateway.url], keys, REQUESTS))
     assert outcome == Counter({200: 20, 402: REQUESTS - 20}), outcome
     pool = _pool(owner, team["id"])
     assert nanos(pool["balance"]) == 0 and nanos(pool["held"]) == 0
@@ -119,7 +105,7 @@ def test_many_requests_at_once_never_overspend_the_pool_or_a_cap(
     assert owner.client.patch(f"/teams/{team['id']}/members/{member.id}",
                               json={"spend_cap": str(7 * COST / 1e9)}).status_code == 200
     capped = [team_key(member, team["id"])["key"], team_key(member, team["id"], name="b")["key"]]
-    outcome = asyncio.run(_fire(gateway.url, capped, REQUESTS))
+    outcome = asyncio.run(fire([gateway.url], capped, REQUESTS))
     assert outcome == Counter({200: 7, 402: REQUESTS - 7}), outcome
     assert nanos(_pool(owner, team["id"])["balance"]) == 10_000_000_000 - 7 * COST
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -37,3 +39,18 @@ def team_key(member: GwUser, team_id: int, **body: Any) -> dict[str, Any]:
 def chat(base_url: str, key: str, model: str = "fakepriced/priced-model", max_tokens: int = 10) -> httpx.Response:
     return httpx.post(f"{base_url}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, timeout=30,
                       json={"model": model, "messages": [{"role": "user", "content": "go"}], "max_tokens": max_tokens})
+
+
+async def fire(urls: list[str], keys: list[str], count: int) -> Counter[int]:
+    """`count` chat requests at once ($0.01 each on fakepriced), spread over the gateways and keys."""
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    body = {"model": "fakepriced/priced-model", "messages": [{"role": "user", "content": "go"}], "max_tokens": 10}
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def one(index: int) -> int:
+            response = await client.post(f"{urls[index % len(urls)]}/v1/chat/completions", json=body,
+                                         headers={"Authorization": f"Bearer {keys[index % len(keys)]}"})
+            assert response.status_code in (200, 402), response.text
+            return response.status_code
+
+        return Counter(await asyncio.gather(*(one(i) for i in range(count))))
