@@ -10,6 +10,7 @@ import httpx
 
 from tests.support.databases import run_sql
 from tests.support.money import balance, grant, nanos
+from tests.support.plans import assign, make_plan
 from tests.support.teams import invite, join, new_team, team_key
 
 
@@ -140,3 +141,18 @@ def test_moving_credit_into_a_pool_and_deleting_the_team(
                       json={"model": "fakepriced/priced-model", "messages": [{"role": "user", "content": "x"}]})
     assert gone.status_code == 401
     assert _audited(admin, "team.delete", str(tid))[0]["after"]["balance_returned"] == "2.500000000"
+
+
+def test_the_teams_plan_bounds_its_keys(gateway: Any, admin: httpx.Client, make_user: Any) -> None:
+    owner, member = make_user(), make_user()
+    team = new_team(owner)
+    join(owner, team["id"], member, "member")
+    assign(admin, team["account_id"], make_plan(admin, max_keys=2)["id"])  # the team's account's plan
+    first = team_key(member, team["id"])
+    team_key(owner, team["id"], owner="team")
+    refused = member.client.post(f"/teams/{team['id']}/api-keys", json={"name": "third"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "plan_key_limit"
+    assert member.client.delete(f"/teams/{team['id']}/api-keys/{first['id']}").status_code == 200
+    team_key(member, team["id"], name="third")  # a revoked key frees its place
+    # the members' own keys are theirs, not the team's
+    assert member.client.post("/user/api-keys", json={"name": "mine"}).status_code == 201

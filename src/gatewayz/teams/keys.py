@@ -20,6 +20,8 @@ from gatewayz.accounts.schemas import KeyCreate
 from gatewayz.accounts.tables import ApiKey, User
 from gatewayz.billing.money import MAX_NANOS
 from gatewayz.errors import InvalidRequest, NotFound
+from gatewayz.plans.book import PlanBook, current_assignment
+from gatewayz.plans.entitlements import check_key_allowance
 from gatewayz.teams import roles
 from gatewayz.teams.schemas import TeamKeyCreate, TeamKeyOut
 from gatewayz.teams.tables import Team, TeamKey, TeamMember
@@ -57,6 +59,13 @@ class TeamKeys:
             cap_limit=min(member.spend_cap, MAX_NANOS) if capped else None,
             cap_period=member.cap_period if capped else None,
         )
+
+
+async def check_allowance(session: AsyncSession, book: PlanBook, caller: Principal, team: Team) -> None:
+    """The team's plan (its account's: POST /plans/assign with the account id) bounds its keys."""
+    plan_id, ends_at = await current_assignment(session, team.account_id)
+    plan = book.effective(replace(caller, plan_id=plan_id, plan_ends_at=ends_at))
+    await check_key_allowance(session, team.account_id, plan.max_keys)
 
 
 def check_scopes(scopes: list[str]) -> None:

@@ -75,6 +75,7 @@ async def create_team_key(team_id: RowId, body: TeamKeyCreate, request: Request,
     svc = services(request)
     async with svc.db.transaction() as session:
         team, caller = await service.membership(session, team_id, principal.user_id)
+        await keys.check_allowance(session, svc.plans, principal, team)
         key, link, plaintext = await keys.create(session, svc.settings.key_hash_secret_bytes, team, caller, body,
                                                  default_environment=svc.settings.environment,
                                                  rights=principal_rights(principal))

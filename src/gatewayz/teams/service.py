@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatewayz.accounts.cache import bump_auth_counter
@@ -191,7 +192,10 @@ async def add_member(session: AsyncSession, team_id: int, user_id: int, role: st
         raise InvalidRequest(f"A user belongs to at most {MAX_TEAMS_PER_USER} teams.", code="too_many_teams")
     member = TeamMember(team_id=team_id, user_id=user_id, role=role)
     session.add(member)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # joined at the same moment through another invitation
+        raise Conflict("You are already a member of this team.", code="already_member") from exc
     return member
 
 
