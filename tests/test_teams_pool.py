@@ -189,3 +189,58 @@ def test_rotating_a_team_key(gateway: Any, admin: httpx.Client, make_user: Any, 
     join(owner, team["id"], stranger, "member")
     assert stranger.client.post(f"/teams/{team['id']}/api-keys/{key['id']}/rotate").status_code == 404
     assert owner.client.post(f"/teams/{team['id']}/api-keys/{key['id']}/rotate").status_code == 200
+
+
+def test_a_capped_hold_left_by_a_crashed_process_gives_the_cap_back(
+    gateway: Any, admin: httpx.Client, make_user: Any, fake_b: FakeProvider, database_url: str,
+    base_env: dict[str, str],
+) -> None:
+    from gatewayz.billing.holds import HoldLedger, SpendCap
+    from gatewayz.storage.fastsql import FastSQL
+    from tests.conftest import settings_from_env
+
+    fake_b.set(reply=" ".join(["word"] * 50))
+    owner, member = make_user(), make_user()
+    team = new_team(owner)
+    grant(admin, team["account_id"], "1")
+    join(owner, team["id"], member, "member")
+    assert owner.client.patch(f"/teams/{team['id']}/members/{member.id}",
+                              json={"spend_cap": "0.01", "cap_period": "weekly"}).status_code == 200
+    cap_id = run_sql(database_url, "SELECT id FROM team_members WHERE team_id = :p0 AND user_id = :p1",
+                     team["id"], member.id)[0][0]
+    key = team_key(member, team["id"])
+
+    async def crash_mid_request() -> None:
+        fast = FastSQL(settings_from_env(base_env))
+        await fast.open()
+        try:  # the member's whole cap held by a request whose process never settles it
+            await HoldLedger(fast).place(request_id=f"req_capped_{cap_id}", user_id=team["account_id"],
+                                         key_id=key["id"], amount=COST, budget=None, ttl=0.5,
+                                         cap=SpendCap(int(cap_id), COST, "weekly"))  # type: ignore[arg-type]
+        finally:
+            await fast.close()
+
+    asyncio.run(crash_mid_request())
+    assert chat(gateway.url, key["key"]).json()["error"]["code"] == "member_cap_exceeded"
+    deadline = time.monotonic() + 5
+    while chat(gateway.url, key["key"]).status_code != 200:  # the sweeper released the hold and the cap
+        assert time.monotonic() < deadline, "an expired hold kept the member's cap"
+        time.sleep(0.1)
+    assert run_sql(database_url, "SELECT spent, held FROM cap_spend WHERE cap_id = :p0", cap_id) == [(COST, 0)]
+
+
+def test_a_kept_settlement_remembers_its_cap() -> None:
+    """A settlement kept for the billing job (database trouble) is JSON: the cap must survive it."""
+    from datetime import UTC, datetime
+
+    from gatewayz.billing.holds import Hold
+    from gatewayz.billing.settlement import _hold_from, _hold_json
+
+    hold = Hold(7, 100, 3, 9, None, 11, datetime(2026, 12, 1, tzinfo=UTC))
+    assert _hold_from(orjson_roundtrip(_hold_json(hold))) == hold
+
+
+def orjson_roundtrip(value: Any) -> Any:
+    import orjson
+
+    return orjson.loads(orjson.dumps(value))
