@@ -93,7 +93,7 @@ async def stripe_webhook(request: Request) -> dict[str, Any]:
     event = parse_event(payload)
     try:
         async with svc.db.transaction() as session:
-            webhooks.bind(session, svc.settings)
+            webhooks.bind(session, svc.settings, svc)
             fresh = await _claim(session, event)
             handled = fresh and await webhooks.dispatch(session, event)
             later = webhooks.take_after_commit(session)

@@ -42,6 +42,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 
 _REGISTRY: dict[str, list[Handler]] = {}
 _SETTINGS_KEY = "gatewayz.settings"
+_SERVICES_KEY = "gatewayz.services"
 _AFTER_COMMIT_KEY = "gatewayz.after_commit"
 
 
@@ -69,10 +70,17 @@ def registered_types() -> frozenset[str]:
     return frozenset(t for t, handlers in _REGISTRY.items() if handlers)
 
 
-def bind(session: AsyncSession, settings: Settings) -> None:
-    """Called by the webhook route (and tests) before handlers run in `session`."""
+def bind(session: AsyncSession, settings: Settings, services: Any = None) -> None:
+    """Called by the webhook route (and tests) before handlers run in `session`; `services` is
+    the process's Services (handlers that change cached state publish through it after the commit)."""
     session.info[_SETTINGS_KEY] = settings
+    session.info[_SERVICES_KEY] = services
     session.info[_AFTER_COMMIT_KEY] = []
+
+
+def services_of(session: AsyncSession) -> Any:
+    """The Services the session was bound with (None in tests that bind settings only)."""
+    return session.info.get(_SERVICES_KEY)
 
 
 def settings_of(session: AsyncSession) -> Settings:
