@@ -40,6 +40,7 @@ from gatewayz.payments.admin_routes import router as payments_admin_router
 from gatewayz.payments.routes import router as payments_router
 from gatewayz.payments.webhook_route import router as stripe_webhook_router
 from gatewayz.plans.routes import router as plans_router
+from gatewayz.plans.subscription_routes import router as subscriptions_router
 from gatewayz.plans.trial_routes import router as trials_router
 from gatewayz.services import Services
 from gatewayz.settings import Settings, load_settings
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(teams_router)
     app.include_router(team_billing_router)
     app.include_router(trials_router)
+    app.include_router(subscriptions_router)
     for signin_router in (signin_tokens_router, oidc_router, password_router, sessions_router,
                           account_router):
         app.include_router(signin_router)

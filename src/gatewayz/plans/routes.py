@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
@@ -74,10 +76,12 @@ async def get_public_plan(plan_id: RowId, request: Request) -> PlanOut:
 async def user_plan(request: Request, principal: Principal = Depends(billing_scope)) -> UserPlanOut:
     """The caller's plan now (the default plan when none of its own applies) and its subscription."""
     svc = services(request)
-    effective = svc.plans.effective(principal)
+    plan_id = principal.plan_id
+    if principal.plan_ends_at is not None and principal.plan_ends_at <= time.time():
+        plan_id = None
     async with svc.db.session() as session:
         sub = await session.get(PlanSubscription, principal.user_id)
-        row = await session.get(Plan, effective.id) if effective.id else None
+        row = await session.get(Plan, plan_id) if plan_id is not None else None
         if row is None:
             row = (await session.execute(select(Plan).where(Plan.slug == svc.settings.default_plan))).scalar_one()
     own = sub is not None and sub.plan_id == row.id and principal.plan_id == row.id

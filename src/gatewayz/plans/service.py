@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatewayz.accounts.cache import bump_auth_counter
 from gatewayz.accounts.service import Invalidation
+from gatewayz.accounts.tables import User
 from gatewayz.billing import ledger
 from gatewayz.billing.ledger import _insert_ignore
 from gatewayz.billing.money import to_nanos, usd
@@ -129,30 +130,38 @@ async def delete_plan(session: AsyncSession, row: Plan, protected: set[str]) -> 
 # -- assignment ------------------------------------------------------------------------------------
 
 
+async def lock_user(session: AsyncSession, user_id: int) -> None:
+    """Serialise changes of one user's plan row: a no-op UPDATE of the user takes its row lock
+    (PostgreSQL) or the write lock (SQLite) before the plan row is read, so two writers (an admin
+    and a webhook, two webhooks at once) cannot both find no row and both insert one."""
+    await session.execute(update(User).where(User.id == user_id).values(updated_at=User.updated_at))
+
+
 async def grant_period_credits(session: AsyncSession, *, user_id: int, plan: Plan, reference: str,
-                               period_end: datetime | None, actor: str) -> int | None:
-    """The period's credits, exactly once per `reference`: the unique row is inserted first, in
-    the same transaction as the ledger entry; a second grant for it (a replay, a racing process)
-    finds it taken and grants nothing. Returns the ledger entry id, or None."""
-    if plan.credits_per_period <= 0:
-        return None
+                               period_end: datetime | None, actor: str) -> tuple[bool, int | None]:
+    """The period's credits, exactly once per `reference` (an invoice, a period start): the unique
+    row is claimed first, in the same transaction as the ledger entry; a second call for it (a
+    replay, the other of Stripe's two "paid" events, a racing process) finds it taken. Returns
+    (whether this call claimed the period, the ledger entry id or None when there are no credits)."""
     taken = (await session.execute(select(PlanCreditGrant.id).where(PlanCreditGrant.reference == reference))).first()
     if taken is not None:
-        return None
+        return False, None
     await _insert_ignore(session, PlanCreditGrant.__table__, {  # type: ignore[arg-type]
         "reference": reference, "user_id": user_id, "plan_id": plan.id, "amount": plan.credits_per_period,
         "created_at": utcnow(),
     })
     row = (await session.execute(select(PlanCreditGrant).where(PlanCreditGrant.reference == reference))).scalar_one()
-    if row.transaction_id is not None or row.user_id != user_id:
-        return None
+    if row.transaction_id is not None or row.user_id != user_id or row.plan_id != plan.id:
+        return False, None  # another transaction claimed it between our read and our insert
+    if plan.credits_per_period <= 0:
+        return True, None
     expires = period_end if plan.credits_expire and period_end is not None and period_end > utcnow() else None
     entry = await ledger.adjust(session, user_id=user_id, amount=plan.credits_per_period, type_="plan_credits",
                                 reason=f"plan {plan.slug}: credits of the period", actor=actor,
                                 reference=f"plan:{reference}"[:128], expires_at=expires)
     row.transaction_id = entry
     await session.flush()
-    return entry
+    return True, entry
 
 
 async def assign_plan(
@@ -162,7 +171,8 @@ async def assign_plan(
     """Put the user on `plan` from now; the default plan removes the user's row. Returns the row,
     the ledger entry of the first period's credits (if granted) and the invalidation."""
     now = utcnow()
-    current = await session.get(PlanSubscription, user_id, with_for_update=True)
+    await lock_user(session, user_id)
+    current = await session.get(PlanSubscription, user_id, populate_existing=True)
     if plan.slug == default_slug:
         if current is not None:
             await session.execute(delete(PlanSubscription).where(PlanSubscription.user_id == user_id))
@@ -181,6 +191,6 @@ async def assign_plan(
     entry = None
     if grant_credits:
         reference = f"period:{user_id}:{plan.id}:{now.isoformat()}"
-        entry = await grant_period_credits(session, user_id=user_id, plan=plan, reference=reference,
-                                           period_end=period_end, actor=actor)
+        _, entry = await grant_period_credits(session, user_id=user_id, plan=plan, reference=reference,
+                                              period_end=period_end, actor=actor)
     return current, entry, Invalidation(await bump_auth_counter(session), user_id=user_id)

@@ -60,6 +60,7 @@ class PlanSubscription(Base):
     past_due_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the last Stripe event applied
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 

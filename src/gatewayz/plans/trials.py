@@ -22,7 +22,7 @@ from gatewayz.billing import ledger
 from gatewayz.billing.ledger import _insert_ignore
 from gatewayz.billing.tables import CreditAccount, CreditGrant, UsageRecord
 from gatewayz.errors import Conflict, GatewayError, NotFound
-from gatewayz.plans.service import assign_plan
+from gatewayz.plans.service import assign_plan, lock_user
 from gatewayz.plans.tables import Plan, PlanSubscription, Trial, TrialQuota
 from gatewayz.storage.types import utcnow
 
@@ -69,6 +69,7 @@ async def start_trial(
     length: timedelta, per_ip: int, per_domain: int | None, default_slug: str,
 ) -> tuple[Trial, Invalidation]:
     now = utcnow()
+    await lock_user(session, user_id)  # the user first, the credit account later: the order every writer takes
     current = await session.get(PlanSubscription, user_id)
     if current is not None and (current.ends_at is None or current.ends_at > now):
         raise Conflict("You are on a plan already; a free trial is for new users.", code="already_subscribed")

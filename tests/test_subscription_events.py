@@ -1,0 +1,134 @@
+"""Subscription events signed here (what localstripe cannot send): an invoice's credits once however
+often and in whatever form Stripe says it was paid, trial conversion, out-of-order updates, a
+failed payment (past due, then the default plan after the grace period), the current API's shapes."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from tests.support.databases import run_sql
+from tests.support.identity import GwUser
+from tests.support.money import nanos
+from tests.support.payments import LocalStripe, event, on, post_event, stripe_gateway, wait_for
+from tests.support.plans import make_plan
+from tests.support.servers import ThreadedGateway
+
+PERIOD = 30 * 86400
+
+
+def subscription(user: GwUser, plan: dict[str, Any], price: str, **changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"id": changes.pop("id", f"sub_{secrets.token_hex(8)}"), "object": "subscription", "status": "active",
+            "customer": f"cus_{secrets.token_hex(6)}", "cancel_at_period_end": False, "cancel_at": None,
+            "metadata": {"gatewayz_user_id": str(user.id), "gatewayz_plan_id": str(plan["id"]),
+                         "gatewayz_interval": "month"},
+            "items": {"object": "list", "data": [{"id": f"si_{secrets.token_hex(6)}", "object": "subscription_item",
+                                                  "current_period_start": now, "current_period_end": now + PERIOD,
+                                                  "price": {"id": price, "recurring": {"interval": "month"}}}]},
+            **changes}
+
+
+def invoice(sub: dict[str, Any], price: str, cents: int = 2000, **changes: Any) -> dict[str, Any]:
+    """In the current API's shape: the subscription under parent.subscription_details."""
+    now = int(time.time())
+    return {"id": changes.pop("id", f"in_{secrets.token_hex(8)}"), "object": "invoice", "customer": sub["customer"],
+            "amount_paid": cents, "currency": "usd", "status": "paid",
+            "parent": {"type": "subscription_details", "subscription_details": {
+                "subscription": sub["id"], "metadata": sub["metadata"]}},
+            "lines": {"object": "list", "data": [{"period": {"start": now, "end": now + PERIOD},
+                                                  "pricing": {"price_details": {"price": price}}}]},
+            **changes}
+
+
+def priced(admin: httpx.Client, **fields: Any) -> tuple[dict[str, Any], str]:
+    price = f"price_{secrets.token_hex(6)}"
+    return make_plan(admin, price_monthly="20", credits_per_period="15", stripe_price_monthly=price, **fields), price
+
+
+def test_an_invoice_pays_its_credits_once_and_converts_the_trial(
+    stripe_gw: ThreadedGateway, admin: httpx.Client, make_user: Any, database_url: str
+) -> None:
+    plan, price = priced(admin, credits_expire=True)
+    user: GwUser = make_user()
+    with on(stripe_gw, user) as client:
+        assert client.post("/trials/start").status_code == 201
+        sub = subscription(user, plan, price)
+        assert post_event(client, event("customer.subscription.created", sub)).status_code == 200
+        assert client.get("/user/plan").json()["plan"]["id"] == plan["id"]
+        paid = invoice(sub, price)
+        replayed = event("invoice.paid", paid)
+        bodies = [replayed] * 3 + [event("invoice.payment_succeeded", paid), event("invoice.paid", paid)]
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(lambda body: post_event(client, body), bodies))
+        assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+        assert client.get("/user/balance").json()["balance"] == "25.000000000"  # the trial's 10 + the period's 15
+        status = client.get("/trials/status").json()
+        assert status["status"] == "converted" and status["conversion"] == "subscription"
+    rows = run_sql(database_url, "SELECT amount FROM credit_transactions WHERE user_id = :p0 AND type = 'plan_credits'",
+                   user.id)
+    assert [int(r[0]) for r in rows] == [nanos("15")]
+    expiring = run_sql(database_url, "SELECT COUNT(*) FROM credit_grants WHERE user_id = :p0", user.id)
+    assert expiring[0][0] == 2  # the trial's and the period's (credits_expire)
+
+
+def test_an_invoice_before_any_subscription_event(
+    stripe_gw: ThreadedGateway, admin: httpx.Client, make_user: Any
+) -> None:
+    plan, price = priced(admin)
+    user: GwUser = make_user()
+    with on(stripe_gw, user) as client:
+        sub = subscription(user, plan, price)  # Stripe (localstripe) does not know it: the invoice tells
+        assert post_event(client, event("invoice.paid", invoice(sub, price))).status_code == 200
+        assert client.get("/user/plan").json()["plan"]["id"] == plan["id"]
+        assert client.get("/user/balance").json()["balance"] == "15.000000000"
+        stranger = subscription(user, plan, price, metadata={})
+        foreign = invoice(stranger, price)
+        foreign["parent"]["subscription_details"]["metadata"] = {}
+        assert post_event(client, event("invoice.paid", foreign)).status_code == 200  # not ours: acknowledged
+        assert client.get("/user/balance").json()["balance"] == "15.000000000"
+
+
+def test_an_older_event_delivered_late_does_not_undo_a_newer_one(
+    stripe_gw: ThreadedGateway, admin: httpx.Client, make_user: Any
+) -> None:
+    plan, price = priced(admin)
+    user: GwUser = make_user()
+    now = int(time.time())
+    sub = subscription(user, plan, price)
+    with on(stripe_gw, user) as client:
+        cancelled = {**sub, "cancel_at_period_end": True}
+        assert post_event(client, event("customer.subscription.updated", cancelled, created=now + 10)).status_code \
+            == 200
+        assert post_event(client, event("customer.subscription.created", sub, created=now)).status_code == 200
+        mine = client.get("/user/plan").json()["subscription"]
+        assert mine["cancel_at_period_end"] is True and mine["ends_at"] == mine["current_period_end"]
+        ended = {**sub, "status": "canceled"}
+        assert post_event(client, event("customer.subscription.deleted", ended, created=now + 20)).status_code == 200
+        assert client.get("/user/plan").json()["default"] is True
+
+
+def test_a_failed_payment_is_past_due_then_the_default_plan(
+    stripe_gw: ThreadedGateway, base_env: dict[str, str], localstripe: LocalStripe, admin: httpx.Client,
+    make_user: Any
+) -> None:
+    plan, price = priced(admin)
+    user: GwUser = make_user()
+    sub = subscription(user, plan, price)
+    with on(stripe_gw, user) as client:
+        assert post_event(client, event("customer.subscription.created", sub)).status_code == 200
+        assert post_event(client, event("invoice.payment_failed", invoice(sub, price, status="open",
+                                                                           amount_paid=0))).status_code == 200
+        mine = client.get("/user/plan").json()
+        assert mine["plan"]["id"] == plan["id"] and mine["subscription"]["status"] == "past_due"  # the grace period
+        failed = [e for e in client.get("/user/billing-events").json() if e["type"] == "payment_failed"]
+        assert len(failed) == 1 and failed[0]["data"]["subscription"] == sub["id"]
+        assert client.get("/user/balance").json()["balance"] == "0.000000000"  # no credits for an unpaid invoice
+        with stripe_gateway(base_env, localstripe, subscription_grace_days=0, billing_job_interval_seconds=0.2):
+            assert wait_for(lambda: client.get("/user/plan").json()["default"] is True, timeout=5)
+        events = [e["type"] for e in client.get("/user/billing-events").json()]
+        assert "plan_downgraded" in events
