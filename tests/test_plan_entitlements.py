@@ -40,9 +40,14 @@ def test_allowed_models_refuse_others_and_a_change_applies_at_once(
     assert fallback.status_code == 403 and error_code(fallback) == "model_not_in_plan"  # fallbacks too
     allowed = funded.client.post("/v1/chat/completions", json={"model": "fakebackup/gpt-4o-mini", "messages": HI})
     assert allowed.status_code == 200, allowed.text
+    listed = {m["id"] for m in funded.client.get("/v1/models").json()["data"]}
+    assert "fakebackup/gpt-4o-mini" in listed and not any(m.startswith("fakeopenai/") for m in listed)
+    assert funded.client.get("/v1/models/fakeopenai/gpt-4o-mini").status_code == 404
+    assert funded.client.get("/v1/models/fakebackup/gpt-4o-mini").status_code == 200
     assert admin.patch(f"/admin/plans/{plan['id']}", json={"allowed_models": None}).status_code == 200
     now_allowed = funded.client.post("/v1/chat/completions", json={"model": "fakeopenai/gpt-4o-mini", "messages": HI})
     assert now_allowed.status_code == 200, now_allowed.text
+    assert funded.client.get("/v1/models/fakeopenai/gpt-4o-mini").status_code == 200
     events = admin.get("/admin/security-events", params={"reason": "model_not_in_plan"}).json()["data"]
     assert any(e["user_id"] == funded.id for e in events)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -60,6 +61,8 @@ class PlanHook(Protocol):
     async def assignment(self, user_id: int) -> tuple[int | None, float | None]: ...
 
     def model_refusal(self, principal: Principal, model: str) -> GatewayError | None: ...
+
+    def model_filter(self, principal: Principal) -> Callable[[str], bool] | None: ...
 
     def feature_refusal(self, principal: Principal, feature: str) -> GatewayError | None: ...
 
@@ -324,6 +327,16 @@ class Authenticator:
             refusal = self.plans.model_refusal(principal, model)
             if refusal is not None:
                 self.refuse(conn, self.client_ip(conn), None, principal, refusal, "model_not_in_plan")
+
+    def model_filter(self, principal: Principal | None) -> Callable[[str], bool] | None:
+        """What model listings show the caller: None when neither the key nor the plan restricts."""
+        if principal is None:
+            return None
+        key = principal.allows_model if principal.allowed_models is not None else None
+        plan = self.plans.model_filter(principal) if self.plans is not None else None
+        if key is None or plan is None:
+            return key or plan
+        return lambda model: key(model) and plan(model)
 
     def authorize_feature(self, conn: HTTPConnection, principal: Principal, feature: str) -> None:
         """A feature of the owner's plan (`history`, `images`): 403 when the plan lacks it."""

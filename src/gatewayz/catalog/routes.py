@@ -76,8 +76,9 @@ async def _caller(request: Request, svc: Services) -> Principal | None:
     return await svc.auth.authenticate(request, "inference")
 
 
-def _allowed(principal: Principal | None) -> object:
-    return principal.allows_model if principal is not None and principal.allowed_models is not None else None
+def _allowed(svc: Services, principal: Principal | None) -> object:
+    """The key's model allowlist and the owner's plan (None: every model)."""
+    return svc.auth.model_filter(principal)
 
 
 @router.get("/v1/models", include_in_schema=False, response_model=None)
@@ -92,9 +93,10 @@ async def list_v1_models(request: Request) -> Response:
         return await svc.inference.models(request)
     await svc.catalog.ready()
     index = catalog_index(svc.catalog)
-    if principal.allowed_models is None:
+    allowed = svc.auth.model_filter(principal)
+    if allowed is None:
         return _json(list_body(index.models))
-    return _json(list_body(item for item in index.models if principal.allows_model(item.record.id)))
+    return _json(list_body(item for item in index.models if allowed(item.record.id)))
 
 
 @router.get("/v1/models/{model_id:path}", include_in_schema=False, response_model=None)
@@ -108,7 +110,8 @@ async def get_v1_model(request: Request, model_id: str) -> Response:
         return await svc.inference.model(request, model_id)
     await svc.catalog.ready()
     item = catalog_index(svc.catalog).by_id.get(model_id)
-    if item is None or not principal.allows_model(model_id):
+    allowed = svc.auth.model_filter(principal)
+    if item is None or (allowed is not None and not allowed(model_id)):
         raise NotFound(f"The model '{model_id}' does not exist.", param="model", code="model_not_found")
     return _json(item.json)
 
@@ -185,7 +188,7 @@ async def _search(
     await svc.catalog.ready()
     live = await live_view(svc)
     measure = live.measure(query.sort) if query.sort in LIVE_SORTS else None
-    total, page = run_query(catalog_index(svc.catalog), query, _allowed(principal), measure)  # type: ignore[arg-type]
+    total, page = run_query(catalog_index(svc.catalog), query, _allowed(svc, principal), measure)  # type: ignore[arg-type]
     return _json(page_body(total, page, query, live.entry))
 
 
@@ -260,7 +263,7 @@ async def get_model(request: Request, model_id: Annotated[str, Path(max_length=4
     await svc.catalog.ready()
     index = catalog_index(svc.catalog)
     live = await live_view(svc)
-    body = find_model(index, model_id, _allowed(principal), live.endpoint)  # type: ignore[arg-type]
+    body = find_model(index, model_id, _allowed(svc, principal), live.endpoint)  # type: ignore[arg-type]
     if model_id in index.by_id and svc.catalog.store is not None:  # one endpoint asked for: its price history
         item = index.by_id[model_id]
         history = await svc.catalog.store.price_history(item.record.provider, item.record.model)

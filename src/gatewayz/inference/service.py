@@ -358,7 +358,8 @@ class InferenceService:
                             "owned_by": provider,
                         }
                     )
-        return [e for e in entries if principal.allows_model(e["id"])]
+        allowed = self.auth.model_filter(principal)
+        return entries if allowed is None else [e for e in entries if allowed(e["id"])]
 
     async def models(self, request: Request) -> Response:
         entries = await self.model_list(request)

@@ -4,6 +4,7 @@ the number of keys (at key creation, the only place it costs a query)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select, update
@@ -38,6 +39,12 @@ class PlanGate:
             return None
         return PermissionDenied(f"Your plan ({plan.name}) does not include the model '{model}'.", param="model",
                                 code="model_not_in_plan")
+
+    def model_filter(self, principal: Principal) -> Callable[[str], bool] | None:
+        if principal.is_sandbox:
+            return None
+        plan = self.book.effective(principal)
+        return plan.allows_model if plan.allowed_models is not None else None
 
     def feature_refusal(self, principal: Principal, feature: str) -> GatewayError | None:
         plan = self.book.effective(principal)
