@@ -132,3 +132,33 @@ def test_a_failed_payment_is_past_due_then_the_default_plan(
             assert wait_for(lambda: client.get("/user/plan").json()["default"] is True, timeout=5)
         events = [e["type"] for e in client.get("/user/billing-events").json()]
         assert "plan_downgraded" in events
+
+
+def test_the_admin_analytics_are_what_happened(
+    stripe_gw: ThreadedGateway, admin: httpx.Client, make_user: Any
+) -> None:
+    plan, price = priced(admin, trial_eligible=True)
+    payer, failing, trying = make_user(), make_user(), make_user()
+    with on(stripe_gw, payer) as a, on(stripe_gw, failing) as b, on(stripe_gw, trying) as c:
+        assert c.post("/trials/start", json={"plan_id": plan["id"]}).status_code == 201
+        for client, user in ((a, payer), (b, failing)):
+            sub = subscription(user, plan, price)
+            assert post_event(client, event("customer.subscription.created", sub)).status_code == 200
+            if user is payer:
+                paid = event("invoice.paid", invoice(sub, price, cents=2000))
+                for body in (paid, paid, event("invoice.payment_succeeded", paid["data"]["object"])):
+                    assert post_event(client, body).status_code == 200
+                assert post_event(client, event("invoice.paid", invoice(sub, price, cents=1500))).status_code == 200
+            else:
+                assert post_event(client, event("invoice.payment_failed", invoice(sub, price, amount_paid=0))) \
+                    .status_code == 200
+    figures = admin.get("/admin/plans/analytics")
+    assert figures.status_code == 200, figures.text
+    mine = next(p for p in figures.json()["plans"] if p["plan_id"] == plan["id"])
+    assert mine["subscribers"] == 3 and mine["by_status"] == {"active": 1, "past_due": 1, "trialing": 1}
+    assert mine["by_source"] == {"stripe": 2, "trial": 1}
+    assert (mine["invoices_paid"], mine["revenue_cents"], mine["revenue"]) == (2, 3500, "35.000000000")
+    assert (mine["periods_granted"], mine["credits_granted"]) == (2, "30.000000000")
+    assert (mine["trials_started"], mine["trials_converted"]) == (1, 0)
+    assert figures.json()["trials"]["started"] >= 1
+    assert make_user().client.get("/admin/plans/analytics").status_code == 403

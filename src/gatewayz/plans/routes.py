@@ -16,6 +16,7 @@ from gatewayz.billing.money import usd
 from gatewayz.errors import Conflict, NotFound
 from gatewayz.http.params import RowId
 from gatewayz.plans import service
+from gatewayz.plans.analytics import PlanAnalytics, plan_analytics
 from gatewayz.plans.schemas import (
     AdminPlanList,
     AdminPlanOut,
@@ -129,6 +130,14 @@ async def list_plans(request: Request, admin: Principal = Depends(read_plans)) -
         rows = (await session.execute(select(Plan).order_by(Plan.id))).scalars().all()
         counts = await service.subscriber_counts(session)
     return AdminPlanList(data=[service.admin_plan_out(r, counts.get(r.id, 0)) for r in rows])
+
+
+@router.get("/admin/plans/analytics", response_model=PlanAnalytics)
+async def analytics(request: Request, admin: Principal = Depends(read_plans)) -> PlanAnalytics:
+    """Per plan: subscribers by status and source, periods and credits granted, invoices paid and
+    their revenue, trials started and converted; and all trials together."""
+    async with services(request).db.session() as session:
+        return await plan_analytics(session)
 
 
 @router.get("/admin/plans/{plan_id}", response_model=AdminPlanOut)

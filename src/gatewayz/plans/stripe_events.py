@@ -151,16 +151,16 @@ async def invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
     period = _line(invoice).get("period")
     period = period if isinstance(period, dict) else {}
     start, end = when(period.get("start")), when(period.get("end"))
-    claimed, entry = await grant_period_credits(session, user_id=user_id, plan=plan,
-                                                reference=f"invoice:{invoice_id}", period_end=end, actor="stripe")
+    amount = invoice.get("amount_paid")
+    cents = amount if isinstance(amount, int) and not isinstance(amount, bool) and 0 <= amount < 2**40 else 0
+    claimed, entry = await grant_period_credits(session, user_id=user_id, plan=plan, reference=f"invoice:{invoice_id}",
+                                                period_end=end, actor="stripe", paid_cents=cents)
     if not claimed:
         return  # this invoice was handled already (Stripe sends invoice.paid and invoice.payment_succeeded)
     if end is not None and (row.current_period_end is None or end >= row.current_period_end):
         row.current_period_start, row.current_period_end = start or row.current_period_start, end
     row.status, row.past_due_since, row.updated_at = "active", None, utcnow()
     await session.flush()
-    amount = invoice.get("amount_paid")
-    cents = amount if isinstance(amount, int) and not isinstance(amount, bool) and 0 <= amount < 2**40 else 0
     await _audit(session, "plan.invoice_paid", user_id, {
         "invoice": invoice_id, "plan_id": plan.id, "amount_cents": cents, "credits_transaction_id": entry,
         "credits": usd(plan.credits_per_period) if entry is not None else None})
