@@ -62,6 +62,10 @@ CONFLICTS = {
     ("/admin/users", "post"),
     ("/admin/roles", "post"),  # the name is taken
     ("/admin/roles/{name}", "delete"),  # another role inherits it
+    ("/teams/{team_id}", "delete"),  # requests still spend from the pool
+    ("/teams/{team_id}/members/{user_id}", "patch"),  # the last owner
+    ("/teams/{team_id}/members/{user_id}", "delete"),
+    ("/teams/invitations/{token}/accept", "post"),  # a member already
     *((path, "post") for path in INFERENCE_BODY_PATHS),  # Idempotency-Key reused with another body
 }
 RESPONSE_STORE = "/v1/responses"  # every route under it answers 503 while stored responses are not configured
