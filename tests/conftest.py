@@ -274,3 +274,10 @@ def stripe_gw(
     webhooks it receives); users made by `make_user` reach it with `on(stripe_gw, user)`."""
     with stripe_gateway(base_env, localstripe) as server:
         yield server
+
+
+@pytest.fixture
+def stripe_admin(stripe_gw: ThreadedGateway, admin: httpx.Client) -> Iterator[httpx.Client]:
+    """The admin's client against `stripe_gw`."""
+    with httpx.Client(base_url=stripe_gw.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30) as client:
+        yield client

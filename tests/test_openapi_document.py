@@ -64,7 +64,7 @@ def test_inference_operations_document_their_bodies(
         assert {"system", "user", "assistant", "tool"} <= set(message["properties"]["role"]["enum"])
 
 
-PUBLIC_PAYMENT_PATHS = ("/api/stripe/webhook", "/api/stripe/packages")
+PUBLIC_PAYMENT_PATHS = ("/api/stripe/webhook", "/api/stripe/packages", "/r/{code}")
 
 
 def test_no_422_anywhere_and_every_error_has_the_error_shape(document: dict[str, Any]) -> None:

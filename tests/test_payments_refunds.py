@@ -3,28 +3,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support.databases import run_sql
-from tests.support.identity import ADMIN_KEY
 from tests.support.money import balance, nanos
 from tests.support.payments import LocalStripe, buy, event, on, post_event
 from tests.support.servers import ThreadedGateway
 
 
-@pytest.fixture
-def boss(stripe_gw: ThreadedGateway, admin: httpx.Client) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stripe_gw.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}, timeout=30) as c:
-        yield c
-
-
-def _refund(boss: httpx.Client, payment_id: int, **body: Any) -> httpx.Response:
-    return boss.post("/api/stripe/refund", json={"payment_id": payment_id, "reason": "test", **body})
+def _refund(admin: httpx.Client, payment_id: int, **body: Any) -> httpx.Response:
+    return admin.post("/api/stripe/refund", json={"payment_id": payment_id, "reason": "test", **body})
 
 
 def _stripe_refunds(localstripe: LocalStripe, intent: str) -> list[int]:
@@ -46,13 +37,13 @@ def _charge(purchase: dict[str, Any], refunded: int, **changes: Any) -> dict[str
 
 
 def test_a_full_refund_goes_through_stripe_and_takes_the_credits_back(
-    stripe_gw: ThreadedGateway, localstripe: LocalStripe, boss: httpx.Client, make_user: Any, database_url: str
+    stripe_gw: ThreadedGateway, localstripe: LocalStripe, stripe_admin: httpx.Client, make_user: Any, database_url: str
 ) -> None:
     user = make_user()
     with on(stripe_gw, user) as client:
         purchase = buy(client, localstripe, package="starter")
         assert balance(client)["balance"] == "10.000000000"
-        answer = _refund(boss, purchase["payment_id"])
+        answer = _refund(stripe_admin, purchase["payment_id"])
         assert answer.status_code == 201, answer.text
         body = answer.json()
         assert (body["status"], body["amount_cents"], body["credits_deducted"], body["credits_shortfall"]) == (
@@ -64,43 +55,44 @@ def test_a_full_refund_goes_through_stripe_and_takes_the_credits_back(
         shown = client.get("/user/payments").json()["data"][0]
         assert (shown["status"], shown["refunded_cents"], shown["refunded_credits"]) == ("refunded", 1000,
                                                                                        "10.000000000")
-        again = _refund(boss, purchase["payment_id"])
+        again = _refund(stripe_admin, purchase["payment_id"])
         assert (again.status_code, again.json()["error"]["code"]) == (400, "refund_exceeds_payment")
         # Stripe's own charge.refunded for it, later, takes nothing more
         assert post_event(client, _charge(purchase, 1000)).status_code == 200
         assert balance(client)["balance"] == "0.000000000"
-    audit = boss.get("/admin/audit-logs", params={"action": "payments.refund"}).json()["data"]
+    audit = stripe_admin.get("/admin/audit-logs", params={"action": "payments.refund"}).json()["data"]
     assert any(r["target_id"] == str(purchase["payment_id"]) for r in audit)
 
 
 def test_partial_refunds_take_credits_in_proportion_and_the_last_takes_the_exact_rest(
-    stripe_gw: ThreadedGateway, localstripe: LocalStripe, boss: httpx.Client, make_user: Any
+    stripe_gw: ThreadedGateway, localstripe: LocalStripe, stripe_admin: httpx.Client, make_user: Any
 ) -> None:
     user = make_user()
     with on(stripe_gw, user) as client:
         purchase = buy(client, localstripe, package="pro")  # $100 buys $105 of credits
-        first = _refund(boss, purchase["payment_id"], amount="33.33").json()
+        first = _refund(stripe_admin, purchase["payment_id"], amount="33.33").json()
         assert first["credits_deducted"] == "34.996500000"  # 105 x 33.33 / 100
-        rest = _refund(boss, purchase["payment_id"]).json()
+        rest = _refund(stripe_admin, purchase["payment_id"]).json()
         assert (rest["amount_cents"], rest["credits_deducted"]) == (6667, "70.003500000")
         assert balance(client)["balance"] == "0.000000000"
         assert _stripe_refunds(localstripe, purchase["payment_intent_id"]) == [3333, 6667]
 
 
 def test_credits_already_spent_are_refunded_only_when_the_admin_forces_it(
-    stripe_gw: ThreadedGateway, localstripe: LocalStripe, boss: httpx.Client, make_user: Any, admin: httpx.Client
+    stripe_gw: ThreadedGateway, localstripe: LocalStripe, stripe_admin: httpx.Client, make_user: Any,
+    admin: httpx.Client,
 ) -> None:
     user = make_user()
     with on(stripe_gw, user) as client:
         purchase = buy(client, localstripe, package="starter")
         spent = admin.post("/admin/credits", json={"user_id": user.id, "amount": "-4", "reason": "spent"})
         assert spent.status_code == 201, spent.text
-        refused = _refund(boss, purchase["payment_id"])
+        refused = _refund(stripe_admin, purchase["payment_id"])
         assert (refused.status_code, refused.json()["error"]["code"]) == (400, "refund_exceeds_unspent")
         assert "6.000000000" in refused.json()["error"]["message"]
         assert _stripe_refunds(localstripe, purchase["payment_intent_id"]) == []
-        assert _refund(boss, purchase["payment_id"], amount="6").status_code == 201  # what is left is fine
-        forced = _refund(boss, purchase["payment_id"], force=True).json()
+        assert _refund(stripe_admin, purchase["payment_id"], amount="6").status_code == 201  # what is left is fine
+        forced = _refund(stripe_admin, purchase["payment_id"], force=True).json()
         assert (forced["amount_cents"], forced["credits_deducted"], forced["credits_shortfall"], forced["forced"]) == (
             400, "0.000000000", "4.000000000", True)
         assert _stripe_refunds(localstripe, purchase["payment_intent_id"]) == [400, 600]
@@ -108,13 +100,13 @@ def test_credits_already_spent_are_refunded_only_when_the_admin_forces_it(
 
 
 def test_parallel_refunds_never_refund_more_than_was_paid(
-    stripe_gw: ThreadedGateway, localstripe: LocalStripe, boss: httpx.Client, make_user: Any
+    stripe_gw: ThreadedGateway, localstripe: LocalStripe, stripe_admin: httpx.Client, make_user: Any
 ) -> None:
     user = make_user()
     with on(stripe_gw, user) as client:
         purchase = buy(client, localstripe, package="starter")
         with ThreadPoolExecutor(6) as pool:
-            answers = list(pool.map(lambda _: _refund(boss, purchase["payment_id"], amount="4"), range(6)))
+            answers = list(pool.map(lambda _: _refund(stripe_admin, purchase["payment_id"], amount="4"), range(6)))
         assert sorted(a.status_code for a in answers) == [201, 201] + [400] * 4, [a.text for a in answers]
         assert _stripe_refunds(localstripe, purchase["payment_intent_id"]) == [400, 400]
         assert balance(client)["balance"] == "2.000000000"
@@ -150,14 +142,14 @@ def test_a_refund_seen_before_the_payment_event_credits_then_refunds(
         assert balance(client)["balance"] == "0.000000000"
 
 
-def test_bad_refunds_are_4xx(stripe_gw: ThreadedGateway, boss: httpx.Client, make_user: Any) -> None:
+def test_bad_refunds_are_4xx(stripe_gw: ThreadedGateway, stripe_admin: httpx.Client, make_user: Any) -> None:
     user = make_user()
     with on(stripe_gw, user) as client:
         pending = client.post("/api/stripe/payment-intent", json={"amount": "5"}).json()
-    assert _refund(boss, 10**15).status_code == 404
-    assert _refund(boss, pending["payment_id"]).json()["error"]["code"] == "payment_not_paid"
+    assert _refund(stripe_admin, 10**15).status_code == 404
+    assert _refund(stripe_admin, pending["payment_id"]).json()["error"]["code"] == "payment_not_paid"
     for body in ({"amount": "0"}, {"amount": "1.001"}, {"force": "yes"}, {"reason": ""}):
-        assert _refund(boss, pending["payment_id"], **body).status_code == 400, body
+        assert _refund(stripe_admin, pending["payment_id"], **body).status_code == 400, body
     with on(stripe_gw, user) as client:
         assert client.post("/api/stripe/refund", json={"payment_id": pending["payment_id"], "reason": "x"}
                            ).status_code == 403

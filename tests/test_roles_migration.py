@@ -18,7 +18,8 @@ LATER: set[str] = {"signin_identities", "signin_passwords", "signin_password_res
                    "signin_recovery_codes", "signin_sessions",
                    "plans", "plan_subscriptions", "plan_credit_grants", "trials", "trial_quotas",  # 0012
                    "stripe_events", "payments", "payment_refunds",  # 0013
-                   "cap_spend", "teams", "team_members", "team_invitations", "team_keys"}  # 0014; all after 0009
+                   "cap_spend", "teams", "team_members", "team_invitations", "team_keys",  # 0014
+                   "coupons", "coupon_redemptions", "referral_codes", "referrals"}  # 0017; all after 0009
 
 
 @pytest.fixture

@@ -42,6 +42,9 @@ from gatewayz.payments.webhook_route import router as stripe_webhook_router
 from gatewayz.plans.routes import router as plans_router
 from gatewayz.plans.subscription_routes import router as subscriptions_router
 from gatewayz.plans.trial_routes import router as trials_router
+from gatewayz.promotions.coupon_admin import router as coupon_admin_router
+from gatewayz.promotions.coupon_routes import router as coupon_router
+from gatewayz.promotions.referral_routes import router as referral_router
 from gatewayz.services import Services
 from gatewayz.settings import Settings, load_settings
 from gatewayz.signin.routes_account import router as account_router
@@ -109,6 +112,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(payments_router)
     app.include_router(stripe_webhook_router)
     app.include_router(payments_admin_router)
+    app.include_router(coupon_router)
+    app.include_router(coupon_admin_router)
+    app.include_router(referral_router)
     app.include_router(team_access_router)  # first: /teams/invitations/{token}/accept
     app.include_router(teams_router)
     app.include_router(team_billing_router)

@@ -176,6 +176,20 @@ class Settings(BaseSettings):
         Decimal("10000"), ge=Decimal("0.50"), le=MAX_PURCHASE_USD, decimal_places=2,
         validation_alias=_alias("PURCHASE_MAX_USD"))
 
+    # Referrals (promotions/referrals.py): both sides' rewards on the referred user's first qualifying purchase.
+    referral_referrer_reward_usd: Decimal = Field(
+        Decimal("5"), ge=0, le=MAX_PURCHASE_USD, decimal_places=9,
+        validation_alias=_alias("REFERRAL_REFERRER_REWARD_USD"))
+    referral_referred_reward_usd: Decimal = Field(
+        Decimal("5"), ge=0, le=MAX_PURCHASE_USD, decimal_places=9,
+        validation_alias=_alias("REFERRAL_REFERRED_REWARD_USD"))
+    referral_min_purchase_usd: Decimal = Field(
+        Decimal("10"), ge=0, le=MAX_PURCHASE_USD, decimal_places=2,
+        validation_alias=_alias("REFERRAL_MIN_PURCHASE_USD"))
+    referral_apply_window_days: float = Field(
+        7.0, gt=0, le=3650, validation_alias=_alias("REFERRAL_APPLY_WINDOW_DAYS"))
+    referral_signup_url: str | None = Field(None, max_length=2000, validation_alias=_alias("REFERRAL_SIGNUP_URL"))
+
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @classmethod

@@ -22,7 +22,7 @@ from gatewayz.errors import GatewayError, error_response
 PUBLIC_PATHS = frozenset({"/health", "/ping", "/docs", "/redoc", "/openapi.json",
                           "/api/stripe/webhook",  # signed by Stripe (payments/webhook_route.py)
                           "/api/stripe/packages"})
-PUBLIC_PREFIXES = ("/health/", "/static/docs/", "/auth/")  # /auth/: sign-in (signin/routes*.py)
+PUBLIC_PREFIXES = ("/health/", "/static/docs/", "/auth/", "/r/")  # /auth/: sign-in; /r/: invite links
 # Routes that authenticate before they read their body themselves (the inference service: raw
 # bodies, no body models; tests/test_edge_bodies.py checks that no /v1 route declares one). The
 # hot path then pays for one authentication, not two.

@@ -55,11 +55,14 @@ async def payment_intent_succeeded(session: AsyncSession, event: WebhookEvent) -
                            payment_intent_id=intent_id)
 
 
-async def _mark(session: AsyncSession, event: WebhookEvent, status: str, **ids: str | None) -> None:
+async def _mark(session: AsyncSession, event: WebhookEvent, status: str, **ids: str | None) -> Payment | None:
+    """Move a pending payment to `status`; the payment if it moved."""
     payment = await find_payment(session, event.object.get("metadata"), **ids)
-    if payment is not None:
-        await session.execute(update(Payment).where(Payment.id == payment.id, Payment.status == "pending")
-                              .values(status=status))
+    if payment is None:
+        return None
+    moved = await session.execute(update(Payment).where(Payment.id == payment.id, Payment.status == "pending")
+                                  .values(status=status))
+    return payment if moved.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
 async def payment_intent_failed(session: AsyncSession, event: WebhookEvent) -> None:
@@ -67,7 +70,12 @@ async def payment_intent_failed(session: AsyncSession, event: WebhookEvent) -> N
 
 
 async def checkout_expired(session: AsyncSession, event: WebhookEvent) -> None:
-    await _mark(session, event, "expired", checkout_session_id=_id(event.object.get("id")))
+    """The session can no longer be paid: its coupon uses are given back."""
+    payment = await _mark(session, event, "expired", checkout_session_id=_id(event.object.get("id")))
+    if payment is not None:
+        from gatewayz.promotions.checkout import release
+
+        await release(session, payment.id)
 
 
 async def charge_refunded(session: AsyncSession, event: WebhookEvent) -> None:

@@ -7,7 +7,8 @@ what it writes commits (or rolls back) with the grant, so it happens exactly onc
     from gatewayz.payments import hooks
     hooks.subscribe(on_purchase)
 
-Settings are at `webhooks.settings_of(session)` (the same session-bound settings webhook handlers get).
+Settings are at `webhooks.settings_of(session)` (the same session-bound settings webhook handlers get):
+whoever emits outside a webhook binds the session first (`webhooks.bind(session, settings)`).
 """
 
 from __future__ import annotations

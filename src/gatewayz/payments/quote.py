@@ -15,23 +15,40 @@ STRIPE_MIN_CENTS = 50  # Stripe's smallest card charge in USD
 
 
 @dataclass(frozen=True, slots=True)
+class Applied:
+    """One coupon's part of a quote."""
+
+    coupon_id: int
+    code: str
+    discount_cents: int = 0
+    bonus_credits: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     package: str | None
     name: str
     list_cents: int  # the price before any discount
     amount_cents: int  # what Stripe charges
     credits: int  # nanos credited for the purchase
-    bonus_credits: int = 0  # nanos a coupon adds
-    coupon_id: int | None = None
-    coupon_code: str | None = None
+    bonus_credits: int = 0  # nanos the coupons add
+    applied: tuple[Applied, ...] = ()
 
     @property
     def discount_cents(self) -> int:
         return self.list_cents - self.amount_cents
 
-    def with_coupon(self, coupon_id: int, code: str, *, amount_cents: int, bonus_credits: int) -> Quote:
-        return replace(self, coupon_id=coupon_id, coupon_code=code, amount_cents=amount_cents,
-                       bonus_credits=bonus_credits)
+    @property
+    def coupon_id(self) -> int | None:
+        return self.applied[0].coupon_id if self.applied else None
+
+    @property
+    def coupon_code(self) -> str | None:
+        return "+".join(a.code for a in self.applied) or None
+
+    def with_coupons(self, applied: tuple[Applied, ...]) -> Quote:
+        return replace(self, applied=applied, amount_cents=self.list_cents - sum(a.discount_cents for a in applied),
+                       bonus_credits=sum(a.bonus_credits for a in applied))
 
 
 def base_quote(settings: Settings, body: PurchaseRequest) -> Quote:
@@ -53,8 +70,11 @@ def base_quote(settings: Settings, body: PurchaseRequest) -> Quote:
 async def quote_purchase(session: AsyncSession, settings: Settings, user_id: int, body: PurchaseRequest) -> Quote:
     """The price of `body` for `user_id`, with its coupon applied (400 saying why when it does not apply)."""
     quote = base_quote(settings, body)
-    if body.coupon_code is not None:
-        raise InvalidRequest("Coupons are not available yet.", param="coupon_code", code="coupon_not_found")
+    codes = body.codes()
+    if codes:
+        from gatewayz.promotions.checkout import apply_coupons
+
+        quote = await apply_coupons(session, settings, user_id, quote, codes)
     if quote.amount_cents < STRIPE_MIN_CENTS:
         raise InvalidRequest(f"After the discount the price is below Stripe's minimum of {STRIPE_MIN_CENTS} cents.",
                              param="coupon_code", code="amount_below_minimum")

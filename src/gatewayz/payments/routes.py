@@ -61,12 +61,19 @@ async def _start(request: Request, principal: Principal, body: PurchaseRequest, 
     async with svc.db.transaction() as session:
         quote = await quote_purchase(session, svc.settings, principal.user_id, body)
         payment = await store.create_payment(session, principal.user_id, kind, quote)
+        if quote.applied:
+            from gatewayz.promotions.checkout import reserve
+
+            await reserve(session, principal.user_id, quote, payment.id)
     return payment, quote
 
 
 async def _failed(svc: Services, payment_id: int) -> None:
     async with svc.db.transaction() as session:
         await store.attach(session, payment_id, status="failed")
+        from gatewayz.promotions.checkout import release
+
+        await release(session, payment_id)
 
 
 @router.post("/api/stripe/checkout", response_model=PurchaseOut, status_code=201)

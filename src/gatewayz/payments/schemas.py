@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from gatewayz.http.params import MAX_ID
 from gatewayz.payments.config import MAX_PURCHASE_USD
 from gatewayz.storage.text import check_storable
 
-COUPON_CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,63}$"
+COUPON_CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,19}$"
+MAX_COUPONS = 3  # coupons stacked on one purchase
 
 
 class _Strict(BaseModel):
@@ -33,12 +34,21 @@ class PurchaseRequest(_Strict):
     amount: Decimal | None = Field(None, gt=0, le=MAX_PURCHASE_USD, decimal_places=2,
                                    description="USD, whole cents, within the configured bounds")
     coupon_code: str | None = Field(None, pattern=COUPON_CODE)
+    coupon_codes: list[Annotated[str, StringConstraints(pattern=COUPON_CODE)]] | None = Field(
+        None, min_length=1, max_length=MAX_COUPONS, description="several stackable coupons")
 
     @model_validator(mode="after")
     def _one_of(self) -> PurchaseRequest:
         if (self.package is None) == (self.amount is None):
             raise ValueError("give exactly one of 'package' and 'amount'")
+        if self.coupon_code is not None and self.coupon_codes is not None:
+            raise ValueError("give 'coupon_code' or 'coupon_codes', not both")
         return self
+
+    def codes(self) -> list[str]:
+        """The coupon codes, upper case (codes are not case-sensitive)."""
+        given = self.coupon_codes or ([self.coupon_code] if self.coupon_code else [])
+        return [code.upper() for code in given]
 
 
 class PackageOut(BaseModel):
