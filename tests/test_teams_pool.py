@@ -75,6 +75,10 @@ def test_a_member_cap_refuses_what_is_over_it(
     assert refused.status_code == 402, refused.text
     assert refused.json()["error"]["code"] == "member_cap_exceeded"
     # a second key of the same member shares the cap; the owner (no cap) still spends
+    seen = owner.client.get(f"/teams/{team['id']}/members/{member.id}").json()
+    assert nanos(seen["cap_spent"]) == 2 * COST and seen["cap_period"] == "daily"
+    listed = {m["user_id"]: m for m in owner.client.get(f"/teams/{team['id']}/members").json()["data"]}
+    assert nanos(listed[member.id]["cap_spent"]) == 2 * COST and listed[owner.id]["cap_spent"] is None
     other = team_key(member, team["id"], name="second")
     assert chat(gateway.url, other["key"]).json()["error"]["code"] == "member_cap_exceeded"
     assert chat(gateway.url, team_key(owner, team["id"])["key"]).status_code == 200

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gatewayz.billing.holds import period_start
 from gatewayz.billing.money import usd
 from gatewayz.billing.schemas import BalanceOut, Forecast, TransactionOut, UsageGroup, UsageSummary
-from gatewayz.billing.tables import CreditAccount, CreditTransaction, UsageRecord
+from gatewayz.billing.tables import CapSpend, CreditAccount, CreditTransaction, UsageRecord
 from gatewayz.storage.types import utcnow
 
 GROUPS = ("day", "model", "provider", "key")
@@ -130,3 +131,16 @@ async def usage_summary(
         total=group("total", total),
         groups=[group(r[0], r[1:]) for r in rows],
     )
+
+
+async def cap_spend(session: AsyncSession, caps: dict[int, str | None]) -> dict[int, tuple[int, int]]:
+    """(spent, held) under each shared cap (id -> its period) in its current period, in one query."""
+    if not caps:
+        return {}
+    now = utcnow()
+    starts = {cap_id: period_start(period, now) for cap_id, period in caps.items()}
+    rows = (await session.execute(
+        select(CapSpend.cap_id, CapSpend.period_start, CapSpend.spent, CapSpend.held)
+        .where(CapSpend.cap_id.in_(list(caps)), CapSpend.period_start.in_(set(starts.values())))
+    )).all()
+    return {int(r[0]): (int(r[2]), int(r[3])) for r in rows if starts.get(int(r[0])) == r[1]}

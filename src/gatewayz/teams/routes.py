@@ -115,7 +115,9 @@ async def delete_team(team_id: RowId, request: Request, principal: Principal = D
 async def list_members(team_id: RowId, request: Request, principal: Principal = Depends(person)) -> MemberList:
     async with services(request).db.session() as session:
         team, _ = await service.membership(session, team_id, principal.user_id)
-        return MemberList(data=[service.member_out(m, u) for m, u in await service.members(session, team.id)])
+        rows = await service.members(session, team.id)
+        spend = await service.cap_spend(session, [m for m, _ in rows])
+        return MemberList(data=[service.member_out(m, u, spend) for m, u in rows])
 
 
 @router.post("/{team_id}/members", status_code=201, response_model=InvitationCreated)
@@ -130,7 +132,8 @@ async def get_member(team_id: RowId, user_id: RowId, request: Request,
                      principal: Principal = Depends(person)) -> MemberOut:
     async with services(request).db.session() as session:
         team, _ = await service.membership(session, team_id, principal.user_id)
-        return service.member_out(*await service.target_member(session, team.id, user_id))
+        member, user = await service.target_member(session, team.id, user_id)
+        return service.member_out(member, user, await service.cap_spend(session, [member]))
 
 
 @router.patch("/{team_id}/members/{user_id}", response_model=MemberOut)

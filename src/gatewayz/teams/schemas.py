@@ -44,6 +44,7 @@ class MemberOut(BaseModel):
     role: TeamRole
     spend_cap: str | None = Field(None, description="USD per cap_period, exact decimal string")
     cap_period: str | None
+    cap_spent: str | None = Field(None, description="USD spent (and held) under the cap in its current period")
     created_at: datetime
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gatewayz.accounts.cache import bump_auth_counter
 from gatewayz.accounts.service import Invalidation
 from gatewayz.accounts.tables import ApiKey, User
+from gatewayz.billing import queries
 from gatewayz.billing.money import to_nanos, usd
 from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gatewayz.storage.types import utcnow
@@ -34,10 +35,19 @@ def team_out(team: Team, role: str) -> TeamOut:
                    created_at=team.created_at, updated_at=team.updated_at)
 
 
-def member_out(member: TeamMember, user: User) -> MemberOut:
+def member_out(member: TeamMember, user: User, spend: dict[int, tuple[int, int]] | None = None) -> MemberOut:
+    capped = member.spend_cap is not None
+    spent = sum((spend or {}).get(member.id, (0, 0))) if capped and spend is not None else None
     return MemberOut(user_id=member.user_id, email=user.email, name=user.name, role=member.role,  # type: ignore[arg-type]
                      spend_cap=usd(member.spend_cap) if member.spend_cap is not None else None,
-                     cap_period=member.cap_period, created_at=member.created_at)
+                     cap_period=member.cap_period, cap_spent=usd(spent) if spent is not None else None,
+                     created_at=member.created_at)
+
+
+async def cap_spend(session: AsyncSession, rows: list[TeamMember]) -> dict[int, tuple[int, int]]:
+    """What each capped member spent (and holds) under their cap this period (the cap id is the
+    membership id, see billing's cap_spend)."""
+    return await queries.cap_spend(session, {m.id: m.cap_period for m in rows if m.spend_cap is not None})
 
 
 def _not_found(team_id: int) -> NotFound:
