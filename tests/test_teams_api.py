@@ -156,3 +156,28 @@ def test_the_teams_plan_bounds_its_keys(gateway: Any, admin: httpx.Client, make_
     team_key(member, team["id"], name="third")  # a revoked key frees its place
     # the members' own keys are theirs, not the team's
     assert member.client.post("/user/api-keys", json={"name": "mine"}).status_code == 201
+
+
+def test_two_owners_leaving_at_once_leave_one_owner(gateway: Any, make_user: Any) -> None:
+    import asyncio
+
+    pairs = []
+    for _ in range(6):
+        first, second = make_user(), make_user()
+        tid = new_team(first)["id"]
+        join(first, tid, second, "owner")
+        pairs.append((tid, first, second))
+
+    async def leave_together() -> list[int]:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
+            calls = [client.delete(f"/teams/{tid}/members/{person.id}",
+                                   headers={"Authorization": f"Bearer {person.key}"})
+                     for tid, *people in pairs for person in people]
+            return [r.status_code for r in await asyncio.gather(*calls)]
+
+    statuses = asyncio.run(leave_together())
+    assert [sorted(statuses[i:i + 2]) for i in range(0, len(statuses), 2)] == [[200, 409]] * len(pairs), statuses
+    for tid, first, second in pairs:
+        stayed = next(p for p in (first, second) if p.client.get(f"/teams/{tid}").status_code == 200)
+        members = stayed.client.get(f"/teams/{tid}/members").json()["data"]
+        assert [(m["user_id"], m["role"]) for m in members] == [(stayed.id, "owner")]

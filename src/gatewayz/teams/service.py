@@ -77,11 +77,13 @@ async def create_team(session: AsyncSession, owner_id: int, name: str) -> tuple[
 async def membership(session: AsyncSession, team_id: int, user_id: int, needed: str = "viewer",
                      doing: str = "do this", *, lock: bool = False) -> tuple[Team, TeamMember]:
     """The team and the caller's membership; 404 for a non-member, 403 for a role below `needed`.
-    `lock`: take the membership row's lock (changes to members serialise on the caller's row)."""
+    `lock`: changes to a team's members serialise on its row, written first (the write lock, on
+    SQLite as on PostgreSQL, before anything is read: two owners leaving at once cannot both see
+    the other still there)."""
+    if lock:
+        await session.execute(update(Team).where(Team.id == team_id).values(updated_at=Team.updated_at))
     query = (select(Team, TeamMember).join(TeamMember, TeamMember.team_id == Team.id)
              .where(Team.id == team_id, Team.deleted_at.is_(None), TeamMember.user_id == user_id))
-    if lock:
-        query = query.with_for_update()
     row = (await session.execute(query)).first()
     if row is None:
         raise _not_found(team_id)
