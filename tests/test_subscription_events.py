@@ -76,6 +76,22 @@ def test_an_invoice_pays_its_credits_once_and_converts_the_trial(
     assert expiring[0][0] == 2  # the trial's and the period's (credits_expire)
 
 
+def test_a_credit_purchase_converts_the_trial(stripe_gw: ThreadedGateway, make_user: Any) -> None:
+    user: GwUser = make_user()
+    with on(stripe_gw, user) as client:
+        assert client.post("/trials/start").status_code == 201
+        bought = client.post("/api/stripe/payment-intent", json={"package": "starter"})
+        assert bought.status_code == 201, bought.text
+        body = bought.json()
+        paid = {"id": body["payment_intent_id"], "object": "payment_intent", "amount": body["amount_cents"],
+                "amount_received": body["amount_cents"], "currency": "usd", "status": "succeeded",
+                "metadata": {"gatewayz_payment_id": str(body["payment_id"])}}
+        assert post_event(client, event("payment_intent.succeeded", paid)).status_code == 200
+        status = client.get("/trials/status").json()
+        assert status["status"] == "converted" and status["conversion"] == "payment"
+        assert client.get("/user/plan").json()["plan"]["slug"] == "trial"  # a purchase is not a plan change
+
+
 def test_an_invoice_before_any_subscription_event(
     stripe_gw: ThreadedGateway, admin: httpx.Client, make_user: Any
 ) -> None:

@@ -83,6 +83,8 @@ def test_the_end_of_a_trial(staff: httpx.Client, short: ThreadedGateway, databas
     rows = run_sql(database_url, "SELECT type, amount FROM credit_transactions WHERE user_id = :p0 ORDER BY id",
                    user_id)
     assert [(r[0], int(r[1])) for r in rows] == [("trial", nanos("10")), ("expiry", -nanos("10"))]
+    audit = staff.get("/admin/audit-logs", params={"target_type": "user", "target_id": str(user_id)}).json()["data"]
+    assert {"trial.start", "trial.expire"} <= {r["action"] for r in audit}
 
 
 def test_an_assigned_plan_renews_with_its_credits_once_per_period(
@@ -108,3 +110,5 @@ def test_an_assigned_plan_renews_with_its_credits_once_per_period(
         assert sub["current_period_start"] < sub["current_period_end"]
     grants = run_sql(database_url, "SELECT COUNT(*) FROM plan_credit_grants WHERE user_id = :p0", user_id)
     assert grants[0][0] == 2
+    audit = staff.get("/admin/audit-logs", params={"target_type": "user", "target_id": str(user_id)}).json()["data"]
+    assert [r["action"] for r in audit].count("plan.renew") == 1

@@ -16,10 +16,12 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatewayz.accounts.cache import bump_auth_counter
 from gatewayz.accounts.service import Invalidation
+from gatewayz.audit.records import write_audit
 from gatewayz.billing import ledger
 from gatewayz.billing.money import usd
 from gatewayz.billing.tables import BillingEvent
@@ -60,9 +62,12 @@ class PlanJobs:
                 log.warning("plans_job_failed", job=job.__name__, error=str(exc))
         return changes
 
-    async def _event(self, session: object, user_id: int, type_: str, data: dict[str, object]) -> None:
-        await session.execute(insert(BillingEvent).values(  # type: ignore[attr-defined]
-            user_id=user_id, type=type_, data=data, created_at=utcnow()))
+    async def _event(self, session: AsyncSession, user_id: int, type_: str, data: dict[str, object]) -> None:
+        await session.execute(insert(BillingEvent).values(user_id=user_id, type=type_, data=data, created_at=utcnow()))
+
+    async def _audit(self, session: AsyncSession, action: str, user_id: int, after: dict[str, object]) -> None:
+        await write_audit(session, None, actor_user_id=None, actor_key_id=None, action=action, target_type="user",
+                          target_id=user_id, before=None, after=after)
 
     async def remind_trials(self) -> int:
         now = utcnow()
@@ -87,16 +92,19 @@ class PlanJobs:
         now = utcnow()
         invalidations: list[Invalidation] = []
         async with self.db.transaction() as session:
-            due = (await session.execute(select(Trial).where(Trial.status == "active", Trial.ends_at <= now)
-                                         .limit(BATCH))).scalars().all()
+            due = (await session.execute(select(Trial).where(  # a converted trial's plan ends too
+                Trial.status.in_(("active", "converted")), Trial.expired_at.is_(None), Trial.ends_at <= now,
+            ).limit(BATCH))).scalars().all()
             for trial in due:
-                claimed = await session.execute(update(Trial).where(Trial.id == trial.id, Trial.status == "active")
-                                                .values(status="expired", expired_at=now))
+                claimed = await session.execute(update(Trial).where(Trial.id == trial.id, Trial.expired_at.is_(None))
+                                                .values(expired_at=now, status=case(
+                                                    (Trial.status == "active", "expired"), else_=Trial.status)))
                 if claimed.rowcount != 1:  # type: ignore[attr-defined]
                     continue
                 await session.execute(delete(PlanSubscription).where(
                     PlanSubscription.user_id == trial.user_id, PlanSubscription.source == "trial"))
                 await self._event(session, trial.user_id, "trial_expired", {"trial_id": trial.id})
+                await self._audit(session, "trial.expire", trial.user_id, {"trial_id": trial.id})
                 invalidations.append(Invalidation(await bump_auth_counter(session), user_id=trial.user_id))
             if invalidations:
                 await ledger.expire_due_grants(session, now)  # what is left of the trial's credits, now
@@ -122,10 +130,13 @@ class PlanJobs:
                 ).values(current_period_start=start, current_period_end=end, updated_at=now))
                 if claimed.rowcount != 1:  # type: ignore[attr-defined]
                     continue
+                entry = None
                 if plan.active:
-                    await grant_period_credits(session, user_id=sub.user_id, plan=plan,
-                                               reference=f"period:{sub.user_id}:{plan.id}:{start.isoformat()}",
-                                               period_end=end, actor="system")
+                    _, entry = await grant_period_credits(
+                        session, user_id=sub.user_id, plan=plan, period_end=end, actor="system",
+                        reference=f"period:{sub.user_id}:{plan.id}:{start.isoformat()}")
+                await self._audit(session, "plan.renew", sub.user_id, {
+                    "plan_id": plan.id, "period_end": end.isoformat(), "credits_transaction_id": entry})
                 renewed.append(Invalidation(await bump_auth_counter(session), user_id=sub.user_id))
         for invalidation in renewed:
             await self.publish(invalidation)
@@ -146,6 +157,7 @@ class PlanJobs:
                 await self._event(session, sub.user_id, "plan_downgraded", {
                     "plan_id": sub.plan_id, "reason": "payment failed", "stripe_subscription_id":
                     sub.stripe_subscription_id})
+                await self._audit(session, "plan.past_due_ended", sub.user_id, {"plan_id": sub.plan_id})
                 ended.append(Invalidation(await bump_auth_counter(session), user_id=sub.user_id))
         for invalidation in ended:
             await self.publish(invalidation)
