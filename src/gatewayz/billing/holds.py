@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from gatewayz.billing.money import MAX_NANOS
 from gatewayz.errors import GatewayError
 from gatewayz.storage.fastsql import FastSQL, Tx
 from gatewayz.storage.types import utcnow
@@ -69,6 +70,10 @@ class Hold:
     key_period_start: datetime | None
     cap_id: int | None = None
     cap_period_start: datetime | None = None
+    # the key budget's and the shared cap's limits when the hold was placed: a settlement never
+    # takes more than they leave (a cost above the hold is charged only as far as there is room)
+    budget_limit: int | None = None
+    cap_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +113,6 @@ _CAP_HOLD = (
     "UPDATE cap_spend SET held = held + :amount WHERE cap_id = :cap_id AND period_start = :start "
     "AND spent + held + :amount <= :limit"
 )
-_CAP_SETTLE = (
-    "UPDATE cap_spend SET held = held - :release, spent = spent + :charged "
-    "WHERE cap_id = :cap_id AND period_start = :start"
-)
 _CAP_RELEASE = "UPDATE cap_spend SET held = held - :release WHERE cap_id = :cap_id AND period_start = :start"
 _HOLD_ROW = (
     "INSERT INTO credit_holds (request_id, user_id, key_id, amount, key_period_start, cap_id, cap_period_start, "
@@ -139,11 +140,12 @@ _ENTRY = (
     "INSERT INTO credit_transactions (user_id, type, amount, balance_before, balance_after, reference, "
     "created_at) VALUES (:user_id, 'usage', :amount, :before, :after, :reference, :now)"
 )
-_SPEND_SETTLE = (
-    "UPDATE key_spend SET held = held - :release, spent = spent + :charged "
-    "WHERE key_id = :key_id AND period_start = :start"
-)
 _SPEND_RELEASE = "UPDATE key_spend SET held = held - :release WHERE key_id = :key_id AND period_start = :start"
+# settling under a limit: release first (locking the row), read what is left, then add the charge
+_SPEND_UNHOLD = _SPEND_RELEASE + " RETURNING spent, held"
+_SPEND_CHARGE = "UPDATE key_spend SET spent = spent + :charged WHERE key_id = :key_id AND period_start = :start"
+_CAP_UNHOLD = _CAP_RELEASE + " RETURNING spent, held"
+_CAP_CHARGE = "UPDATE cap_spend SET spent = spent + :charged WHERE cap_id = :cap_id AND period_start = :start"
 _USAGE_COLUMNS = (
     "request_id",
     "client_request_id",
@@ -262,7 +264,9 @@ class HoldLedger:
                 },
             )
         assert row is not None
-        return Hold(int(row[0]), amount, user_id, key_id, start, cap.id if cap else None, cap_start)
+        return Hold(int(row[0]), amount, user_id, key_id, start, cap.id if cap else None, cap_start,
+                    budget.limit if budget is not None and key_id is not None else None,
+                    cap.limit if cap is not None else None)
 
     async def release(self, hold: Hold, status: str = "released") -> bool:
         """Give a hold's money back; False if it was already closed (settled, or swept)."""
@@ -331,6 +335,9 @@ class HoldLedger:
             account = await self._unhold(tx, user_id, release, now)
             balance, held, threshold = int(account[0]), int(account[1]), account[2]
             charged = max(0, min(cost, balance - held))
+            limited = await self._limit_room(tx, hold, release) if hold is not None else []
+            for room, _, _ in limited:
+                charged = min(charged, max(0, room))
             after = balance - charged
             if charged:
                 await tx.execute(_CHARGE, {"charged": charged, "user_id": user_id})
@@ -348,21 +355,28 @@ class HoldLedger:
                 if threshold is not None and balance >= threshold > after:
                     data = json.dumps({"balance": after, "threshold": int(threshold)})
                     await tx.execute(_LOW_BALANCE[tx.dialect], {"user_id": user_id, "data": data, "now": tx.ts(now)})
-            if hold is not None and hold.key_period_start is not None:
-                await tx.execute(
-                    _SPEND_SETTLE,
-                    {
-                        "release": release,
-                        "charged": charged,
-                        "key_id": hold.key_id,
-                        "start": tx.ts(hold.key_period_start),
-                    },
-                )
-            if hold is not None and hold.cap_period_start is not None:
-                await tx.execute(_CAP_SETTLE, {"release": release, "charged": charged, "cap_id": hold.cap_id,
-                                               "start": tx.ts(hold.cap_period_start)})
+                for _, statement, params in limited:
+                    await tx.execute(statement, {**params, "charged": charged})
             await self._usage(tx, request_id, user_id, charged, cost - charged, usage, now)
         return Settlement(charged, after, cost - charged)
+
+    @staticmethod
+    async def _limit_room(tx: Tx, hold: Hold, release: int) -> list[tuple[int, str, dict[str, Any]]]:
+        """Release the hold from its key budget and shared cap (each row locked by the UPDATE); for
+        each, the room left under its limit and the statement that then adds the charge. Without a
+        known limit (a hold kept by an older version) the room is unbounded."""
+        limited: list[tuple[int, str, dict[str, Any]]] = []
+        for start, limit, unhold, charge, params in (
+            (hold.key_period_start, hold.budget_limit, _SPEND_UNHOLD, _SPEND_CHARGE, {"key_id": hold.key_id}),
+            (hold.cap_period_start, hold.cap_limit, _CAP_UNHOLD, _CAP_CHARGE, {"cap_id": hold.cap_id}),
+        ):
+            if start is None:
+                continue
+            params["start"] = tx.ts(start)
+            row = await tx.fetchrow(unhold, {**params, "release": release})
+            room = MAX_NANOS if row is None or limit is None else limit - int(row[0]) - int(row[1])
+            limited.append((room, charge, params))
+        return limited
 
     async def _settle_in_one_statement(
         self, hold: Hold, user_id: int, cost: int, request_id: str, usage: dict[str, Any], now: datetime

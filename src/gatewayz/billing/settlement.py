@@ -54,6 +54,7 @@ def _hold_from(data: dict[str, Any] | None) -> Hold | None:
         int(data["id"]), int(data["amount"]), int(data["user_id"]), data.get("key_id"),
         datetime.fromisoformat(start) if start else None,
         data.get("cap_id"), datetime.fromisoformat(cap_start) if cap_start else None,
+        data.get("budget_limit"), data.get("cap_limit"),
     )
 
 
