@@ -116,6 +116,9 @@ def test_support_reads_and_grants_small_credits(support: GwUser, user: GwUser, g
                    "grant_over_limit")
     assert refused(c.post("/admin/credits", json={"user_id": support.id, "amount": "1", "reason": "me"}),
                    "self_grant")
+    own_team = c.post("/teams", json={"name": "mine"}).json()  # its pool would come back to them on deletion
+    assert refused(c.post("/admin/credits", json={"user_id": own_team["account_id"], "amount": "1", "reason": "pool"}),
+                   "team_grant")
     assert user.client.get("/user/balance").json()["balance"] == granted.json()["balance"]
     for attempt in (
         c.patch(f"/admin/users/{user.id}", json={"is_active": False}),

@@ -140,10 +140,11 @@ async def adjust_credits(
 ) -> AdjustmentOut:
     """Grant (positive) or deduct (negative) credits; grants may expire. Audited in the ledger.
     With `credits.grant_small` only (the `support` role): grants up to
-    GATEWAYZ_SUPPORT_MAX_CREDIT_GRANT_USD each, to others, no deductions."""
+    GATEWAYZ_SUPPORT_MAX_CREDIT_GRANT_USD each, to other people (not to team pools), no deductions."""
     svc = services(request)
     amount = to_nanos(body.amount)
-    if "credits.grant" not in held_permissions(request, admin):
+    small_only = "credits.grant" not in held_permissions(request, admin)
+    if small_only:
         limit = svc.settings.support_max_credit_grant_usd
         if amount < 0 or body.amount > limit:
             raise PermissionDenied(f"Without 'credits.grant', a grant is positive and at most {limit} USD.",
@@ -154,7 +155,10 @@ async def adjust_credits(
     if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at must be in the future.", param="expires_at")
     async with svc.db.transaction() as session:
-        await accounts.get_user(session, body.user_id)
+        target = await accounts.get_user(session, body.user_id)
+        if small_only and target.kind == "team":  # a pool its members (the granter, say) can take back out
+            raise PermissionDenied("Without 'credits.grant', credits are granted to people, not to team pools.",
+                                   param="user_id", code="team_grant")
         entry = await ledger.adjust(
             session,
             user_id=body.user_id,
