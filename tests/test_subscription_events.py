@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.databases import run_sql
 from tests.support.identity import GwUser
@@ -43,6 +45,15 @@ def invoice(sub: dict[str, Any], price: str, cents: int = 2000, **changes: Any) 
             "lines": {"object": "list", "data": [{"period": {"start": now, "end": now + PERIOD},
                                                   "pricing": {"price_details": {"price": price}}}]},
             **changes}
+
+
+@pytest.fixture(scope="module")
+def stripe_gw(base_env: dict[str, str], localstripe: LocalStripe, gateway: ThreadedGateway,
+              ) -> Iterator[ThreadedGateway]:
+    """A Stripe gateway of this module's own: its trials come from loopback, more than the three per
+    IP a day the default allows (the session's other gateways count against the same address)."""
+    with stripe_gateway(base_env, localstripe, trials_per_ip_per_day=10_000) as server:
+        yield server
 
 
 def priced(admin: httpx.Client, **fields: Any) -> tuple[dict[str, Any], str]:
