@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import settings_from_env
-from tests.signin_fakes import FakeOidc, JwksServer
+from tests.signin_fakes import FakeOidc, JwksServer, SigningKey
 from tests.support.servers import ThreadedGateway
 
 PRIVY_APP_ID = "app-" + secrets.token_hex(6)
@@ -61,3 +62,20 @@ def bearer(token: str) -> dict[str, str]:
 
 def new_email() -> str:
     return f"signin-{secrets.token_hex(5)}@example.com"
+
+
+def privy_fixtures(key: SigningKey) -> tuple[Any, Any]:
+    """A module's `jwks` (a loopback JWKS server publishing `key`) and `gw` (a sign-in gateway
+    verifying Privy tokens against it) fixtures: `jwks, gw = privy_fixtures(KEY)`."""
+
+    @pytest.fixture(scope="module", name="jwks")
+    def jwks_fixture() -> Iterator[JwksServer]:
+        with JwksServer(key) as server:
+            yield server
+
+    @pytest.fixture(scope="module", name="gw")
+    def gw_fixture(base_env: dict[str, str], jwks: JwksServer, gateway: ThreadedGateway) -> Iterator[ThreadedGateway]:
+        with signin_gateway(base_env, jwks=jwks) as server:
+            yield server
+
+    return jwks_fixture, gw_fixture

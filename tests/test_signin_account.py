@@ -4,31 +4,18 @@ erasure confirmed by a second factor, and the audit records every sign-in action
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pyotp
-import pytest
 
-from tests.signin_fakes import JwksServer, SigningKey, claims
-from tests.signin_support import PRIVY_APP_ID, bearer, client, new_email, signin_gateway
+from tests.signin_fakes import SigningKey, claims
+from tests.signin_support import PRIVY_APP_ID, bearer, client, new_email, privy_fixtures
 from tests.support.servers import ThreadedGateway
 
 PASSWORD = "correct horse battery"
 KEY = SigningKey.ec()
-
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[JwksServer]:
-    with JwksServer(KEY) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gw(base_env: dict[str, str], jwks: JwksServer, gateway: ThreadedGateway) -> Iterator[ThreadedGateway]:
-    with signin_gateway(base_env, jwks=jwks) as server:
-        yield server
+jwks, gw = privy_fixtures(KEY)
 
 
 def sign_up(gw: ThreadedGateway) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,23 +12,14 @@ import jwt
 import orjson
 import pytest
 
-from tests.signin_fakes import JwksServer, SigningKey, claims, tampered, unsigned
-from tests.signin_support import PRIVY_APP_ID, bearer, client, new_email, signin_gateway
+from tests.signin_fakes import SigningKey, claims, tampered, unsigned
+from tests.signin_support import PRIVY_APP_ID, bearer, client, new_email, privy_fixtures
 from tests.support.servers import ThreadedGateway
 
 KEY = SigningKey.ec()
 
 
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[JwksServer]:
-    with JwksServer(KEY) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def gw(base_env: dict[str, str], jwks: JwksServer, gateway: ThreadedGateway) -> Iterator[ThreadedGateway]:
-    with signin_gateway(base_env, jwks=jwks) as server:
-        yield server
+jwks, gw = privy_fixtures(KEY)
 
 
 def privy_token(sub: str | None = None, key: SigningKey = KEY, **overrides: Any) -> str:
