@@ -48,6 +48,8 @@ def test_roles_decide_who_reads_spends_and_manages(gateway: Any, admin: httpx.Cl
     assert adm.client.delete(f"/teams/{tid}/api-keys/{mine['id']}").status_code == 200
     # a member sees another member's key in the listing but cannot change it (404)
     theirs = team_key(owner, tid)
+    assert viewer.client.get(f"/teams/{tid}/api-keys/{theirs['id']}").json()["member_user_id"] == owner.id
+    assert viewer.client.get(f"/teams/{tid}/api-keys/{member.key_id}").status_code == 404  # a personal key
     assert member.client.delete(f"/teams/{tid}/api-keys/{theirs['id']}").status_code == 404
     # team keys carry the inference scope only
     wide = owner.client.post(f"/teams/{tid}/api-keys", json={"scopes": ["inference", "keys"]})

@@ -111,14 +111,22 @@ async def owners(session: AsyncSession, team: Team) -> dict[int, int | None]:
     return {int(k): m for k, m in rows.all()}
 
 
-async def managed(session: AsyncSession, team: Team, caller: TeamMember, key_id: int) -> tuple[ApiKey, TeamKey]:
-    """A team key the caller may change: their own (member and above), any (admin and above).
-    A key of another team, or another member's for a member, is a 404."""
+async def of_team(session: AsyncSession, team: Team, key_id: int) -> tuple[ApiKey, TeamKey]:
+    """One of the team's keys (any member may see it); another team's or a personal key is a 404."""
     row = (await session.execute(
         select(ApiKey, TeamKey).join(TeamKey, TeamKey.key_id == ApiKey.id)
         .where(ApiKey.id == key_id, TeamKey.team_id == team.id, ApiKey.user_id == team.account_id)
     )).first()
-    mine = row is not None and row[1].member_user_id == caller.user_id
-    if row is None or not (roles.at_least(caller.role, "admin") or (mine and roles.at_least(caller.role, "member"))):
+    if row is None:
         raise NotFound(f"No team API key with id {key_id}.", param="key_id")
     return row[0], row[1]
+
+
+async def managed(session: AsyncSession, team: Team, caller: TeamMember, key_id: int) -> tuple[ApiKey, TeamKey]:
+    """A team key the caller may change: their own (member and above), any (admin and above).
+    A key of another team, or another member's for a member, is a 404."""
+    key, link = await of_team(session, team, key_id)
+    mine = link.member_user_id == caller.user_id
+    if not (roles.at_least(caller.role, "admin") or (mine and roles.at_least(caller.role, "member"))):
+        raise NotFound(f"No team API key with id {key_id}.", param="key_id")
+    return key, link

@@ -94,6 +94,14 @@ async def list_team_keys(team_id: RowId, request: Request, include_revoked: Anno
         return TeamKeyList(data=[keys.team_key_out(k, t) for k, t in rows])
 
 
+@router.get("/{team_id}/api-keys/{key_id}", response_model=TeamKeyOut)
+async def get_team_key(team_id: RowId, key_id: RowId, request: Request,
+                       principal: Principal = Depends(person)) -> TeamKeyOut:
+    async with services(request).db.session() as session:
+        team, _ = await service.membership(session, team_id, principal.user_id)
+        return keys.team_key_out(*await keys.of_team(session, team, key_id))
+
+
 @router.patch("/{team_id}/api-keys/{key_id}", response_model=TeamKeyOut)
 async def update_team_key(team_id: RowId, key_id: RowId, body: KeyUpdate, request: Request,
                           principal: Principal = Depends(person)) -> TeamKeyOut:
