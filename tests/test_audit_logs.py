@@ -120,3 +120,17 @@ def test_the_compliance_report_counts_what_happened_in_its_range(make_user: Any,
     assert admin.get("/admin/compliance/report", params={"since": "2030-01-01T00:00:00Z",
                                                            "until": "2029-01-01T00:00:00Z"}).status_code == 400
     assert person.client.get("/admin/compliance/report").status_code == 403
+
+
+def test_rate_limit_and_threshold_changes_are_audited(user: GwUser, admin: httpx.Client) -> None:
+    limited = admin.put(f"/admin/users/{user.id}/rate-limits", json={"requests_per_minute": 7})
+    assert limited.status_code == 200, limited.text
+    assert user.client.patch("/user/balance", json={"low_balance_threshold": "2.5"}).status_code == 200
+    rows = admin.get("/admin/audit-logs", params={"target_type": "user", "target_id": str(user.id)}).json()["data"]
+    by_action = {r["action"]: r for r in rows}
+    assert by_action["user.rate_limits.set"]["after"]["rate_limits"]["requests_per_minute"] == 7
+    assert by_action["user.rate_limits.set"]["before"] == {"rate_limits": None}
+    assert by_action["credits.threshold.set"]["actor_user_id"] == user.id
+    assert by_action["credits.threshold.set"]["after"] == {"low_balance_threshold": "2.500000000"}
+    mine = user.client.get("/user/audit-logs").json()["data"]
+    assert {"user.rate_limits.set", "credits.threshold.set"} <= {r["action"] for r in mine}  # done to them, and by them

@@ -55,7 +55,11 @@ async def update_balance_settings(
         await ledger.ensure_account(session, principal.user_id)
         account = await session.get(CreditAccount, principal.user_id)
         assert account is not None
+        before = account.low_balance_threshold
         account.low_balance_threshold = threshold
+        await audit_change(session, request, principal, "credits.threshold.set", "user", principal.user_id,
+                           before={"low_balance_threshold": usd(before) if before is not None else None},
+                           after={"low_balance_threshold": usd(threshold) if threshold is not None else None})
     async with svc.db.session() as session:
         return await queries.balance(session, principal.user_id, to_nanos(svc.settings.low_balance_threshold_usd))
 

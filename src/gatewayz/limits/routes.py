@@ -11,6 +11,7 @@ from gatewayz.accounts import service
 from gatewayz.accounts.dependencies import require_permission, require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.schemas import UserOut
+from gatewayz.audit.records import audit_change
 from gatewayz.http.params import RowId
 from gatewayz.inference.pipeline import InferenceCall
 from gatewayz.limits.config import RateLimits, stored
@@ -103,14 +104,17 @@ async def set_user_rate_limits(
     user_id: RowId,
     request: Request,
     body: RateLimits = Body(...),
-    _: Principal = Depends(require_permission("limits.write")),
+    admin: Principal = Depends(require_permission("limits.write")),
 ) -> UserOut:
     """Replace a user's limits (`{}` removes them: the defaults apply again). They override the
     settings defaults, so they can raise a user above them; every process applies them within a second."""
     svc = services(request)
     async with svc.db.transaction() as session:
         user = await service.get_user(session, user_id)
+        before = user.rate_limits
         invalidation = await service.set_user_rate_limits(session, user, body)
+        await audit_change(session, request, admin, "user.rate_limits.set", "user", user_id,
+                           before={"rate_limits": before}, after={"rate_limits": user.rate_limits})
         out = service.user_out(user)
     await svc.publish(invalidation)
     return out
