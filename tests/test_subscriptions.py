@@ -135,4 +135,4 @@ def test_what_cannot_be_subscribed(stripe_gw: ThreadedGateway, gateway: Threaded
                              headers={"Authorization": f"Bearer {sandbox}"})
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "sandbox_key"
     unconfigured = user.client.post("/subscriptions/checkout", json={"plan_id": unpriced["id"]})  # session gateway
-    assert unconfigured.status_code == 503 and unconfigured.json()["error"]["code"] == "payments_not_configured"
+    assert unconfigured.status_code == 404 and unconfigured.json()["error"]["code"] == "payments_not_configured"

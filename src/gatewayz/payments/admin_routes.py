@@ -13,6 +13,7 @@ from gatewayz.errors import GatewayError, InvalidRequest
 from gatewayz.payments import refunds
 from gatewayz.payments.client import StripeApi
 from gatewayz.payments.config import cents_to_nanos
+from gatewayz.payments.responses import errors
 from gatewayz.payments.schemas import RefundOut, RefundRequest
 from gatewayz.payments.tables import Payment, PaymentRefund
 from gatewayz.services import services
@@ -27,14 +28,14 @@ def refund_out(row: PaymentRefund) -> RefundOut:
                      credits_shortfall=usd(row.credits - row.credits_deducted), forced=row.forced)
 
 
-@router.post("/api/stripe/refund", response_model=RefundOut, status_code=201)
+@router.post("/api/stripe/refund", response_model=RefundOut, status_code=201, responses=errors(404, 502))
 async def refund_payment(body: RefundRequest, request: Request,
                          admin: Principal = Depends(require_permission("payments.refund"))) -> RefundOut:
     """Refund all (no `amount`) or part of a paid payment. Without `force`, only while the user still has
     the credits it takes back; with it, the ledger takes what is left (never below zero)."""
     svc = services(request)
     api: StripeApi = svc.stripe  # type: ignore[assignment]
-    api.client  # noqa: B018 -- 503 before anything is written when Stripe is not configured
+    api.client  # noqa: B018 -- 404 before anything is written when Stripe is not configured
     cents = int(body.amount * 100) if body.amount is not None else None
     async with svc.db.transaction() as session:
         row = await refunds.reserve(session, payment_id=body.payment_id, cents=cents, force=body.force,

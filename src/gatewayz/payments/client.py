@@ -2,7 +2,8 @@
 
 One per process (Services.stripe), created on first use. GATEWAYZ_STRIPE_API_BASE points it at
 another API base (localstripe in the tests). Stripe's failures become a 502 in our error shape; a
-gateway without GATEWAYZ_STRIPE_SECRET_KEY answers 503 to anything that needs Stripe.
+gateway without GATEWAYZ_STRIPE_SECRET_KEY answers 404 `payments_not_configured` to anything that
+needs Stripe (as sign-in methods that are not configured do).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import stripe
 import structlog
 
-from gatewayz.errors import GatewayError, ServiceUnavailable
+from gatewayz.errors import GatewayError, NotFound
 from gatewayz.settings import Settings
 
 log = structlog.get_logger("gatewayz.payments")
@@ -39,8 +40,8 @@ class StripeApi:
         if self._client is None:
             key = self.settings.stripe_secret_key
             if key is None:
-                raise ServiceUnavailable("Payments are not configured (GATEWAYZ_STRIPE_SECRET_KEY).",
-                                         code="payments_not_configured")
+                raise NotFound("Payments are not configured on this gateway (GATEWAYZ_STRIPE_SECRET_KEY).",
+                               code="payments_not_configured")
             self._http = stripe.AIOHTTPClient(timeout=self.settings.stripe_timeout_seconds)
             base = {"api": self.settings.stripe_api_base.rstrip("/")} if self.settings.stripe_api_base else None
             self._client = stripe.StripeClient(key.get_secret_value(), base_addresses=base,  # type: ignore[arg-type]

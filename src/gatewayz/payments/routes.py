@@ -17,6 +17,7 @@ from gatewayz.payments.client import StripeApi
 from gatewayz.payments.config import cents_to_nanos
 from gatewayz.payments.purchases import PAYMENT_METADATA
 from gatewayz.payments.quote import Quote, quote_purchase
+from gatewayz.payments.responses import errors
 from gatewayz.payments.schemas import PackageList, PackageOut, PaymentList, PurchaseOut, PurchaseRequest
 from gatewayz.services import Services, services
 
@@ -76,7 +77,7 @@ async def _failed(svc: Services, payment_id: int) -> None:
         await release(session, payment_id)
 
 
-@router.post("/api/stripe/checkout", response_model=PurchaseOut, status_code=201)
+@router.post("/api/stripe/checkout", response_model=PurchaseOut, status_code=201, responses=errors(404, 502))
 async def checkout(body: PurchaseRequest, request: Request,
                    principal: Principal = Depends(billing_scope)) -> PurchaseOut:
     """A Stripe Checkout session for a package or a custom amount (a coupon's discount is the price
@@ -84,7 +85,7 @@ async def checkout(body: PurchaseRequest, request: Request,
     svc = services(request)
     api = stripe_api(svc)
     _buyer(principal)
-    api.client  # noqa: B018 -- 503 before anything is written when Stripe is not configured
+    api.client  # noqa: B018 -- 404 before anything is written when Stripe is not configured
     payment, quote = await _start(request, principal, body, "checkout")
     metadata = _metadata(payment.id, principal.user_id)
     params = {
@@ -110,7 +111,8 @@ async def checkout(body: PurchaseRequest, request: Request,
     return store.purchase_out(payment, quote, checkout_session_id=created["id"], checkout_url=created.get("url"))
 
 
-@router.post("/api/stripe/payment-intent", response_model=PurchaseOut, status_code=201)
+@router.post("/api/stripe/payment-intent", response_model=PurchaseOut, status_code=201,
+             responses=errors(404, 502))
 async def payment_intent(body: PurchaseRequest, request: Request,
                          principal: Principal = Depends(billing_scope)) -> PurchaseOut:
     """A Stripe PaymentIntent for a package or a custom amount, confirmed by the client with Stripe.js

@@ -20,9 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gatewayz.billing.ledger import dialect_name
-from gatewayz.errors import GatewayError, InvalidRequest, ServiceUnavailable
+from gatewayz.errors import GatewayError, InvalidRequest, NotFound
 from gatewayz.payments import handlers as _handlers  # noqa: F401 -- registers the purchase handlers
 from gatewayz.payments import webhooks
+from gatewayz.payments.responses import errors
 from gatewayz.payments.tables import StripeEvent
 from gatewayz.payments.webhooks import WebhookEvent
 from gatewayz.services import services
@@ -77,14 +78,14 @@ async def _claim(session: AsyncSession, event: WebhookEvent) -> bool:
     return (await session.execute(statement)).first() is not None
 
 
-@router.post("/api/stripe/webhook")
+@router.post("/api/stripe/webhook", responses=errors(404))
 async def stripe_webhook(request: Request) -> dict[str, Any]:
     """Stripe's events (configure this URL and its signing secret in Stripe's dashboard)."""
     svc = services(request)
     secret = svc.settings.stripe_webhook_secret
     if secret is None:
-        raise ServiceUnavailable("Stripe webhooks are not configured (GATEWAYZ_STRIPE_WEBHOOK_SECRET).",
-                                 code="payments_not_configured")
+        raise NotFound("Stripe webhooks are not configured on this gateway (GATEWAYZ_STRIPE_WEBHOOK_SECRET).",
+                       code="payments_not_configured")
     payload = await request.body()
     if len(payload) > MAX_EVENT_BYTES:
         raise _bad("The event is too large.")

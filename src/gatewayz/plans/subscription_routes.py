@@ -49,7 +49,7 @@ def _api(svc: Services, principal: Principal) -> StripeApi:
     if principal.is_sandbox:
         raise PermissionDenied("Sandbox (test) keys cannot subscribe.", code="sandbox_key")
     api: StripeApi = svc.stripe
-    api.client  # noqa: B018 -- 503 before anything else when Stripe is not configured
+    api.client  # noqa: B018 -- 404 before anything else when Stripe is not configured
     return api
 
 

@@ -17,6 +17,7 @@ from gatewayz.billing.money import usd
 from gatewayz.errors import Conflict, InvalidRequest, NotFound
 from gatewayz.http.params import QueryBool, QueryInt, RowId
 from gatewayz.payments.config import cents_to_nanos
+from gatewayz.payments.responses import errors
 from gatewayz.promotions.schemas import CouponAnalytics, CouponCreate, CouponList, CouponOut, CouponRules
 from gatewayz.promotions.tables import Coupon, CouponRedemption
 from gatewayz.services import services
@@ -67,7 +68,7 @@ async def _get(session: AsyncSession, coupon_id: int) -> Coupon:
     return coupon
 
 
-@router.post("", response_model=CouponOut, status_code=201)
+@router.post("", response_model=CouponOut, status_code=201, responses=errors(409))
 async def create_coupon(body: CouponCreate, request: Request, admin: Principal = Depends(can_write)) -> CouponOut:
     values = _rule_values(body, only_set=False)
     values.update(first_time_only=bool(values.get("first_time_only")), stackable=bool(values.get("stackable")),

@@ -19,6 +19,7 @@ from gatewayz.audit.records import audit_change
 from gatewayz.billing.money import usd
 from gatewayz.errors import Conflict, NotFound
 from gatewayz.http.params import MAX_ID, QueryInt
+from gatewayz.payments.responses import errors
 from gatewayz.promotions import referrals
 from gatewayz.promotions.schemas import (
     ApplyReferral,
@@ -66,7 +67,7 @@ async def invite_link(request: Request,
     return RedirectResponse(f"{target}{joiner}ref={quote(code.upper())}", status_code=302)
 
 
-@router.post("/referral/apply", response_model=ReferralEntry, status_code=201)
+@router.post("/referral/apply", response_model=ReferralEntry, status_code=201, responses=errors(409))
 async def apply_referral(body: ApplyReferral, request: Request,
                          principal: Principal = Depends(billing_scope)) -> ReferralEntry:
     """Apply a referral code to your new account (within the apply window of sign-up, before a first
