@@ -13,7 +13,7 @@ from gatewayz.accounts.dependencies import held_permissions, require_permission,
 from gatewayz.accounts.principal import Principal
 from gatewayz.audit.records import audit_change
 from gatewayz.billing.money import usd
-from gatewayz.errors import Conflict, NotFound
+from gatewayz.errors import Conflict, GatewayError, NotFound
 from gatewayz.http.params import RowId
 from gatewayz.plans import service
 from gatewayz.plans.analytics import PlanAnalytics, plan_analytics
@@ -26,6 +26,7 @@ from gatewayz.plans.schemas import (
     PlanList,
     PlanOut,
     UserPlanOut,
+    errors,
 )
 from gatewayz.plans.tables import Plan, PlanSubscription
 from gatewayz.services import services
@@ -56,7 +57,10 @@ async def _may_see(request: Request, plan: Plan) -> bool:
         return True
     if extract_key(request) is None:
         return False
-    principal = await services(request).auth.authenticate(request, "billing")
+    try:
+        principal = await services(request).auth.authenticate(request, "billing")
+    except GatewayError:  # a bad or weak key learns no more than an anonymous caller: 404
+        return False
     if held_permissions(request, principal) & {"plans.read", "plans.write"} and not principal.is_sandbox:
         return True
     async with services(request).db.session() as session:
@@ -64,7 +68,7 @@ async def _may_see(request: Request, plan: Plan) -> bool:
     return mine is not None and mine.plan_id == plan.id
 
 
-@router.get("/plans/{plan_id}", response_model=PlanOut)
+@router.get("/plans/{plan_id}", response_model=PlanOut, responses=errors(404))
 async def get_public_plan(plan_id: RowId, request: Request) -> PlanOut:
     async with services(request).db.session() as session:
         plan = await session.get(Plan, plan_id)
@@ -90,7 +94,7 @@ async def user_plan(request: Request, principal: Principal = Depends(billing_sco
                        subscription=service.subscription_out(sub) if own and sub is not None else None)
 
 
-@router.post("/plans/assign", response_model=UserPlanOut)
+@router.post("/plans/assign", response_model=UserPlanOut, responses=errors(404, 409))
 async def assign(body: Assign, request: Request, admin: Principal = Depends(write_plans)) -> UserPlanOut:
     """Put a user on a plan from now (the default plan: back to it). A Stripe subscription is
     cancelled through Stripe, not overwritten here (409)."""
@@ -148,7 +152,7 @@ async def get_plan(plan_id: RowId, request: Request, admin: Principal = Depends(
     return service.admin_plan_out(row, counts.get(row.id, 0))
 
 
-@router.post("/admin/plans", response_model=AdminPlanOut, status_code=201)
+@router.post("/admin/plans", response_model=AdminPlanOut, status_code=201, responses=errors(409))
 async def create_plan(body: PlanCreate, request: Request, admin: Principal = Depends(write_plans)) -> AdminPlanOut:
     svc = services(request)
     async with svc.db.transaction() as session:
@@ -177,7 +181,7 @@ async def update_plan(plan_id: RowId, body: PlanFields, request: Request,
     return out
 
 
-@router.delete("/admin/plans/{plan_id}", response_model=AdminPlanOut)
+@router.delete("/admin/plans/{plan_id}", response_model=AdminPlanOut, responses=errors(409))
 async def delete_plan(plan_id: RowId, request: Request, admin: Principal = Depends(write_plans)) -> AdminPlanOut:
     svc = services(request)
     async with svc.db.transaction() as session:

@@ -35,6 +35,15 @@ MAX_MODELS = 500
 MAX_KEYS = 100_000
 
 
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error answers of a route beyond the usual ones (http/openapi.py adds those)."""
+    from gatewayz.http.openapi import DESCRIPTIONS
+
+    return {status: {"description": DESCRIPTIONS[str(status)],
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            for status in statuses}
+
+
 def _cents(value: Decimal | None) -> Decimal | None:
     if value is not None and (not value.is_finite() or value != value.quantize(Decimal("0.01"))):
         raise ValueError("a price is a whole number of cents, such as 20 or 19.99")

@@ -21,7 +21,7 @@ from gatewayz.http.params import MAX_ID
 from gatewayz.payments.client import StripeApi
 from gatewayz.plans import service
 from gatewayz.plans import stripe_events as _events  # noqa: F401 -- registers the subscription events
-from gatewayz.plans.schemas import Interval, SubscriptionOut, _Strict
+from gatewayz.plans.schemas import Interval, SubscriptionOut, _Strict, errors
 from gatewayz.plans.stripe_sync import INTERVAL_KEY, PLAN_KEY, USER_KEY, apply_subscription, first_item
 from gatewayz.plans.tables import Plan, PlanSubscription
 from gatewayz.services import Services, services
@@ -99,7 +99,8 @@ async def _apply(request: Request, principal: Principal, sub: dict[str, Any], ac
     return out
 
 
-@router.post("/subscriptions/checkout", response_model=CheckoutOut, status_code=201)
+@router.post("/subscriptions/checkout", response_model=CheckoutOut, status_code=201,
+             responses=errors(404, 409, 502, 503))
 async def checkout(body: Choice, request: Request, principal: Principal = Depends(billing_scope)) -> CheckoutOut:
     """A Stripe Checkout session (mode=subscription) for a public plan; the plan applies when
     Stripe's events say the subscription is active, and each paid invoice brings its credits."""
@@ -136,7 +137,7 @@ async def checkout(body: Choice, request: Request, principal: Principal = Depend
     return CheckoutOut(checkout_session_id=created["id"], checkout_url=created.get("url"))
 
 
-@router.post("/subscriptions/change", response_model=SubscriptionOut)
+@router.post("/subscriptions/change", response_model=SubscriptionOut, responses=errors(404, 409, 502, 503))
 async def change(body: Choice, request: Request, principal: Principal = Depends(billing_scope)) -> SubscriptionOut:
     """Another plan (or interval) for the subscription: Stripe prorates the difference."""
     svc = services(request)
@@ -165,19 +166,19 @@ async def _set_cancel(request: Request, principal: Principal, cancel: bool) -> S
     return await _apply(request, principal, updated, "subscription.cancel" if cancel else "subscription.resume")
 
 
-@router.post("/subscriptions/cancel", response_model=SubscriptionOut)
+@router.post("/subscriptions/cancel", response_model=SubscriptionOut, responses=errors(409, 502, 503))
 async def cancel(request: Request, principal: Principal = Depends(billing_scope)) -> SubscriptionOut:
     """Cancel at the end of the period paid for: the plan applies until then."""
     return await _set_cancel(request, principal, True)
 
 
-@router.post("/subscriptions/resume", response_model=SubscriptionOut)
+@router.post("/subscriptions/resume", response_model=SubscriptionOut, responses=errors(409, 502, 503))
 async def resume(request: Request, principal: Principal = Depends(billing_scope)) -> SubscriptionOut:
     """Undo a cancellation before the period ends."""
     return await _set_cancel(request, principal, False)
 
 
-@router.post("/subscriptions/portal", response_model=PortalOut, status_code=201)
+@router.post("/subscriptions/portal", response_model=PortalOut, status_code=201, responses=errors(409, 502, 503))
 async def portal(request: Request, principal: Principal = Depends(billing_scope)) -> PortalOut:
     """A link to Stripe's customer portal (payment methods, invoices, cancellation)."""
     svc = services(request)

@@ -16,7 +16,7 @@ from gatewayz.billing.money import to_nanos, usd
 from gatewayz.errors import Conflict, PermissionDenied
 from gatewayz.http.params import MAX_ID
 from gatewayz.plans import service, trials
-from gatewayz.plans.schemas import Interval, _Strict
+from gatewayz.plans.schemas import Interval, _Strict, errors
 from gatewayz.services import services
 
 router = APIRouter(tags=["Trials"])
@@ -67,7 +67,7 @@ async def _status(request: Request, user_id: int) -> TrialStatus:
     )
 
 
-@router.post("/trials/start", response_model=TrialStatus, status_code=201)
+@router.post("/trials/start", response_model=TrialStatus, status_code=201, responses=errors(404, 409))
 async def start(request: Request, body: TrialStart | None = None,
                 principal: Principal = Depends(billing_scope)) -> TrialStatus:
     """Start the free trial: credits that expire with it and the trial plan until then. Once per
@@ -97,7 +97,7 @@ async def status(request: Request, principal: Principal = Depends(billing_scope)
     return await _status(request, principal.user_id)
 
 
-@router.post("/trials/convert", response_model=TrialStatus)
+@router.post("/trials/convert", response_model=TrialStatus, responses=errors(404, 409))
 async def convert(body: TrialConvert, request: Request, principal: Principal = Depends(billing_scope)) -> TrialStatus:
     """Leave the trial for a plan. A free plan applies at once; a paid one is a Stripe
     subscription (POST /subscriptions/checkout), and the conversion is recorded when it is paid."""
