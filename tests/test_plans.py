@@ -11,6 +11,7 @@ from tests.support.databases import run_sql
 from tests.support.identity import GwUser
 from tests.support.money import balance, nanos
 from tests.support.plans import assign, make_plan
+from tests.support.roles import make_role, staff
 
 
 def test_the_public_list_shows_public_active_plans_only(admin: httpx.Client, anon: httpx.Client) -> None:
@@ -108,8 +109,9 @@ def test_assignment_grants_the_first_period_once_and_shows_in_user_plan(
     assert [(r[0], int(r[1])) for r in rows] == [("plan_credits", nanos("2.5"))]
     expiring = run_sql(database_url, "SELECT COUNT(*) FROM credit_grants WHERE user_id = :p0", user.id)
     assert expiring[0][0] == 1  # the period's credits expire at its end
-    again = assign(admin, user.id, plan["id"], grant_credits=False)
+    again = assign(admin, user.id, plan["id"])  # the same plan in its running period: no second grant
     assert again["plan"]["id"] == plan["id"]
+    assert again["subscription"]["current_period_start"] == assigned["subscription"]["current_period_start"]
     assert nanos(balance(user.client)["balance"]) - before == nanos("2.5")
     audit = admin.get("/admin/audit-logs", params={"target_type": "user", "target_id": str(user.id)}).json()
     assert any(r["action"] == "plan.assign" and (r["after"] or {}).get("plan_id") == plan["id"] for r in audit["data"])
@@ -141,3 +143,25 @@ def test_an_assignment_that_ends_falls_back_to_the_default(admin: httpx.Client, 
     time.sleep(1.7)
     after = user.client.get("/user/plan").json()
     assert after["default"] is True and after["plan"]["slug"] == "free"
+
+
+def test_plans_write_alone_cannot_mint_credits(admin: httpx.Client, gateway: Any, user: GwUser) -> None:
+    person = staff(admin, gateway.url, [make_role(admin, ["plans.write", "plans.read"])])
+    try:
+        refused = person.client.post("/admin/plans", json={"slug": "mint", "name": "m", "credits_per_period": "1000"})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "plan_credits_need_credits_grant"
+        bare = person.client.post("/admin/plans", json={"slug": f"bare-{user.id}", "name": "bare"})
+        assert bare.status_code == 201, bare.text
+        raised = person.client.patch(f"/admin/plans/{bare.json()['id']}", json={"credits_per_period": "5"})
+        assert raised.status_code == 403
+        selfish = person.client.post("/plans/assign", json={"user_id": person.id, "plan_id": bare.json()["id"]})
+        assert selfish.status_code == 403 and selfish.json()["error"]["code"] == "self_assign"
+        rich = make_plan(admin, credits_per_period="1000")  # made by an admin holding credits.grant
+        handout = person.client.post("/plans/assign", json={"user_id": user.id, "plan_id": rich["id"]})
+        assert handout.status_code == 403 and handout.json()["error"]["code"] == "plan_credits_need_credits_grant"
+        fine = person.client.post("/plans/assign", json={"user_id": user.id, "plan_id": bare.json()["id"]})
+        assert fine.status_code == 200, fine.text
+        assert balance(user.client)["balance"] == "0.000000000"
+        assert balance(person.client)["balance"] == "0.000000000"
+    finally:
+        person.client.close()

@@ -157,3 +157,13 @@ def test_converting_to_a_free_plan_is_recorded_once(admin: httpx.Client, newcome
     assert newcomer.client.get("/user/plan").json()["plan"]["id"] == free["id"]
     assert newcomer.client.post("/trials/convert", json={"plan_id": free["id"]}).status_code == 409
     assert balance(newcomer.client)["balance"] == "10.000000000"  # the trial's credits stay until they expire
+
+
+def test_converting_twice_at_once_converts_once(admin: httpx.Client, newcomer: GwUser) -> None:
+    hobby = make_plan(admin, credits_per_period="5")
+    assert newcomer.client.post("/trials/start").status_code == 201
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: newcomer.client.post("/trials/convert", json={"plan_id": hobby["id"]}),
+                                range(6)))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * 5, [a.text for a in answers]
+    assert balance(newcomer.client)["balance"] == "15.000000000"  # the trial's 10 and one period's 5

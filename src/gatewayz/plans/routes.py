@@ -13,7 +13,7 @@ from gatewayz.accounts.dependencies import held_permissions, require_permission,
 from gatewayz.accounts.principal import Principal
 from gatewayz.audit.records import audit_change
 from gatewayz.billing.money import usd
-from gatewayz.errors import Conflict, GatewayError, NotFound
+from gatewayz.errors import Conflict, GatewayError, NotFound, PermissionDenied
 from gatewayz.http.params import RowId
 from gatewayz.plans import service
 from gatewayz.plans.analytics import PlanAnalytics, plan_analytics
@@ -99,9 +99,16 @@ async def assign(body: Assign, request: Request, admin: Principal = Depends(writ
     """Put a user on a plan from now (the default plan: back to it). A Stripe subscription is
     cancelled through Stripe, not overwritten here (409)."""
     svc = services(request)
+    may_grant = "credits.grant" in held_permissions(request, admin)
+    if body.user_id == admin.user_id and not may_grant:
+        raise PermissionDenied("Without 'credits.grant', nobody puts themselves on a plan.", param="user_id",
+                               code="self_assign")
     async with svc.db.transaction() as session:
         await accounts.get_user(session, body.user_id)
         plan = await service.get_plan(session, body.plan_id)
+        if plan.credits_per_period > 0 and not may_grant:
+            raise PermissionDenied("This plan grants credits every period: assigning it needs 'credits.grant'.",
+                                   param="plan_id", code="plan_credits_need_credits_grant")
         if not plan.active:
             raise Conflict("This plan is archived (active=false); it cannot be assigned.", param="plan_id",
                            code="plan_archived")
@@ -125,6 +132,13 @@ async def assign(body: Assign, request: Request, admin: Principal = Depends(writ
 
 
 # -- admin ------------------------------------------------------------------------------------------
+
+
+def _credits_need_grant(request: Request, admin: Principal, body: PlanFields) -> None:
+    """A plan's credits are granted to its users every period: setting them is granting credits."""
+    if body.credits_per_period and "credits.grant" not in held_permissions(request, admin):
+        raise PermissionDenied("Plans with credits need the 'credits.grant' permission too.",
+                               param="credits_per_period", code="plan_credits_need_credits_grant")
 
 
 @router.get("/admin/plans", response_model=AdminPlanList)
@@ -155,6 +169,7 @@ async def get_plan(plan_id: RowId, request: Request, admin: Principal = Depends(
 @router.post("/admin/plans", response_model=AdminPlanOut, status_code=201, responses=errors(409))
 async def create_plan(body: PlanCreate, request: Request, admin: Principal = Depends(write_plans)) -> AdminPlanOut:
     svc = services(request)
+    _credits_need_grant(request, admin, body)
     async with svc.db.transaction() as session:
         row, invalidation = await service.create_plan(session, body)
         await audit_change(session, request, admin, "plan.create", "plan", row.id, after=service.audit_fields(row))
@@ -169,6 +184,7 @@ async def update_plan(plan_id: RowId, body: PlanFields, request: Request,
                       admin: Principal = Depends(write_plans)) -> AdminPlanOut:
     """Change a plan; in force for its users' next request, in every process."""
     svc = services(request)
+    _credits_need_grant(request, admin, body)
     async with svc.db.transaction() as session:
         row = await service.get_plan(session, plan_id)
         before = service.audit_fields(row)

@@ -178,9 +178,15 @@ async def assign_plan(
         if current is not None:
             await session.execute(delete(PlanSubscription).where(PlanSubscription.user_id == user_id))
         return None, None, Invalidation(await bump_auth_counter(session), user_id=user_id)
-    period_end = now + PERIODS[interval]
+    # The same plan again during its running period keeps that period (and its credits, granted once).
+    same = current is not None and current.plan_id == plan.id and current.source in ("admin", "user") \
+        and current.current_period_end is not None and current.current_period_end > now
+    if same and current is not None and current.current_period_end is not None:
+        period_start, period_end, interval = current.current_period_start, current.current_period_end, current.interval
+    else:
+        period_start, period_end = now, now + PERIODS[interval]
     values = {"plan_id": plan.id, "source": source, "status": status, "interval": interval,
-              "current_period_start": now, "current_period_end": period_end, "ends_at": ends_at,
+              "current_period_start": period_start, "current_period_end": period_end, "ends_at": ends_at,
               "cancel_at_period_end": False, "past_due_since": None, "updated_at": now}
     if current is None:
         current = PlanSubscription(user_id=user_id, created_at=now, **values)
@@ -191,7 +197,7 @@ async def assign_plan(
     await session.flush()
     entry = None
     if grant_credits:
-        reference = f"period:{user_id}:{plan.id}:{now.isoformat()}"
+        reference = f"period:{user_id}:{plan.id}:{period_start.isoformat()}"
         _, entry = await grant_period_credits(session, user_id=user_id, plan=plan, reference=reference,
                                               period_end=period_end, actor=actor)
     return current, entry, Invalidation(await bump_auth_counter(session), user_id=user_id)

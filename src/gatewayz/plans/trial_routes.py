@@ -107,18 +107,18 @@ async def convert(body: TrialConvert, request: Request, principal: Principal = D
         found = await trials.trial_status(session, principal.user_id)
         if found is None:
             raise Conflict("There is no trial to convert; start one with POST /trials/start.", code="no_trial")
-        if found["trial"].converted_at is not None:
-            raise Conflict("This trial was converted already.", code="trial_converted")
         plan = await service.get_plan(session, body.plan_id)
         if not plan.active or plan.visibility != "public":
             raise Conflict("This plan cannot be chosen.", param="plan_id", code="plan_not_available")
         if plan.price_monthly > 0 or (plan.price_yearly or 0) > 0:
             raise Conflict("A paid plan is bought through a Stripe subscription: POST /subscriptions/checkout.",
                            param="plan_id", code="payment_required")
+        # Claimed first, by a conditional UPDATE: of two converts at once, one converts, the other is a 409.
+        if not await trials.record_conversion(session, principal.user_id, "plan"):
+            raise Conflict("This trial was converted already.", code="trial_converted")
         _, _, invalidation = await service.assign_plan(
             session, user_id=principal.user_id, plan=plan, interval=body.interval, source="user",
             actor=f"user:{principal.user_id}", default_slug=svc.settings.default_plan)
-        await trials.record_conversion(session, principal.user_id, "plan")
         await audit_change(session, request, principal, "trial.convert", "user", principal.user_id,
                            after={"plan_id": plan.id})
     await svc.publish(invalidation)
