@@ -24,15 +24,8 @@ from typing import Any
 
 import structlog
 
-from gatewayz.billing.holds import (
-    _ENTRY,
-    _LOW_BALANCE,
-    _USAGE,
-    _USAGE_COLUMNS,
-    AlreadySettled,
-    HoldLedger,
-    Settlement,
-)
+from gatewayz.billing.hold_sql import ENTRY, LOW_BALANCE, USAGE, USAGE_COLUMNS
+from gatewayz.billing.holds import AlreadySettled, HoldLedger, Settlement
 from gatewayz.storage.fastsql import Tx
 from gatewayz.storage.types import utcnow
 
@@ -48,8 +41,8 @@ _PG_TYPES = {
     "created_at": "timestamptz",
 }
 _PG_USAGE_ONCE = (
-    f"INSERT INTO usage_records ({', '.join(_USAGE_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"${i + 1}::{_PG_TYPES.get(c, 'varchar')}[]" for i, c in enumerate(_USAGE_COLUMNS))
+    f"INSERT INTO usage_records ({', '.join(USAGE_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{_PG_TYPES.get(c, 'varchar')}[]" for i, c in enumerate(USAGE_COLUMNS))
     + ") ON CONFLICT (request_id) DO NOTHING RETURNING request_id"
 )
 _LEASE_TAKE = "UPDATE credit_holds SET amount = amount - :total WHERE id = :id AND status = 'held'"
@@ -158,7 +151,7 @@ class SettlementBatcher:
             for c in charges
         ]
         if tx.dialect == "postgresql":
-            columns = [[row[name] for row in rows] for name in _USAGE_COLUMNS]
+            columns = [[row[name] for row in rows] for name in USAGE_COLUMNS]
             return {r[0] for r in await tx.fetch_positional(_PG_USAGE_ONCE, columns)}  # type: ignore[attr-defined]
         # SQLite: this transaction holds the database's write lock, so what is not there now cannot
         # appear before the insert (two statements per batch instead of one per request)
@@ -166,7 +159,7 @@ class SettlementBatcher:
         seen = await tx.fetchall(_SEEN.format(ids=", ".join(f":{name}" for name in ids)), ids)
         existing = {r[0] for r in seen}
         fresh = [row for row in rows if row["request_id"] not in existing]
-        await tx.executemany(_USAGE, fresh)
+        await tx.executemany(USAGE, fresh)
         return {row["request_id"] for row in fresh}
 
     @staticmethod
@@ -205,9 +198,9 @@ class SettlementBatcher:
                 balance = after
             if threshold is not None and after_all + total >= threshold > after_all:
                 data = json.dumps({"balance": after_all, "threshold": int(threshold)})
-                await tx.execute(_LOW_BALANCE[tx.dialect], {"user_id": user_id, "data": data, "now": stamp})
+                await tx.execute(LOW_BALANCE[tx.dialect], {"user_id": user_id, "data": data, "now": stamp})
         if entries:
-            await tx.executemany(_ENTRY, entries)
+            await tx.executemany(ENTRY, entries)
         return results
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from gatewayz.billing import hold_sql as q
 from gatewayz.billing.money import MAX_NANOS
 from gatewayz.errors import GatewayError
 from gatewayz.storage.fastsql import FastSQL, Tx
@@ -94,114 +95,7 @@ def period_start(period: str | None, now: datetime) -> datetime:
     return LIFETIME
 
 
-_HOLD = (
-    "UPDATE credit_accounts SET held = held + :amount "
-    "WHERE user_id = :user_id AND balance - held - expired_pending >= :amount"
-)
-_SPEND_ROW = (
-    "INSERT INTO key_spend (key_id, period_start, spent, held) VALUES (:key_id, :start, 0, 0) ON CONFLICT DO NOTHING"
-)
-_SPEND_HOLD = (
-    "UPDATE key_spend SET held = held + :amount WHERE key_id = :key_id AND period_start = :start "
-    "AND spent + held + :amount <= :limit"
-)
-# a cap shared by keys: the same guard as a key's budget (one conditional UPDATE), on its own table
-_CAP_ROW = (
-    "INSERT INTO cap_spend (cap_id, period_start, spent, held) VALUES (:cap_id, :start, 0, 0) ON CONFLICT DO NOTHING"
-)
-_CAP_HOLD = (
-    "UPDATE cap_spend SET held = held + :amount WHERE cap_id = :cap_id AND period_start = :start "
-    "AND spent + held + :amount <= :limit"
-)
-_CAP_RELEASE = "UPDATE cap_spend SET held = held - :release WHERE cap_id = :cap_id AND period_start = :start"
-_HOLD_ROW = (
-    "INSERT INTO credit_holds (request_id, user_id, key_id, amount, key_period_start, cap_id, cap_period_start, "
-    "status, created_at, expires_at) VALUES (:request_id, :user_id, :key_id, :amount, :start, :cap_id, :cap_start, "
-    "'held', :now, :expires) RETURNING id"
-)
 CAP_EXCEEDED = "Your spending cap in this team is reached for the period (a team admin can raise it)."
-_CLOSE_HOLD = "UPDATE credit_holds SET status = :status WHERE id = :id AND status = 'held'"
-# what is left of it: a lease's amount falls with every charge taken from it (see leases.py)
-_CLOSE_HOLD_LEFT = "UPDATE credit_holds SET status = :status WHERE id = :id AND status = 'held' RETURNING amount"
-_EXTEND_HOLDS = "UPDATE credit_holds SET expires_at = :expires WHERE status = 'held' AND id IN ({ids})"
-_ACCOUNT_ROW = (
-    "INSERT INTO credit_accounts (user_id, balance, held, expiring, updated_at) "
-    "VALUES (:user_id, 0, 0, 0, :now) ON CONFLICT DO NOTHING"
-)
-_UNHOLD = (
-    "UPDATE credit_accounts SET held = held - :release, updated_at = :now WHERE user_id = :user_id "
-    "RETURNING balance, held, low_balance_threshold"
-)
-_CHARGE = (
-    "UPDATE credit_accounts SET balance = balance - :charged, "
-    "expiring = CASE WHEN expiring < :charged THEN 0 ELSE expiring - :charged END WHERE user_id = :user_id"
-)
-_ENTRY = (
-    "INSERT INTO credit_transactions (user_id, type, amount, balance_before, balance_after, reference, "
-    "created_at) VALUES (:user_id, 'usage', :amount, :before, :after, :reference, :now)"
-)
-_SPEND_RELEASE = "UPDATE key_spend SET held = held - :release WHERE key_id = :key_id AND period_start = :start"
-# settling under a limit: release first (locking the row), read what is left, then add the charge
-_SPEND_UNHOLD = _SPEND_RELEASE + " RETURNING spent, held"
-_SPEND_CHARGE = "UPDATE key_spend SET spent = spent + :charged WHERE key_id = :key_id AND period_start = :start"
-_CAP_UNHOLD = _CAP_RELEASE + " RETURNING spent, held"
-_CAP_CHARGE = "UPDATE cap_spend SET spent = spent + :charged WHERE cap_id = :cap_id AND period_start = :start"
-_USAGE_COLUMNS = (
-    "request_id",
-    "client_request_id",
-    "user_id",
-    "key_id",
-    "endpoint",
-    "provider",
-    "model",
-    "upstream_model",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "cost",
-    "uncollected",
-    "estimated",
-    "stream",
-    "status",
-    "latency_ms",
-    "ttft_ms",
-    "images",
-    "created_at",
-)
-_USAGE = (
-    f"INSERT INTO usage_records ({', '.join(_USAGE_COLUMNS)}) VALUES ({', '.join(':' + c for c in _USAGE_COLUMNS)})"
-)
-_LOW_BALANCE = {
-    "sqlite": (
-        "INSERT INTO billing_events (user_id, type, data, created_at) VALUES (:user_id, 'low_balance', :data, :now)"
-    ),
-    "postgresql": (
-        "INSERT INTO billing_events (user_id, type, data, created_at) "
-        "VALUES (:user_id, 'low_balance', CAST(:data AS JSONB), :now)"
-    ),
-}
-
-
-# PostgreSQL runs the common cases as ONE statement (data-modifying CTEs): one round trip, and the
-# account row is locked only for the statement's own duration.
-_PG_HOLD = (
-    "WITH acct AS (UPDATE credit_accounts SET held = held + :amount "
-    "WHERE user_id = :user_id AND balance - held - expired_pending >= :amount RETURNING user_id) "
-    "INSERT INTO credit_holds (request_id, user_id, key_id, amount, key_period_start, status, created_at, "
-    "expires_at) SELECT :request_id, user_id, :key_id, :amount, NULL, 'held', :now, :expires FROM acct RETURNING id"
-)
-_PG_SETTLE = (
-    "WITH h AS (UPDATE credit_holds SET status = 'settled' WHERE id = :hold_id AND status = 'held' RETURNING amount), "
-    "a AS (UPDATE credit_accounts SET held = held - :release, balance = balance - :cost, "
-    "expiring = CASE WHEN expiring < :cost THEN 0 ELSE expiring - :cost END, updated_at = :created_at "
-    "WHERE user_id = :user_id AND EXISTS (SELECT 1 FROM h) RETURNING balance, low_balance_threshold), "
-    "e AS (INSERT INTO credit_transactions (user_id, type, amount, balance_before, balance_after, reference, "
-    "created_at) SELECT :user_id, 'usage', -CAST(:cost AS BIGINT), balance + :cost, balance, :request_id, "
-    "CAST(:created_at AS TIMESTAMPTZ) FROM a WHERE CAST(:cost AS BIGINT) > 0), "
-    f"u AS (INSERT INTO usage_records ({', '.join(_USAGE_COLUMNS)}) "
-    f"SELECT {', '.join(':' + c for c in _USAGE_COLUMNS)} FROM a) "
-    "SELECT balance, low_balance_threshold FROM a"
-)
 
 
 class HoldLedger:
@@ -217,7 +111,7 @@ class HoldLedger:
         now = utcnow()
         if self.sql.dialect == "postgresql" and budget is None and cap is None:
             row = await self.sql.fetchrow_once(
-                _PG_HOLD,
+                q.PG_HOLD,
                 {
                     "amount": amount,
                     "user_id": user_id,
@@ -231,14 +125,14 @@ class HoldLedger:
                 raise InsufficientCredits(INSUFFICIENT)
             return Hold(int(row[0]), amount, user_id, key_id, None)
         async with self.sql.transaction() as tx:
-            if not await tx.execute(_HOLD, {"amount": amount, "user_id": user_id}):
+            if not await tx.execute(q.HOLD, {"amount": amount, "user_id": user_id}):
                 raise InsufficientCredits(INSUFFICIENT)
             start = None
             if budget is not None and key_id is not None:
                 start = period_start(budget.period, now)
                 spend = {"key_id": key_id, "start": tx.ts(start), "amount": amount, "limit": budget.limit}
-                await tx.execute(_SPEND_ROW, spend)
-                if not await tx.execute(_SPEND_HOLD, spend):
+                await tx.execute(q.SPEND_ROW, spend)
+                if not await tx.execute(q.SPEND_HOLD, spend):
                     raise InsufficientCredits(
                         "This API key has reached its spending limit for the period.", code="key_budget_exceeded"
                     )
@@ -246,11 +140,11 @@ class HoldLedger:
             if cap is not None:
                 cap_start = period_start(cap.period, now)
                 shared = {"cap_id": cap.id, "start": tx.ts(cap_start), "amount": amount, "limit": cap.limit}
-                await tx.execute(_CAP_ROW, shared)
-                if not await tx.execute(_CAP_HOLD, shared):
+                await tx.execute(q.CAP_ROW, shared)
+                if not await tx.execute(q.CAP_HOLD, shared):
                     raise InsufficientCredits(CAP_EXCEEDED, code="member_cap_exceeded")
             row = await tx.fetchrow(
-                _HOLD_ROW,
+                q.HOLD_ROW,
                 {
                     "request_id": request_id,
                     "user_id": user_id,
@@ -271,18 +165,18 @@ class HoldLedger:
     async def release(self, hold: Hold, status: str = "released") -> bool:
         """Give a hold's money back; False if it was already closed (settled, or swept)."""
         async with self.sql.transaction() as tx:
-            left = await tx.fetchrow(_CLOSE_HOLD_LEFT, {"id": hold.id, "status": status})
+            left = await tx.fetchrow(q.CLOSE_HOLD_LEFT, {"id": hold.id, "status": status})
             if left is None:
                 return False
             amount = int(left[0])
-            await tx.execute(_UNHOLD, {"release": amount, "user_id": hold.user_id, "now": tx.ts(utcnow())})
+            await tx.execute(q.UNHOLD, {"release": amount, "user_id": hold.user_id, "now": tx.ts(utcnow())})
             if hold.key_period_start is not None:
                 await tx.execute(
-                    _SPEND_RELEASE, {"release": amount, "key_id": hold.key_id, "start": tx.ts(hold.key_period_start)}
+                    q.SPEND_RELEASE, {"release": amount, "key_id": hold.key_id, "start": tx.ts(hold.key_period_start)}
                 )
             if hold.cap_period_start is not None:
                 await tx.execute(
-                    _CAP_RELEASE, {"release": amount, "cap_id": hold.cap_id, "start": tx.ts(hold.cap_period_start)}
+                    q.CAP_RELEASE, {"release": amount, "cap_id": hold.cap_id, "start": tx.ts(hold.cap_period_start)}
                 )
         return True
 
@@ -292,7 +186,7 @@ class HoldLedger:
         for start in range(0, len(hold_ids), 500):
             chunk = hold_ids[start : start + 500]
             params: dict[str, Any] = {f"h{i}": hold_id for i, hold_id in enumerate(chunk)}
-            sql = _EXTEND_HOLDS.format(ids=", ".join(f":h{i}" for i in range(len(chunk))))
+            sql = q.EXTEND_HOLDS.format(ids=", ".join(f":h{i}" for i in range(len(chunk))))
             async with self.sql.transaction() as tx:
                 params["expires"] = tx.ts(expires)
                 await tx.execute(sql, params)
@@ -330,7 +224,7 @@ class HoldLedger:
                 return settled
         async with self.sql.transaction() as tx:
             release = 0
-            if hold is not None and await tx.execute(_CLOSE_HOLD, {"id": hold.id, "status": "settled"}):
+            if hold is not None and await tx.execute(q.CLOSE_HOLD, {"id": hold.id, "status": "settled"}):
                 release = hold.amount
             account = await self._unhold(tx, user_id, release, now)
             balance, held, threshold = int(account[0]), int(account[1]), account[2]
@@ -340,9 +234,9 @@ class HoldLedger:
                 charged = min(charged, max(0, room))
             after = balance - charged
             if charged:
-                await tx.execute(_CHARGE, {"charged": charged, "user_id": user_id})
+                await tx.execute(q.CHARGE, {"charged": charged, "user_id": user_id})
                 await tx.execute(
-                    _ENTRY,
+                    q.ENTRY,
                     {
                         "user_id": user_id,
                         "amount": -charged,
@@ -354,7 +248,7 @@ class HoldLedger:
                 )
                 if threshold is not None and balance >= threshold > after:
                     data = json.dumps({"balance": after, "threshold": int(threshold)})
-                    await tx.execute(_LOW_BALANCE[tx.dialect], {"user_id": user_id, "data": data, "now": tx.ts(now)})
+                    await tx.execute(q.LOW_BALANCE[tx.dialect], {"user_id": user_id, "data": data, "now": tx.ts(now)})
                 for _, statement, params in limited:
                     await tx.execute(statement, {**params, "charged": charged})
             await self._usage(tx, request_id, user_id, charged, cost - charged, usage, now)
@@ -367,8 +261,8 @@ class HoldLedger:
         known limit (a hold kept by an older version) the room is unbounded."""
         limited: list[tuple[int, str, dict[str, Any]]] = []
         for start, limit, unhold, charge, params in (
-            (hold.key_period_start, hold.budget_limit, _SPEND_UNHOLD, _SPEND_CHARGE, {"key_id": hold.key_id}),
-            (hold.cap_period_start, hold.cap_limit, _CAP_UNHOLD, _CAP_CHARGE, {"cap_id": hold.cap_id}),
+            (hold.key_period_start, hold.budget_limit, q.SPEND_UNHOLD, q.SPEND_CHARGE, {"key_id": hold.key_id}),
+            (hold.cap_period_start, hold.cap_limit, q.CAP_UNHOLD, q.CAP_CHARGE, {"cap_id": hold.cap_id}),
         ):
             if start is None:
                 continue
@@ -384,14 +278,14 @@ class HoldLedger:
         """The common case on PostgreSQL; None when the hold was already closed (then: the general path)."""
         params = self._usage_params(request_id, user_id, cost, 0, usage, now)
         params.update({"hold_id": hold.id, "release": hold.amount})
-        row = await self.sql.fetchrow_once(_PG_SETTLE, params)
+        row = await self.sql.fetchrow_once(q.PG_SETTLE, params)
         if row is None:
             return None
         after, threshold = int(row[0]), row[1]
         if threshold is not None and after + cost >= threshold > after:
             data = json.dumps({"balance": after, "threshold": int(threshold)})
             await self.sql.fetchrow_once(
-                _LOW_BALANCE["postgresql"] + " RETURNING id", {"user_id": user_id, "data": data, "now": now}
+                q.LOW_BALANCE["postgresql"] + " RETURNING id", {"user_id": user_id, "data": data, "now": now}
             )
         return Settlement(cost, after, 0)
 
@@ -407,10 +301,10 @@ class HoldLedger:
     @staticmethod
     async def _unhold(tx: Tx, user_id: int, release: int, now: datetime) -> tuple[Any, ...]:
         params = {"release": release, "user_id": user_id, "now": tx.ts(now)}
-        row = await tx.fetchrow(_UNHOLD, params)
+        row = await tx.fetchrow(q.UNHOLD, params)
         if row is None:  # no account yet (a free request of a new user)
-            await tx.execute(_ACCOUNT_ROW, {"user_id": user_id, "now": tx.ts(now)})
-            row = await tx.fetchrow(_UNHOLD, params)
+            await tx.execute(q.ACCOUNT_ROW, {"user_id": user_id, "now": tx.ts(now)})
+            row = await tx.fetchrow(q.UNHOLD, params)
         assert row is not None
         return row
 
@@ -418,7 +312,7 @@ class HoldLedger:
     def _usage_params(
         request_id: str, user_id: int, cost: int, uncollected: int, usage: dict[str, Any], created_at: Any
     ) -> dict[str, Any]:
-        row: dict[str, Any] = dict.fromkeys(_USAGE_COLUMNS)
+        row: dict[str, Any] = dict.fromkeys(q.USAGE_COLUMNS)
         row.update(prompt_tokens=0, completion_tokens=0, cached_tokens=0, estimated=False, stream=False, images=0)
         row.update(usage)
         row.update(request_id=request_id, user_id=user_id, cost=cost, uncollected=uncollected, created_at=created_at)
@@ -427,4 +321,4 @@ class HoldLedger:
     async def _usage(
         self, tx: Tx, request_id: str, user_id: int, cost: int, uncollected: int, usage: dict[str, Any], now: datetime
     ) -> None:
-        await tx.execute(_USAGE, self._usage_params(request_id, user_id, cost, uncollected, usage, tx.ts(now)))
+        await tx.execute(q.USAGE, self._usage_params(request_id, user_id, cost, uncollected, usage, tx.ts(now)))
