@@ -11,9 +11,9 @@ from gatewayz.audit.records import audit_change
 from gatewayz.billing.money import usd
 from gatewayz.errors import GatewayError, InvalidRequest
 from gatewayz.payments import refunds
-from gatewayz.payments.client import StripeApi
 from gatewayz.payments.config import cents_to_nanos
 from gatewayz.payments.responses import errors
+from gatewayz.payments.routes import stripe_api
 from gatewayz.payments.schemas import RefundOut, RefundRequest
 from gatewayz.payments.tables import Payment, PaymentRefund
 from gatewayz.services import services
@@ -34,7 +34,7 @@ async def refund_payment(body: RefundRequest, request: Request,
     """Refund all (no `amount`) or part of a paid payment. Without `force`, only while the user still has
     the credits it takes back; with it, the ledger takes what is left (never below zero)."""
     svc = services(request)
-    api: StripeApi = svc.stripe  # type: ignore[assignment]
+    api = stripe_api(svc)
     api.client  # noqa: B018 -- 404 before anything is written when Stripe is not configured
     cents = int(body.amount * 100) if body.amount is not None else None
     async with svc.db.transaction() as session:

@@ -44,8 +44,8 @@ class CreditPackage(BaseModel):
 
 
 DEFAULT_PACKAGES: dict[str, CreditPackage] = {
-    "starter": CreditPackage(name="Starter", price_usd=Decimal("10")),
-    "standard": CreditPackage(name="Standard", price_usd=Decimal("25")),
+    "starter": CreditPackage(name="Starter", price_usd=Decimal("10"), credits_usd=None),
+    "standard": CreditPackage(name="Standard", price_usd=Decimal("25"), credits_usd=None),
     "pro": CreditPackage(name="Pro", price_usd=Decimal("100"), credits_usd=Decimal("105")),
 }
 

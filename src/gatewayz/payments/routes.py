@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from gatewayz.accounts.dependencies import require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.billing.money import usd
-from gatewayz.errors import GatewayError, PermissionDenied
+from gatewayz.errors import GatewayError, NotFound, PermissionDenied
 from gatewayz.http.params import MAX_ID, QueryInt
 from gatewayz.payments import store
 from gatewayz.payments.client import StripeApi
@@ -32,7 +32,9 @@ def _buyer(principal: Principal) -> Principal:
 
 
 def stripe_api(svc: Services) -> StripeApi:
-    return svc.stripe  # type: ignore[no-any-return]
+    if svc.stripe is None:
+        raise NotFound("Payments are not configured on this gateway.", code="payments_not_configured")
+    return svc.stripe
 
 
 def _metadata(payment_id: int, user_id: int) -> dict[str, str]:

@@ -17,7 +17,9 @@ COUPON_CODE = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,19}$"
 MAX_COUPONS = 3  # coupons stacked on one purchase
 
 
-class _Strict(BaseModel):
+class StrictBody(BaseModel):
+    """A request body: unknown fields refused, text storable in both databases."""
+
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
@@ -27,7 +29,7 @@ class _Strict(BaseModel):
         return data
 
 
-class PurchaseRequest(_Strict):
+class PurchaseRequest(StrictBody):
     """Either a credit package (`package`, an id from GET /api/stripe/packages) or a custom `amount` in USD."""
 
     package: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -109,7 +111,7 @@ class PaymentList(BaseModel):
     next_before_id: int | None
 
 
-class RefundRequest(_Strict):
+class RefundRequest(StrictBody):
     payment_id: StrictInt = Field(ge=1, le=MAX_ID)
     amount: Decimal | None = Field(None, gt=0, le=MAX_PURCHASE_USD, decimal_places=2,
                                    description="USD to refund; omitted = all that is not refunded yet")

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from gatewayz.http.params import MAX_ID, Timestamp
 from gatewayz.payments.config import MAX_PURCHASE_USD
-from gatewayz.payments.schemas import PurchaseRequest
-from gatewayz.storage.text import check_storable
+from gatewayz.payments.schemas import PurchaseRequest, StrictBody
 
 CouponKind = Literal["percent", "fixed", "bonus", "credit"]
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,19}$"
@@ -21,17 +20,7 @@ Email = Annotated[str, StringConstraints(min_length=2, max_length=320, pattern=r
 PlanSlug = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _storable(cls, data: Any) -> Any:
-        check_storable(data)
-        return data
-
-
-class CouponRules(_Strict):
+class CouponRules(StrictBody):
     """The rules of a coupon (all optional; a PATCH changes only what it names)."""
 
     description: str | None = Field(None, max_length=500)
@@ -127,7 +116,7 @@ class ValidateRequest(PurchaseRequest):
         return self
 
 
-class RedeemRequest(_Strict):
+class RedeemRequest(StrictBody):
     coupon_code: Code
 
 
@@ -155,7 +144,7 @@ class ReferralCodeOut(BaseModel):
     link: str
 
 
-class ApplyReferral(_Strict):
+class ApplyReferral(StrictBody):
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{4,32}$")]
 
 
