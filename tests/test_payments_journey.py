@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.support.coupons import make_coupon
-from tests.support.money import assert_ledgers_balance, balance
+from tests.support.money import assert_ledgers_balance, balance, nanos
 from tests.support.payments import LocalStripe, intent_succeeded, on, post_event, stripe_gateway, wait_for
 from tests.support.servers import ThreadedGateway, free_port
 
@@ -20,6 +20,7 @@ def test_sign_up_refer_buy_with_a_coupon_and_refund(
     stripe_gw: ThreadedGateway, localstripe: LocalStripe, stripe_admin: httpx.Client, make_user: Any,
     database_url: str,
 ) -> None:
+    before = stripe_admin.get("/admin/referrals/analytics").json()
     referrer = make_user()
     code = referrer.client.get("/referral/code").json()["code"]
     email = f"journey-{secrets.token_hex(4)}@example.com"
@@ -54,6 +55,11 @@ def test_sign_up_refer_buy_with_a_coupon_and_refund(
         1, 1, "2.500000000", "22.500000000")
     referred = referrer.client.get("/referral/stats").json()
     assert (referred["signed_up"], referred["converted"], referred["earned"]) == (1, 1, "5.000000000")
+    after = stripe_admin.get("/admin/referrals/analytics").json()
+    grew = {k: (nanos(after[k]) - nanos(before[k]) if isinstance(after[k], str) else after[k] - before[k])
+            for k in after}
+    assert grew == {"codes": 1, "visits": 0, "signed_up": 1, "converted": 1,
+                    "referrer_rewards": nanos("5"), "referred_rewards": nanos("5")}
 
 
 def test_when_stripe_cannot_be_reached_nothing_is_charged_and_the_coupon_use_comes_back(

@@ -1,8 +1,8 @@
 """Permissions (named capabilities), the built-in roles, and role hierarchies.
 
 Every admin route declares the permission it needs (accounts/dependencies.py `require_permission`);
-this module is the one list of them. Some are reserved for features still to come (analytics,
-provider management): roles can already hold them.
+this module is the one list of them. Some (marked reserved) are for features still to come:
+roles can already hold them.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PERMISSIONS: dict[str, str] = {
     "coupons.read": "List coupons and their analytics (GET /admin/coupons...)",
     "coupons.write": "Create, change and disable coupons (POST/PATCH/DELETE /admin/coupons)",
     "payments.refund": "Refund Stripe payments and take their credits back (POST /api/stripe/refund)",
-    "analytics.read": "Read gateway-wide analytics (reserved)",
+    "analytics.read": "Read gateway-wide analytics (GET /admin/referrals/analytics)",
     "providers.manage": "Configure providers and models (reserved)",
     "compliance.read": "Read compliance reports (GET /admin/compliance/report)",
     "users.erase": "Erase a user's personal data (DELETE /admin/users/{id})",

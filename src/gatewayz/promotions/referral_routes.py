@@ -9,10 +9,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from gatewayz.accounts.dependencies import require_scope
+from gatewayz.accounts.dependencies import require_permission, require_scope
 from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.tables import User
 from gatewayz.audit.records import audit_change
@@ -23,12 +23,13 @@ from gatewayz.payments.responses import errors
 from gatewayz.promotions import referrals
 from gatewayz.promotions.schemas import (
     ApplyReferral,
+    ReferralAnalytics,
     ReferralCodeOut,
     ReferralEntry,
     ReferralHistory,
     ReferralStats,
 )
-from gatewayz.promotions.tables import Referral
+from gatewayz.promotions.tables import Referral, ReferralCode
 from gatewayz.services import Services, services
 
 router = APIRouter(tags=["Referrals"])
@@ -113,3 +114,19 @@ async def referral_history(
                           converted_at=r.converted_at, reward=usd(r.referrer_reward)) for r, email in rows[:limit]]
     more = len(rows) > limit
     return ReferralHistory(data=data, has_more=more, next_before_id=data[-1].id if more and data else None)
+
+
+@router.get("/admin/referrals/analytics", response_model=ReferralAnalytics, tags=["Admin"])
+async def referral_analytics(request: Request,
+                             _: Principal = Depends(require_permission("analytics.read"))) -> ReferralAnalytics:
+    """Gateway-wide: codes issued, invite-link visits, referrals signed up and converted, rewards paid."""
+    async with services(request).db.session() as session:
+        codes = (await session.execute(select(func.count(), func.coalesce(func.sum(ReferralCode.visits), 0))
+                                       .select_from(ReferralCode))).one()
+        made = (await session.execute(select(
+            func.count(), func.count(Referral.converted_at),
+            func.coalesce(func.sum(Referral.referrer_reward), 0), func.coalesce(func.sum(Referral.referred_reward), 0),
+        ).select_from(Referral))).one()
+    return ReferralAnalytics(codes=int(codes[0]), visits=int(codes[1]), signed_up=int(made[0]),
+                             converted=int(made[1]), referrer_rewards=usd(int(made[2])),
+                             referred_rewards=usd(int(made[3])))

@@ -156,6 +156,15 @@ class ReferralStats(BaseModel):
     earned: str
 
 
+class ReferralAnalytics(BaseModel):
+    codes: int
+    visits: int
+    signed_up: int
+    converted: int
+    referrer_rewards: str
+    referred_rewards: str
+
+
 class ReferralEntry(BaseModel):
     id: int
     referred: str  # the referred user's email, masked
