@@ -148,3 +148,19 @@ def test_an_expired_checkout_gives_its_coupon_use_back(stripe_gw: ThreadedGatewa
         assert _checkout(client, package="starter", coupon_code=coupon["code"]).status_code == 201
     stats = admin.get(f"/admin/coupons/{coupon['id']}/analytics").json()
     assert (stats["redemptions"], stats["reserved"]) == (0, 1)
+
+
+def test_a_canceled_payment_intent_gives_its_coupon_use_back(stripe_gw: ThreadedGateway, admin: httpx.Client,
+                                                             make_user: Any) -> None:
+    coupon = make_coupon(admin, "fixed", amount_off="1", max_uses=1)
+    with on(stripe_gw, make_user()) as client:
+        body = client.post("/api/stripe/payment-intent", json={"package": "starter", "coupon_code": coupon["code"]})
+        assert body.status_code == 201 and body.json()["amount_cents"] == 900, body.text
+        purchase = body.json()
+        canceled = event("payment_intent.canceled", {"id": purchase["payment_intent_id"], "object": "payment_intent",
+                                                     "metadata": {"gatewayz_payment_id": str(purchase["payment_id"])}})
+        assert admin.get(f"/admin/coupons/{coupon['id']}").json()["uses"] == 1
+        assert post_event(client, canceled).status_code == 200
+        assert client.get("/user/payments", params={"status": "canceled"}).json()["data"][0]["id"] == \
+            purchase["payment_id"]
+    assert admin.get(f"/admin/coupons/{coupon['id']}").json()["uses"] == 0

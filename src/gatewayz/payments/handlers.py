@@ -69,13 +69,20 @@ async def payment_intent_failed(session: AsyncSession, event: WebhookEvent) -> N
     await _mark(session, event, "failed", payment_intent_id=_id(event.object.get("id")))
 
 
-async def checkout_expired(session: AsyncSession, event: WebhookEvent) -> None:
-    """The session can no longer be paid: its coupon uses are given back."""
-    payment = await _mark(session, event, "expired", checkout_session_id=_id(event.object.get("id")))
+async def _closed(session: AsyncSession, payment: Payment | None) -> None:
+    """The payment can no longer be paid: its coupon uses are given back."""
     if payment is not None:
         from gatewayz.promotions.checkout import release
 
         await release(session, payment.id)
+
+
+async def checkout_expired(session: AsyncSession, event: WebhookEvent) -> None:
+    await _closed(session, await _mark(session, event, "expired", checkout_session_id=_id(event.object.get("id"))))
+
+
+async def payment_intent_canceled(session: AsyncSession, event: WebhookEvent) -> None:
+    await _closed(session, await _mark(session, event, "canceled", payment_intent_id=_id(event.object.get("id"))))
 
 
 async def charge_refunded(session: AsyncSession, event: WebhookEvent) -> None:
@@ -108,4 +115,5 @@ webhooks.register("checkout.session.async_payment_succeeded", checkout_paid)
 webhooks.register("payment_intent.succeeded", payment_intent_succeeded)
 webhooks.register("payment_intent.payment_failed", payment_intent_failed)
 webhooks.register("checkout.session.expired", checkout_expired)
+webhooks.register("payment_intent.canceled", payment_intent_canceled)
 webhooks.register("charge.refunded", charge_refunded)

@@ -85,7 +85,8 @@ async def complete_payment(
     await session.execute(update(Payment).where(Payment.id == payment.id).values(credit_transaction_id=entry))
     # counted with the account row locked (ledger.adjust): two payments of one user cannot both be "first"
     earlier = (await session.execute(select(func.count()).select_from(Payment).where(
-        Payment.user_id == payment.user_id, Payment.status == "succeeded", Payment.id != payment.id))).scalar_one()
+        Payment.user_id == payment.user_id, Payment.status.in_(("succeeded", "refunded")),
+        Payment.id != payment.id))).scalar_one()
     credited = payment.credits + payment.bonus_credits
     await write_audit(session, None, actor_user_id=None, actor_key_id=None, action="payment.succeeded",
                       target_type="payment", target_id=payment.id, before=None,

@@ -140,7 +140,7 @@ async def payment_intent(body: PurchaseRequest, request: Request,
 @router.get("/user/payments", response_model=PaymentList)
 async def list_payments(
     request: Request,
-    status: Annotated[str | None, Query(pattern="^(pending|succeeded|refunded|failed|expired)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(pending|succeeded|refunded|failed|expired|canceled)$")] = None,
     limit: Annotated[QueryInt, Query(ge=1, le=200)] = 50,
     before_id: Annotated[QueryInt | None, Query(ge=1, le=MAX_ID, description="cursor: next_before_id")] = None,
     principal: Principal = Depends(billing_scope),
