@@ -183,3 +183,19 @@ def test_two_owners_leaving_at_once_leave_one_owner(gateway: Any, make_user: Any
         stayed = next(p for p in (first, second) if p.client.get(f"/teams/{tid}").status_code == 200)
         members = stayed.client.get(f"/teams/{tid}/members").json()["data"]
         assert [(m["user_id"], m["role"]) for m in members] == [(stayed.id, "owner")]
+
+
+def test_the_compliance_report_counts_team_keys(gateway: Any, admin: httpx.Client, make_user: Any) -> None:
+    def counts() -> dict[str, int]:
+        response = admin.get("/admin/compliance/report")
+        assert response.status_code == 200, response.text
+        return response.json()["counts"]  # type: ignore[no-any-return]
+
+    owner = make_user()
+    tid = new_team(owner)["id"]
+    before = counts()
+    key = team_key(owner, tid)
+    assert owner.client.post(f"/teams/{tid}/api-keys/{key['id']}/rotate").status_code == 200
+    assert owner.client.delete(f"/teams/{tid}/api-keys/{key['id']}").status_code == 200
+    after = counts()
+    assert [after[n] - before[n] for n in ("key_creations", "key_rotations", "key_revocations")] == [1, 1, 1]
