@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 
 from tests.support.databases import run_sql
 from tests.support.money import balance, nanos
-from tests.support.payments import LocalStripe, buy, event, on, post_event
+from tests.support.payments import LocalStripe, buy, event, intent_succeeded, on, post_event, stripe_gateway
 from tests.support.servers import ThreadedGateway
 
 
@@ -153,3 +154,30 @@ def test_bad_refunds_are_4xx(stripe_gw: ThreadedGateway, stripe_admin: httpx.Cli
     with on(stripe_gw, user) as client:
         assert client.post("/api/stripe/refund", json={"payment_id": pending["payment_id"], "reason": "x"}
                            ).status_code == 403
+
+
+def test_a_refund_whose_answer_is_lost_stays_pending_until_stripe_says_it_was_made(
+    base_env: dict[str, str], localstripe: LocalStripe, stripe_gw: ThreadedGateway, stripe_admin: httpx.Client,
+    make_user: Any, database_url: str,
+) -> None:
+    user = make_user()
+    with on(stripe_gw, user) as client:
+        purchase = client.post("/api/stripe/payment-intent", json={"package": "starter"}).json()
+        assert post_event(client, intent_succeeded(purchase)).status_code == 200
+    with socket.socket() as silent:  # accepts connections, never answers: Stripe timing out
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        mute = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with stripe_gateway(base_env, localstripe, stripe_api_base=mute, stripe_timeout_seconds=0.5) as slow, \
+                httpx.Client(base_url=slow.url, headers=stripe_admin.headers, timeout=60) as admin:
+            lost = _refund(admin, purchase["payment_id"])
+    assert (lost.status_code, lost.json()["error"]["code"]) == (502, "refund_outcome_unknown"), lost.text
+    assert run_sql(database_url, "SELECT status FROM payment_refunds WHERE payment_id = :p0",
+                   purchase["payment_id"]) == [("pending",)]
+    with on(stripe_gw, user) as client:
+        assert balance(client)["balance"] == "10.000000000"
+        assert post_event(client, _charge(purchase, 1000)).status_code == 200  # no refund list: newer API versions
+        assert balance(client)["balance"] == "0.000000000"
+        assert _entries(database_url, purchase["payment_id"]) == [("purchase", nanos("10")), ("refund", -nanos("10"))]
+    assert run_sql(database_url, "SELECT status FROM payment_refunds WHERE payment_id = :p0",
+                   purchase["payment_id"]) == [("succeeded",)]

@@ -9,8 +9,9 @@ from gatewayz.accounts.dependencies import require_permission
 from gatewayz.accounts.principal import Principal
 from gatewayz.audit.records import audit_change
 from gatewayz.billing.money import usd
-from gatewayz.errors import GatewayError, InvalidRequest
+from gatewayz.errors import InvalidRequest
 from gatewayz.payments import refunds
+from gatewayz.payments.client import PaymentProviderError
 from gatewayz.payments.config import cents_to_nanos
 from gatewayz.payments.responses import errors
 from gatewayz.payments.routes import stripe_api
@@ -53,7 +54,12 @@ async def refund_payment(body: RefundRequest, request: Request,
               "metadata": {refunds.REFUND_METADATA: str(row.id), "gatewayz_user_id": str(user_id)}}
     try:
         created = await api.create_refund(params, f"gatewayz-refund-{row.id}")
-    except GatewayError:
+    except PaymentProviderError as exc:
+        if exc.outcome_unknown:  # kept pending: Stripe's charge.refunded settles it either way
+            raise PaymentProviderError(
+                f"Stripe did not answer; refund {row.id} stays pending until Stripe's charge.refunded event "
+                "says whether it was made (retrying the same refund is safe: it has an idempotency key).",
+                code="refund_outcome_unknown") from exc
         async with svc.db.transaction() as session:
             await refunds.release(session, row.id)
         raise

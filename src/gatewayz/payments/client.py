@@ -24,6 +24,11 @@ class PaymentProviderError(GatewayError):
     type = "api_error"
     code = "payment_provider_error"
 
+    @property
+    def outcome_unknown(self) -> bool:
+        """Stripe could not be reached or did not answer: the request may have been carried out."""
+        return isinstance(self.__cause__, stripe.APIConnectionError)
+
 
 class StripeApi:
     def __init__(self, settings: Settings) -> None:

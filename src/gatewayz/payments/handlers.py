@@ -105,6 +105,7 @@ async def charge_refunded(session: AsyncSession, event: WebhookEvent) -> None:
         ours = payment_id_from(item.get("metadata"), refunds.REFUND_METADATA) if isinstance(item, dict) else None
         if ours is not None and _id(item.get("id")) and item.get("status") in ("succeeded", "pending"):
             await refunds.complete(session, ours, _id(item.get("id")), payment_id=payment.id)
+    await refunds.settle_pending(session, payment, refunded)  # ours whose answer was lost
     await session.refresh(payment)
     if payment.status in ("succeeded", "refunded") and refunded > payment.refunded_cents:
         await refunds.record_external(session, payment, refunded - payment.refunded_cents, None)

@@ -146,3 +146,15 @@ async def record_external(session: AsyncSession, payment: Payment, cents: int, s
     session.add(refund)
     await session.flush()
     await complete(session, refund.id, stripe_refund_id)
+
+
+async def settle_pending(session: AsyncSession, payment: Payment, refunded_cents: int) -> None:
+    """Stripe says `refunded_cents` of the payment are refunded in all: our pending refunds that fit
+    in that total (beside those completed already) were made, though their answer never came."""
+    rows = (await session.execute(select(PaymentRefund).where(PaymentRefund.payment_id == payment.id)
+                                  .order_by(PaymentRefund.id))).scalars().all()
+    settled = sum(r.amount_cents for r in rows if r.status == "succeeded")
+    for row in rows:
+        if row.status == "pending" and settled + row.amount_cents <= refunded_cents:
+            if await complete(session, row.id, None, payment_id=payment.id) is not None:
+                settled += row.amount_cents
