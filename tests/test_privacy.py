@@ -19,7 +19,8 @@ PRICED = {"model": "fakepriced/priced-model", "messages": [{"role": "user", "con
           "max_tokens": 10}
 FILES = {"profile.json", "credit_account.json", "api_keys.json", "credit_transactions.json", "usage_records.json",
          "conversations.json", "conversation_items.json", "stored_responses.json", "audit_records.json",
-         "security_events.json", "team_memberships.json", "README.json"}
+         "security_events.json", "team_memberships.json", "payments.json", "payment_refunds.json",
+         "coupon_redemptions.json", "referral_codes.json", "referrals.json", "README.json"}
 
 
 def _use(person: GwUser) -> str:

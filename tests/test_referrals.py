@@ -105,3 +105,26 @@ def test_a_code_is_applied_within_the_window_of_sign_up(base_env: dict[str, str]
     finally:
         server.stop()
     assert _apply(referred, _code(referrer)).status_code == 201  # the default window is 7 days
+
+
+def test_the_data_export_holds_payments_coupons_and_referrals(
+    stripe_gw: ThreadedGateway, localstripe: LocalStripe, admin: httpx.Client, make_user: Any
+) -> None:
+    import io
+    import zipfile
+
+    import orjson
+
+    from tests.support.coupons import make_coupon
+
+    referrer, user = make_user(), make_user()
+    assert _apply(user, _code(referrer)).status_code == 201
+    coupon = make_coupon(admin, "bonus", credits="1")
+    with on(stripe_gw, user) as client:
+        purchase = buy(client, localstripe, package="starter", coupon_code=coupon["code"])
+    archive = zipfile.ZipFile(io.BytesIO(user.client.post("/user/data-export").content))
+    data = {name: orjson.loads(archive.read(name)) for name in archive.namelist()}
+    assert [p["id"] for p in data["payments.json"]] == [purchase["payment_id"]]
+    assert [r["coupon_id"] for r in data["coupon_redemptions.json"]] == [coupon["id"]]
+    assert [(r["referrer_id"], r["status"]) for r in data["referrals.json"]] == [(referrer.id, "converted")]
+    assert data["referral_codes.json"] == [] and data["payment_refunds.json"] == []

@@ -33,6 +33,8 @@ from gatewayz.accounts.tables import ApiKey, User, UserRole
 from gatewayz.audit.tables import AuditRecord, SecurityEvent
 from gatewayz.billing.tables import CreditAccount, CreditTransaction, IdempotencyRecord, UsageRecord
 from gatewayz.history.tables import StoredConversation, StoredConversationItem, StoredResponse
+from gatewayz.payments.tables import Payment, PaymentRefund
+from gatewayz.promotions.tables import CouponRedemption, Referral, ReferralCode
 from gatewayz.signin.tables import (
     PasswordReset,
     RecoveryCode,
@@ -75,6 +77,13 @@ def _categories(user_id: int) -> dict[str, tuple[Select[Any], Any]]:
         "audit_records.json": (select(AuditRecord).where(about_me), AuditRecord.id),
         "security_events.json": (select(SecurityEvent).where(SecurityEvent.user_id == user_id), SecurityEvent.id),
         "team_memberships.json": (select(TeamMember).where(TeamMember.user_id == user_id), TeamMember.id),
+        "payments.json": (select(Payment).where(Payment.user_id == user_id), Payment.id),
+        "payment_refunds.json": (select(PaymentRefund).where(PaymentRefund.user_id == user_id), PaymentRefund.id),
+        "coupon_redemptions.json": (select(CouponRedemption).where(CouponRedemption.user_id == user_id),
+                                    CouponRedemption.id),
+        "referral_codes.json": (select(ReferralCode).where(ReferralCode.user_id == user_id), ReferralCode.user_id),
+        "referrals.json": (select(Referral).where(
+            (Referral.referrer_id == user_id) | (Referral.referred_id == user_id)), Referral.id),
     }
 
 
