@@ -35,11 +35,12 @@ def subscription(user: GwUser, plan: dict[str, Any], price: str, **changes: Any)
             **changes}
 
 
-def invoice(sub: dict[str, Any], price: str, cents: int = 2000, **changes: Any) -> dict[str, Any]:
+def invoice(sub: dict[str, Any], price: str, cents: int = 2000, *, start: int | None = None,
+            reason: str = "subscription_create", **changes: Any) -> dict[str, Any]:
     """In the current API's shape: the subscription under parent.subscription_details."""
-    now = int(time.time())
+    now = sub["items"]["data"][0]["current_period_start"] if start is None else start
     return {"id": changes.pop("id", f"in_{secrets.token_hex(8)}"), "object": "invoice", "customer": sub["customer"],
-            "amount_paid": cents, "currency": "usd", "status": "paid",
+            "amount_paid": cents, "currency": "usd", "status": "paid", "billing_reason": reason,
             "parent": {"type": "subscription_details", "subscription_details": {
                 "subscription": sub["id"], "metadata": sub["metadata"]}},
             "lines": {"object": "list", "data": [{"period": {"start": now, "end": now + PERIOD},
@@ -101,6 +102,46 @@ def test_a_credit_purchase_converts_the_trial(stripe_gw: ThreadedGateway, make_u
         status = client.get("/trials/status").json()
         assert status["status"] == "converted" and status["conversion"] == "payment"
         assert client.get("/user/plan").json()["plan"]["slug"] == "trial"  # a purchase is not a plan change
+
+
+def test_only_a_period_s_own_invoice_grants_its_credits(
+    stripe_gw: ThreadedGateway, admin: httpx.Client, make_user: Any
+) -> None:
+    plan, price = priced(admin)
+    user: GwUser = make_user()
+    sub = subscription(user, plan, price)
+    with on(stripe_gw, user) as client:
+        assert post_event(client, event("customer.subscription.created", sub)).status_code == 200
+        assert post_event(client, event("invoice.paid", invoice(sub, price))).status_code == 200
+        assert client.get("/user/balance").json()["balance"] == "15.000000000"
+        others = [invoice(sub, price, cents=0, reason="subscription_update"),  # a change prorated to nothing
+                  invoice(sub, price, cents=700, reason="subscription_update"),  # an upgrade's proration
+                  invoice(sub, price, cents=2000),  # another invoice for the same period
+                  invoice(sub, price, cents=0, start=sub["items"]["data"][0]["current_period_end"],
+                          reason="subscription_cycle")]  # a renewal nothing was paid for
+        for other in others:
+            assert post_event(client, event("invoice.paid", other)).status_code == 200
+        assert client.get("/user/balance").json()["balance"] == "15.000000000"
+        renewal = invoice(sub, price, start=sub["items"]["data"][0]["current_period_end"], reason="subscription_cycle")
+        assert post_event(client, event("invoice.paid", renewal)).status_code == 200
+        assert client.get("/user/balance").json()["balance"] == "30.000000000"
+
+
+def test_a_delayed_payment_checkout_does_not_apply_the_plan(
+    stripe_gw: ThreadedGateway, admin: httpx.Client, make_user: Any
+) -> None:
+    plan, price = priced(admin)
+    user: GwUser = make_user()
+    sub = subscription(user, plan, price)
+    session = {"id": f"cs_{secrets.token_hex(6)}", "object": "checkout.session", "mode": "subscription",
+               "status": "complete", "payment_status": "unpaid", "subscription": sub["id"],
+               "customer": sub["customer"], "metadata": sub["metadata"]}
+    with on(stripe_gw, user) as client:
+        assert post_event(client, event("checkout.session.completed", session)).status_code == 200
+        assert client.get("/user/plan").json()["default"] is True  # until the payment clears
+        paid = {**session, "id": f"cs_{secrets.token_hex(6)}", "payment_status": "paid"}
+        assert post_event(client, event("checkout.session.completed", paid)).status_code == 200
+        assert client.get("/user/plan").json()["plan"]["id"] == plan["id"]
 
 
 def test_an_invoice_before_any_subscription_event(
@@ -175,7 +216,9 @@ def test_the_admin_analytics_are_what_happened(
                 paid = event("invoice.paid", invoice(sub, price, cents=2000))
                 for body in (paid, paid, event("invoice.payment_succeeded", paid["data"]["object"])):
                     assert post_event(client, body).status_code == 200
-                assert post_event(client, event("invoice.paid", invoice(sub, price, cents=1500))).status_code == 200
+                renewal = invoice(sub, price, cents=1500, start=sub["items"]["data"][0]["current_period_end"],
+                                  reason="subscription_cycle")
+                assert post_event(client, event("invoice.paid", renewal)).status_code == 200
             else:
                 assert post_event(client, event("invoice.payment_failed", invoice(sub, price, amount_paid=0))) \
                     .status_code == 200

@@ -87,11 +87,14 @@ def _checkout_session_class(resources: Any) -> Any:
 
 def _subscription_updates(resources: Any) -> None:
     """localstripe's subscription update knows the legacy `items[][plan]` only: take a `price` for
-    it (a plan id is a price id), and accept `proration_behavior` (proration is what it does)."""
+    it (a plan id is a price id), and accept `proration_behavior` and `payment_behavior` (it
+    prorates, and applies the change at once, as Stripe does once the proration is paid)."""
     update = resources.Subscription._update
 
-    def _update(self: Any, items: Any = None, proration_behavior: Any = None, **data: Any) -> Any:
-        if proration_behavior not in (None, "create_prorations", "always_invoice", "none"):
+    def _update(self: Any, items: Any = None, proration_behavior: Any = None, payment_behavior: Any = None,
+                **data: Any) -> Any:
+        if proration_behavior not in (None, "create_prorations", "always_invoice", "none") or payment_behavior \
+                not in (None, "allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete"):
             raise resources.UserError(400, "Bad request")
         if isinstance(items, list):
             items = [{**({"plan": i["price"]} if "price" in i else {}), **{k: v for k, v in i.items() if k != "price"}}

@@ -36,6 +36,8 @@ from gatewayz.plans.trials import record_conversion
 from gatewayz.storage.types import utcnow
 
 log = structlog.get_logger("gatewayz.plans.stripe")
+# The invoices that pay for a period (None: an older API or localstripe, which do not say).
+PERIOD_INVOICES = frozenset({"subscription_create", "subscription_cycle", None})
 
 
 def _publish_later(session: AsyncSession, invalidation: Invalidation | None) -> None:
@@ -66,8 +68,9 @@ async def subscription_checkout_completed(session: AsyncSession, event: WebhookE
     """Checkout in subscription mode: the subscription object is not in the event; its id is. The
     row is made from what the checkout knows (our metadata) until the subscription events arrive."""
     obj = event.object
-    if obj.get("mode") != "subscription" or obj.get("status") != "complete":
-        return
+    if obj.get("mode") != "subscription" or obj.get("status") != "complete" \
+            or obj.get("payment_status") not in ("paid", "no_payment_required"):
+        return  # a delayed payment method: the subscription's own events say when it is paid
     sub_id, metadata = ref(obj.get("subscription")), obj.get("metadata")
     if sub_id is None or meta_int(metadata, "gatewayz_user_id") is None:
         return
@@ -153,10 +156,16 @@ async def invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
     start, end = when(period.get("start")), when(period.get("end"))
     amount = invoice.get("amount_paid")
     cents = amount if isinstance(amount, int) and not isinstance(amount, bool) and 0 <= amount < 2**40 else 0
-    claimed, entry = await grant_period_credits(session, user_id=user_id, plan=plan, reference=f"invoice:{invoice_id}",
+    reason = invoice.get("billing_reason")
+    if reason not in PERIOD_INVOICES or (cents == 0 and plan.price_monthly > 0):
+        log.info("stripe_invoice_not_a_period", invoice=invoice_id, billing_reason=reason, amount_paid=cents)
+        return  # a proration or update invoice, or nothing paid: no period's credits
+    # One period is credited once, whatever invoices it gets: keyed by the subscription and the period's start.
+    reference = f"period:{row.stripe_subscription_id}:{int(start.timestamp())}" if start else f"invoice:{invoice_id}"
+    claimed, entry = await grant_period_credits(session, user_id=user_id, plan=plan, reference=reference,
                                                 period_end=end, actor="stripe", paid_cents=cents)
     if not claimed:
-        return  # this invoice was handled already (Stripe sends invoice.paid and invoice.payment_succeeded)
+        return  # this period was credited already (Stripe sends invoice.paid and invoice.payment_succeeded)
     if end is not None and (row.current_period_end is None or end >= row.current_period_end):
         row.current_period_start, row.current_period_end = start or row.current_period_start, end
     row.status, row.past_due_since, row.updated_at = "active", None, utcnow()

@@ -28,7 +28,9 @@ from gatewayz.services import Services, services
 
 router = APIRouter(tags=["Subscriptions"])
 billing_scope = require_scope("billing")
-PRORATION = "create_prorations"  # Stripe's default: the difference goes on the next invoice
+# The difference is invoiced at once, and the change is only made when that invoice is paid (Stripe
+# keeps it as a pending update until then): a dearer plan is never used before it is paid for.
+CHANGE = {"proration_behavior": "always_invoice", "payment_behavior": "pending_if_incomplete"}
 
 
 class Choice(_Strict):
@@ -151,9 +153,8 @@ async def change(body: Choice, request: Request, principal: Principal = Depends(
     sub_id = row.stripe_subscription_id
     current = await api.call("read the subscription", api.client.v1.subscriptions.retrieve_async, sub_id)
     item_id = first_item(current).get("id")
-    metadata = {USER_KEY: str(principal.user_id), PLAN_KEY: str(plan.id), INTERVAL_KEY: body.interval}
     updated = await api.call("change the subscription", api.client.v1.subscriptions.update_async, sub_id, params={
-        "items": [{"id": item_id, "price": price_id}], "proration_behavior": PRORATION, "metadata": metadata})
+        "items": [{"id": item_id, "price": price_id}], **CHANGE})  # (a pending update takes no metadata)
     return await _apply(request, principal, updated, "subscription.change")
 
 
