@@ -102,7 +102,7 @@ async def _apply(request: Request, principal: Principal, sub: dict[str, Any], ac
 
 
 @router.post("/subscriptions/checkout", response_model=CheckoutOut, status_code=201,
-             responses=errors(404, 409, 502, 503))
+             responses=errors(404, 409, 502))
 async def checkout(body: Choice, request: Request, principal: Principal = Depends(billing_scope)) -> CheckoutOut:
     """A Stripe Checkout session (mode=subscription) for a public plan; the plan applies when
     Stripe's events say the subscription is active, and each paid invoice brings its credits."""
@@ -139,7 +139,7 @@ async def checkout(body: Choice, request: Request, principal: Principal = Depend
     return CheckoutOut(checkout_session_id=created["id"], checkout_url=created.get("url"))
 
 
-@router.post("/subscriptions/change", response_model=SubscriptionOut, responses=errors(404, 409, 502, 503))
+@router.post("/subscriptions/change", response_model=SubscriptionOut, responses=errors(404, 409, 502))
 async def change(body: Choice, request: Request, principal: Principal = Depends(billing_scope)) -> SubscriptionOut:
     """Another plan (or interval) for the subscription: Stripe prorates the difference."""
     svc = services(request)
@@ -167,19 +167,19 @@ async def _set_cancel(request: Request, principal: Principal, cancel: bool) -> S
     return await _apply(request, principal, updated, "subscription.cancel" if cancel else "subscription.resume")
 
 
-@router.post("/subscriptions/cancel", response_model=SubscriptionOut, responses=errors(409, 502, 503))
+@router.post("/subscriptions/cancel", response_model=SubscriptionOut, responses=errors(404, 409, 502))
 async def cancel(request: Request, principal: Principal = Depends(billing_scope)) -> SubscriptionOut:
     """Cancel at the end of the period paid for: the plan applies until then."""
     return await _set_cancel(request, principal, True)
 
 
-@router.post("/subscriptions/resume", response_model=SubscriptionOut, responses=errors(409, 502, 503))
+@router.post("/subscriptions/resume", response_model=SubscriptionOut, responses=errors(404, 409, 502))
 async def resume(request: Request, principal: Principal = Depends(billing_scope)) -> SubscriptionOut:
     """Undo a cancellation before the period ends."""
     return await _set_cancel(request, principal, False)
 
 
-@router.post("/subscriptions/portal", response_model=PortalOut, status_code=201, responses=errors(409, 502, 503))
+@router.post("/subscriptions/portal", response_model=PortalOut, status_code=201, responses=errors(404, 409, 502))
 async def portal(request: Request, principal: Principal = Depends(billing_scope)) -> PortalOut:
     """A link to Stripe's customer portal (payment methods, invoices, cancellation)."""
     svc = services(request)
