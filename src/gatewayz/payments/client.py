@@ -8,13 +8,15 @@ needs Stripe (as sign-in methods that are not configured do).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
 import structlog
 
 from gatewayz.errors import GatewayError, NotFound
 from gatewayz.settings import Settings
+
+if TYPE_CHECKING:
+    import stripe  # imported on first use: it takes a noticeable part of the start-up otherwise
 
 log = structlog.get_logger("gatewayz.payments")
 
@@ -27,6 +29,8 @@ class PaymentProviderError(GatewayError):
     @property
     def outcome_unknown(self) -> bool:
         """Stripe could not be reached or did not answer: the request may have been carried out."""
+        import stripe
+
         return isinstance(self.__cause__, stripe.APIConnectionError)
 
 
@@ -47,6 +51,8 @@ class StripeApi:
             if key is None:
                 raise NotFound("Payments are not configured on this gateway (GATEWAYZ_STRIPE_SECRET_KEY).",
                                code="payments_not_configured")
+            import stripe
+
             self._http = stripe.AIOHTTPClient(timeout=self.settings.stripe_timeout_seconds)
             base = {"api": self.settings.stripe_api_base.rstrip("/")} if self.settings.stripe_api_base else None
             self._client = stripe.StripeClient(key.get_secret_value(), base_addresses=base,  # type: ignore[arg-type]
@@ -61,6 +67,8 @@ class StripeApi:
     async def call(self, what: str, operation: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """Run one `*_async` method of the client: its answer as a plain dict; Stripe's errors become a
         PaymentProviderError."""
+        import stripe
+
         try:
             result = await operation(*args, **kwargs)
             return result.to_dict() if hasattr(result, "to_dict") else result

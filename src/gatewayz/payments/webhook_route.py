@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import stripe
 import structlog
 from fastapi import APIRouter, Request
 from sqlalchemy.dialects import postgresql, sqlite
@@ -61,6 +60,8 @@ def parse_event(payload: bytes) -> WebhookEvent:
 def verify(payload: bytes, header: str | None, secret: str, tolerance: int) -> None:
     if not header or len(header) > 4096:
         raise _bad("The Stripe-Signature header is missing.")
+    import stripe  # on first use (start-up time)
+
     try:
         stripe.WebhookSignature.verify_header(payload.decode("utf-8"), header, secret, tolerance)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
