@@ -66,7 +66,7 @@ def _checkout_session_class(resources: Any) -> Any:
             self.payment_status, self.status = "unpaid", "open"
             self.payment_intent = None
             self.subscription_data = subscription_data
-            self.url = f"https://checkout.invalid/pay/{self.id}"
+            self.url = f"http://127.0.0.1/checkout/{self.id}"  # a page nobody opens: tests pay through /_config
             self._intent_metadata = (payment_intent_data or {}).get("metadata") or {}
 
         def _pay(self) -> Any:
