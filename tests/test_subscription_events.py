@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gatewayz.plans.stripe_sync import owner_tag
 from tests.support.databases import run_sql
 from tests.support.identity import GwUser
 from tests.support.money import nanos
@@ -23,12 +24,15 @@ from tests.support.servers import ThreadedGateway
 PERIOD = 30 * 86400
 
 
-def subscription(user: GwUser, plan: dict[str, Any], price: str, **changes: Any) -> dict[str, Any]:
+def subscription(gw: ThreadedGateway, user: GwUser, plan: dict[str, Any], price: str,
+                 **changes: Any) -> dict[str, Any]:
+    """What our Checkout makes, as Stripe sends it: the metadata carries the gateway's tag of the user."""
     now = int(time.time())
     return {"id": changes.pop("id", f"sub_{secrets.token_hex(8)}"), "object": "subscription", "status": "active",
             "customer": f"cus_{secrets.token_hex(6)}", "cancel_at_period_end": False, "cancel_at": None,
             "metadata": {"gatewayz_user_id": str(user.id), "gatewayz_plan_id": str(plan["id"]),
-                         "gatewayz_interval": "month"},
+                         "gatewayz_interval": "month",
+                         "gatewayz_tag": owner_tag(gw.settings.key_hash_secret_bytes, user.id)},
             "items": {"object": "list", "data": [{"id": f"si_{secrets.token_hex(6)}", "object": "subscription_item",
                                                   "current_period_start": now, "current_period_end": now + PERIOD,
                                                   "price": {"id": price, "recurring": {"interval": "month"}}}]},
@@ -69,7 +73,7 @@ def test_an_invoice_pays_its_credits_once_and_converts_the_trial(
     user: GwUser = make_user()
     with on(stripe_gw, user) as client:
         assert client.post("/trials/start").status_code == 201
-        sub = subscription(user, plan, price)
+        sub = subscription(stripe_gw, user, plan, price)
         assert post_event(client, event("customer.subscription.created", sub)).status_code == 200
         assert client.get("/user/plan").json()["plan"]["id"] == plan["id"]
         paid = invoice(sub, price)
@@ -109,7 +113,7 @@ def test_only_a_period_s_own_invoice_grants_its_credits(
 ) -> None:
     plan, price = priced(admin)
     user: GwUser = make_user()
-    sub = subscription(user, plan, price)
+    sub = subscription(stripe_gw, user, plan, price)
     with on(stripe_gw, user) as client:
         assert post_event(client, event("customer.subscription.created", sub)).status_code == 200
         assert post_event(client, event("invoice.paid", invoice(sub, price))).status_code == 200
@@ -132,7 +136,7 @@ def test_a_delayed_payment_checkout_does_not_apply_the_plan(
 ) -> None:
     plan, price = priced(admin)
     user: GwUser = make_user()
-    sub = subscription(user, plan, price)
+    sub = subscription(stripe_gw, user, plan, price)
     session = {"id": f"cs_{secrets.token_hex(6)}", "object": "checkout.session", "mode": "subscription",
                "status": "complete", "payment_status": "unpaid", "subscription": sub["id"],
                "customer": sub["customer"], "metadata": sub["metadata"]}
@@ -150,15 +154,18 @@ def test_an_invoice_before_any_subscription_event(
     plan, price = priced(admin)
     user: GwUser = make_user()
     with on(stripe_gw, user) as client:
-        sub = subscription(user, plan, price)  # Stripe (localstripe) does not know it: the invoice tells
+        sub = subscription(stripe_gw, user, plan, price)  # Stripe (localstripe) does not know it: the invoice tells
         assert post_event(client, event("invoice.paid", invoice(sub, price))).status_code == 200
         assert client.get("/user/plan").json()["plan"]["id"] == plan["id"]
         assert client.get("/user/balance").json()["balance"] == "15.000000000"
-        stranger = subscription(user, plan, price, metadata={})
-        foreign = invoice(stranger, price)
-        foreign["parent"]["subscription_details"]["metadata"] = {}
-        assert post_event(client, event("invoice.paid", foreign)).status_code == 200  # not ours: acknowledged
+        for metadata in ({}, {**sub["metadata"], "gatewayz_tag": owner_tag(b"another gateway", user.id)}):
+            stranger = subscription(stripe_gw, user, plan, price, metadata=metadata)  # not made here
+            assert post_event(client, event("customer.subscription.created", stranger)).status_code == 200
+            foreign = invoice(stranger, price)
+            foreign["parent"]["subscription_details"]["metadata"] = metadata
+            assert post_event(client, event("invoice.paid", foreign)).status_code == 200  # not ours: acknowledged
         assert client.get("/user/balance").json()["balance"] == "15.000000000"
+        assert client.get("/user/plan").json()["subscription"]["current_period_end"] is not None
 
 
 def test_an_older_event_delivered_late_does_not_undo_a_newer_one(
@@ -167,7 +174,7 @@ def test_an_older_event_delivered_late_does_not_undo_a_newer_one(
     plan, price = priced(admin)
     user: GwUser = make_user()
     now = int(time.time())
-    sub = subscription(user, plan, price)
+    sub = subscription(stripe_gw, user, plan, price)
     with on(stripe_gw, user) as client:
         cancelled = {**sub, "cancel_at_period_end": True}
         assert post_event(client, event("customer.subscription.updated", cancelled, created=now + 10)).status_code \
@@ -186,7 +193,7 @@ def test_a_failed_payment_is_past_due_then_the_default_plan(
 ) -> None:
     plan, price = priced(admin)
     user: GwUser = make_user()
-    sub = subscription(user, plan, price)
+    sub = subscription(stripe_gw, user, plan, price)
     with on(stripe_gw, user) as client:
         assert post_event(client, event("customer.subscription.created", sub)).status_code == 200
         assert post_event(client, event("invoice.payment_failed", invoice(sub, price, status="open",
@@ -210,7 +217,7 @@ def test_the_admin_analytics_are_what_happened(
     with on(stripe_gw, payer) as a, on(stripe_gw, failing) as b, on(stripe_gw, trying) as c:
         assert c.post("/trials/start", json={"plan_id": plan["id"]}).status_code == 201
         for client, user in ((a, payer), (b, failing)):
-            sub = subscription(user, plan, price)
+            sub = subscription(stripe_gw, user, plan, price)
             assert post_event(client, event("customer.subscription.created", sub)).status_code == 200
             if user is payer:
                 paid = event("invoice.paid", invoice(sub, price, cents=2000))

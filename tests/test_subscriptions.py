@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from gatewayz.plans.stripe_sync import owner_tag
 from tests.support.databases import run_sql
 from tests.support.identity import GwUser
 from tests.support.money import nanos
@@ -28,14 +29,16 @@ def stripe_price(localstripe: LocalStripe, cents: int) -> str:
     return price_id
 
 
-def subscribe_in_stripe(localstripe: LocalStripe, user: GwUser, price_id: str, plan_id: int) -> dict[str, Any]:
+def subscribe_in_stripe(localstripe: LocalStripe, gw: ThreadedGateway, user: GwUser, price_id: str,
+                        plan_id: int) -> dict[str, Any]:
     """What Stripe holds once the customer paid the subscription's Checkout page."""
     token = localstripe.post("/v1/tokens", {"card[number]": "4242424242424242", "card[exp_month]": "12",
                                             "card[exp_year]": "2040", "card[cvc]": "123"}).json()["id"]
     customer = localstripe.post("/v1/customers", {"email": user.email, "source": token}).json()["id"]
     sub = localstripe.post("/v1/subscriptions", {
         "customer": customer, "items[0][plan]": price_id, "metadata[gatewayz_user_id]": str(user.id),
-        "metadata[gatewayz_plan_id]": str(plan_id), "metadata[gatewayz_interval]": "month"})
+        "metadata[gatewayz_plan_id]": str(plan_id), "metadata[gatewayz_interval]": "month",
+        "metadata[gatewayz_tag]": owner_tag(gw.settings.key_hash_secret_bytes, user.id)})
     assert sub.status_code == 200, sub.text
     return sub.json()  # type: ignore[no-any-return]
 
@@ -52,7 +55,7 @@ def test_a_subscription_from_start_to_end(
     bigger = make_plan(admin, price_monthly="50", credits_per_period="40", stripe_price_monthly=max_price)
     user: GwUser = make_user()
     with on(stripe_gw, user) as client:
-        sub = subscribe_in_stripe(localstripe, user, pro_price, pro["id"])
+        sub = subscribe_in_stripe(localstripe, stripe_gw, user, pro_price, pro["id"])
         assert wait_for(lambda: _plan_of(client)["plan"]["id"] == pro["id"])  # customer.subscription.created
         assert wait_for(lambda: client.get("/user/balance").json()["balance"] == "15.000000000")  # the invoice
         mine = _plan_of(client)["subscription"]
@@ -98,7 +101,8 @@ def test_checkout_in_subscription_mode(stripe_gw: ThreadedGateway, localstripe: 
         session = localstripe.get(f"/v1/checkout/sessions/{created.json()['checkout_session_id']}").json()
         assert session["mode"] == "subscription" and session["customer_email"] == user.email
         assert session["metadata"] == {"gatewayz_user_id": str(user.id), "gatewayz_plan_id": str(priced["id"]),
-                                       "gatewayz_interval": "month"}
+                                       "gatewayz_interval": "month",
+                                       "gatewayz_tag": owner_tag(stripe_gw.settings.key_hash_secret_bytes, user.id)}
         assert session["subscription_data"]["metadata"] == session["metadata"]
         assert session["line_items_data"][0]["price"] == monthly
         yearly = client.post("/subscriptions/checkout", json={"plan_id": priced["id"], "interval": "year"})

@@ -30,7 +30,7 @@ from gatewayz.payments.config import cents_to_nanos
 from gatewayz.payments.tables import Payment
 from gatewayz.payments.webhooks import WebhookEvent
 from gatewayz.plans.service import grant_period_credits
-from gatewayz.plans.stripe_sync import apply_subscription, first_item, meta_int, plan_for, price_of, ref, when
+from gatewayz.plans.stripe_sync import apply_subscription, first_item, plan_for, price_of, ref, tagged_user, when
 from gatewayz.plans.tables import Plan, PlanCreditGrant, PlanSubscription
 from gatewayz.plans.trials import record_conversion
 from gatewayz.storage.types import utcnow
@@ -38,6 +38,10 @@ from gatewayz.storage.types import utcnow
 log = structlog.get_logger("gatewayz.plans.stripe")
 # The invoices that pay for a period (None: an older API or localstripe, which do not say).
 PERIOD_INVOICES = frozenset({"subscription_create", "subscription_cycle", None})
+
+
+def _secret(session: AsyncSession) -> bytes:
+    return webhooks.settings_of(session).key_hash_secret_bytes
 
 
 def _publish_later(session: AsyncSession, invalidation: Invalidation | None) -> None:
@@ -57,7 +61,7 @@ async def _audit(session: AsyncSession, action: str, user_id: int, after: dict[s
 
 
 async def subscription_changed(session: AsyncSession, event: WebhookEvent) -> None:
-    invalidation = await apply_subscription(session, event.object, event.created)
+    invalidation = await apply_subscription(session, event.object, event.created, _secret(session))
     if invalidation is not None and invalidation.user_id is not None:
         await _audit(session, "plan.stripe_sync", invalidation.user_id, {
             "event": event.type, "subscription": ref(event.object.get("id")), "status": event.object.get("status")})
@@ -72,14 +76,14 @@ async def subscription_checkout_completed(session: AsyncSession, event: WebhookE
             or obj.get("payment_status") not in ("paid", "no_payment_required"):
         return  # a delayed payment method: the subscription's own events say when it is paid
     sub_id, metadata = ref(obj.get("subscription")), obj.get("metadata")
-    if sub_id is None or meta_int(metadata, "gatewayz_user_id") is None:
+    if sub_id is None or tagged_user(metadata, _secret(session)) is None:
         return
     existing = (await session.execute(select(PlanSubscription.user_id).where(
         PlanSubscription.stripe_subscription_id == sub_id))).first()
     if existing is not None:
         return  # the subscription's own events were first: they know more
     synthetic = {"id": sub_id, "status": "active", "customer": obj.get("customer"), "metadata": metadata}
-    _publish_later(session, await apply_subscription(session, synthetic, None))
+    _publish_later(session, await apply_subscription(session, synthetic, None, _secret(session)))
 
 
 def _invoice_subscription(invoice: dict[str, Any]) -> tuple[str | None, Any]:
@@ -125,8 +129,8 @@ async def _row_for_invoice(session: AsyncSession, invoice: dict[str, Any], event
         PlanSubscription.stripe_subscription_id == sub_id))).scalar_one_or_none()
     line = _line(invoice)
     if row is None:  # paid before any subscription event reached us: ask Stripe, or read the invoice
-        _publish_later(session, await apply_subscription(session, await _subscription(session, sub_id, invoice,
-                                                                                      metadata), None))
+        _publish_later(session, await apply_subscription(
+            session, await _subscription(session, sub_id, invoice, metadata), None, _secret(session)))
         row = (await session.execute(select(PlanSubscription).where(
             PlanSubscription.stripe_subscription_id == sub_id))).scalar_one_or_none()
         if row is None:

@@ -8,6 +8,8 @@ plan: the price id (plans.stripe_price_monthly / _yearly), else the metadata set
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +25,7 @@ from gatewayz.plans.trials import record_conversion
 from gatewayz.storage.types import utcnow
 
 log = structlog.get_logger("gatewayz.plans.stripe")
-USER_KEY, PLAN_KEY, INTERVAL_KEY = "gatewayz_user_id", "gatewayz_plan_id", "gatewayz_interval"
+USER_KEY, PLAN_KEY, INTERVAL_KEY, TAG_KEY = "gatewayz_user_id", "gatewayz_plan_id", "gatewayz_interval", "gatewayz_tag"
 APPLIES = {"active": "active", "trialing": "trialing", "past_due": "past_due", "unpaid": "past_due"}
 ENDED = frozenset({"canceled", "incomplete_expired"})
 
@@ -40,6 +42,22 @@ def when(value: Any) -> datetime | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**40:
         return datetime.fromtimestamp(value, UTC)
     return None
+
+
+def owner_tag(secret: bytes, user_id: int) -> str:
+    """Proof, in a subscription's metadata, that this gateway made it for this user: another gateway
+    on the same Stripe account (staging and production, say) has another secret and a user of the
+    same id, and must not take it for its own."""
+    return hmac.new(secret, f"subscription-owner:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def tagged_user(metadata: Any, secret: bytes) -> int | None:
+    """The user id in our metadata, only when its tag is ours."""
+    user_id = meta_int(metadata, USER_KEY)
+    tag = metadata.get(TAG_KEY) if isinstance(metadata, dict) else None
+    if user_id is None or not isinstance(tag, str) or not hmac.compare_digest(tag, owner_tag(secret, user_id)):
+        return None
+    return user_id
 
 
 def meta_int(metadata: Any, key: str) -> int | None:
@@ -89,24 +107,24 @@ async def plan_for(session: AsyncSession, price_id: str | None, metadata: Any) -
     return plan, interval if interval in ("month", "year") else None
 
 
-async def owner_of(session: AsyncSession, subscription_id: str, metadata: Any) -> int | None:
-    """The user of a Stripe subscription: our row for it, else the metadata of our checkout."""
+async def owner_of(session: AsyncSession, subscription_id: str, metadata: Any, secret: bytes) -> int | None:
+    """The user of a Stripe subscription: our row for it, else the (tagged) metadata of our checkout."""
     row = (await session.execute(select(PlanSubscription.user_id).where(
         PlanSubscription.stripe_subscription_id == subscription_id))).first()
     if row is not None:
         return int(row[0])
-    return meta_int(metadata, USER_KEY)
+    return tagged_user(metadata, secret)
 
 
 async def apply_subscription(session: AsyncSession, sub: dict[str, Any], event_at: datetime | None,
-                             ) -> Invalidation | None:
+                             secret: bytes) -> Invalidation | None:
     """Make the user's plan row say what the Stripe subscription says; None when nothing changed
     (not ours, an older event than the one applied, a subscription not paid for yet)."""
     sub_id = ref(sub.get("id"))
     if sub_id is None:
         return None
     metadata = sub.get("metadata")
-    user_id = await owner_of(session, sub_id, metadata)
+    user_id = await owner_of(session, sub_id, metadata, secret)
     if user_id is None:
         log.info("stripe_subscription_not_ours", subscription=sub_id)
         return None

@@ -22,7 +22,15 @@ from gatewayz.payments.client import StripeApi
 from gatewayz.plans import service
 from gatewayz.plans import stripe_events as _events  # noqa: F401 -- registers the subscription events
 from gatewayz.plans.schemas import Interval, SubscriptionOut, _Strict, errors
-from gatewayz.plans.stripe_sync import INTERVAL_KEY, PLAN_KEY, USER_KEY, apply_subscription, first_item
+from gatewayz.plans.stripe_sync import (
+    INTERVAL_KEY,
+    PLAN_KEY,
+    TAG_KEY,
+    USER_KEY,
+    apply_subscription,
+    first_item,
+    owner_tag,
+)
 from gatewayz.plans.tables import Plan, PlanSubscription
 from gatewayz.services import Services, services
 
@@ -88,7 +96,7 @@ def _return_url(svc: Services, request: Request, outcome: str) -> str:
 async def _apply(request: Request, principal: Principal, sub: dict[str, Any], action: str) -> SubscriptionOut:
     svc = services(request)
     async with svc.db.transaction() as session:
-        invalidation = await apply_subscription(session, sub, None)
+        invalidation = await apply_subscription(session, sub, None, svc.settings.key_hash_secret_bytes)
         row = await session.get(PlanSubscription, principal.user_id)
         if row is None:
             raise Conflict("The subscription is not active.", code="no_subscription")
@@ -116,7 +124,8 @@ async def checkout(body: Choice, request: Request, principal: Principal = Depend
     if current is not None and current.source == "stripe":
         raise Conflict("You have a subscription already: change it with POST /subscriptions/change.",
                        code="already_subscribed")
-    metadata = {USER_KEY: str(principal.user_id), PLAN_KEY: str(plan.id), INTERVAL_KEY: body.interval}
+    metadata = {USER_KEY: str(principal.user_id), PLAN_KEY: str(plan.id), INTERVAL_KEY: body.interval,
+                TAG_KEY: owner_tag(svc.settings.key_hash_secret_bytes, principal.user_id)}
     item: dict[str, Any] = {"quantity": 1}
     if price_id is not None:
         item["price"] = price_id
