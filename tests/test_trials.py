@@ -167,3 +167,23 @@ def test_converting_twice_at_once_converts_once(admin: httpx.Client, newcomer: G
                                 range(6)))
     assert sorted(a.status_code for a in answers) == [200] + [409] * 5, [a.text for a in answers]
     assert balance(newcomer.client)["balance"] == "15.000000000"  # the trial's 10 and one period's 5
+
+
+def test_a_password_sign_up_needs_a_verified_email_for_a_trial(anon: httpx.Client, gateway: Any) -> None:
+    email = f"made-up-{secrets.token_hex(5)}@nowhere-{secrets.token_hex(3)}.example"
+    signed = anon.post("/auth/signup", json={"email": email, "password": "correct horse battery"})
+    assert signed.status_code == 201, signed.text
+    key = signed.json()["api_key"]["key"]
+    refused = httpx.post(f"{gateway.url}/trials/start", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "trial_needs_verified_email"
+    status = httpx.get(f"{gateway.url}/trials/status", headers={"Authorization": f"Bearer {key}"})
+    assert status.json()["status"] == "none"
+    assert httpx.get(f"{gateway.url}/user/balance", headers={"Authorization": f"Bearer {key}"}).json()[
+        "balance"] == "0.000000000"
+
+
+def test_ipv6_clients_are_counted_per_48() -> None:
+    from gatewayz.plans.trials import ip_bucket
+
+    assert ip_bucket("2001:db8:1:2::5") == ip_bucket("2001:db8:1:ffff::9") == "2001:db8:1::/48"
+    assert ip_bucket("::ffff:198.51.100.7") == "198.51.100.7" and ip_bucket("198.51.100.7") == "198.51.100.7"

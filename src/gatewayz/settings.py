@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     trials_per_domain_per_day: int | None = Field(
         None, ge=1, le=1_000_000, validation_alias=_alias("TRIALS_PER_DOMAIN_PER_DAY"))
     subscription_grace_days: float = Field(3.0, ge=0, le=365, validation_alias=_alias("SUBSCRIPTION_GRACE_DAYS"))
+    trial_requires_verified_email: bool = Field(True, validation_alias=_alias("TRIAL_REQUIRES_VERIFIED_EMAIL"))
 
     # Rate limits (see limits/): JSON objects like {"requests_per_minute": 60, "models": {...}}.
     history_context_tokens: int = Field(8192, ge=256, le=10_000_000, validation_alias=_alias("HISTORY_CONTEXT_TOKENS"))

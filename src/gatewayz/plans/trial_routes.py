@@ -18,6 +18,7 @@ from gatewayz.http.params import MAX_ID
 from gatewayz.plans import service, trials
 from gatewayz.plans.schemas import Interval, _Strict, errors
 from gatewayz.services import services
+from gatewayz.signin.identities import email_unverified
 
 router = APIRouter(tags=["Trials"])
 billing_scope = require_scope("billing")
@@ -77,6 +78,9 @@ async def start(request: Request, body: TrialStart | None = None,
     settings = svc.settings
     async with svc.db.transaction() as session:
         user = await accounts.get_user(session, principal.user_id)
+        if settings.trial_requires_verified_email and await email_unverified(session, user):
+            raise PermissionDenied("A free trial needs an email address an identity provider has verified (sign in "
+                                   "with it once).", code="trial_needs_verified_email")
         plan = await trials.get_trial_plan(session, body.plan_id if body else None, settings.trial_plan)
         trial, invalidation = await trials.start_trial(
             session, user_id=user.id, email=user.email, ip=svc.auth.client_ip(request), plan=plan,

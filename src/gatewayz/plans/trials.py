@@ -41,7 +41,7 @@ def normalise_email(email: str) -> tuple[str, str]:
 
 
 def ip_bucket(ip: str | None) -> str | None:
-    """IPv4 as is; IPv6 by its /64 (one subscriber's whole allocation)."""
+    """IPv4 as is; IPv6 by its /48 (one site's allocation: a /64 each would give it 65,536 buckets)."""
     if not ip:
         return None
     try:
@@ -51,7 +51,7 @@ def ip_bucket(ip: str | None) -> str | None:
     if address.version == 6:
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        return str(ipaddress.ip_network(f"{address}/48", strict=False))
     return str(address)
 
 

@@ -23,8 +23,21 @@ from gatewayz.audit.records import audit_user_action, write_audit
 from gatewayz.errors import AuthenticationFailed, Conflict
 from gatewayz.signin.schemas import SessionCreated, SignedIn
 from gatewayz.signin.sessions import CSRF_COOKIE, SESSION_COOKIE, Sessions
-from gatewayz.signin.tables import SigninIdentity, SigninSession
+from gatewayz.signin.tables import SigninIdentity, SigninPassword, SigninSession
 from gatewayz.storage.types import utcnow
+
+
+async def email_unverified(session: AsyncSession, user: User) -> bool:
+    """Whether the account's email address is only the word of whoever signed up with a password:
+    it has a password and no identity provider vouched for that address (accounts made by an admin,
+    or through OpenID Connect or Privy with a verified email, are not)."""
+    has_password = (await session.execute(
+        select(SigninPassword.user_id).where(SigninPassword.user_id == user.id))).first() is not None
+    if not has_password:
+        return False
+    vouched = (await session.execute(select(SigninIdentity.id).where(
+        SigninIdentity.user_id == user.id, SigninIdentity.email == user.email).limit(1))).first()
+    return vouched is None
 
 
 def placeholder_email(provider: str, subject: str) -> str:
