@@ -88,6 +88,9 @@ def test_an_invoice_pays_its_credits_once_and_converts_the_trial(
     rows = run_sql(database_url, "SELECT amount FROM credit_transactions WHERE user_id = :p0 AND type = 'plan_credits'",
                    user.id)
     assert [int(r[0]) for r in rows] == [nanos("15")]
+    grants = run_sql(database_url, "SELECT stripe_invoice_id, paid_cents FROM plan_credit_grants WHERE user_id = :p0",
+                     user.id)
+    assert [(g[0], int(g[1])) for g in grants] == [(paid["id"], 2000)]  # a refund of that invoice can find them
     expiring = run_sql(database_url, "SELECT COUNT(*) FROM credit_grants WHERE user_id = :p0", user.id)
     assert expiring[0][0] == 2  # the trial's and the period's (credits_expire)
 

@@ -139,7 +139,7 @@ async def lock_user(session: AsyncSession, user_id: int) -> None:
 
 async def grant_period_credits(session: AsyncSession, *, user_id: int, plan: Plan, reference: str,
                                period_end: datetime | None, actor: str, paid_cents: int | None = None,
-                               ) -> tuple[bool, int | None]:
+                               invoice_id: str | None = None) -> tuple[bool, int | None]:
     """The period's credits, exactly once per `reference` (an invoice, a period start): the unique
     row is claimed first, in the same transaction as the ledger entry; a second call for it (a
     replay, the other of Stripe's two "paid" events, a racing process) finds it taken. Returns
@@ -149,7 +149,7 @@ async def grant_period_credits(session: AsyncSession, *, user_id: int, plan: Pla
         return False, None
     await _insert_ignore(session, PlanCreditGrant.__table__, {  # type: ignore[arg-type]
         "reference": reference, "user_id": user_id, "plan_id": plan.id, "amount": plan.credits_per_period,
-        "paid_cents": paid_cents, "created_at": utcnow(),
+        "paid_cents": paid_cents, "stripe_invoice_id": invoice_id, "created_at": utcnow(),
     })
     row = (await session.execute(select(PlanCreditGrant).where(PlanCreditGrant.reference == reference))).scalar_one()
     if row.transaction_id is not None or row.user_id != user_id or row.plan_id != plan.id:

@@ -167,7 +167,8 @@ async def invoice_paid(session: AsyncSession, event: WebhookEvent) -> None:
     # One period is credited once, whatever invoices it gets: keyed by the subscription and the period's start.
     reference = f"period:{row.stripe_subscription_id}:{int(start.timestamp())}" if start else f"invoice:{invoice_id}"
     claimed, entry = await grant_period_credits(session, user_id=user_id, plan=plan, reference=reference,
-                                                period_end=end, actor="stripe", paid_cents=cents)
+                                                period_end=end, actor="stripe", paid_cents=cents,
+                                                invoice_id=invoice_id)
     if not claimed:
         return  # this period was credited already (Stripe sends invoice.paid and invoice.payment_succeeded)
     if end is not None and (row.current_period_end is None or end >= row.current_period_end):

@@ -71,7 +71,8 @@ class PlanCreditGrant(Base):
     transaction as the ledger entry."""
 
     __tablename__ = "plan_credit_grants"
-    __table_args__ = (Index("ix_plan_credit_grants_user", "user_id"),)
+    __table_args__ = (Index("ix_plan_credit_grants_user", "user_id"),
+                      Index("ix_plan_credit_grants_invoice", "stripe_invoice_id"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     reference: Mapped[str] = mapped_column(String(160), nullable=False, unique=True)
@@ -80,6 +81,7 @@ class PlanCreditGrant(Base):
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     paid_cents: Mapped[int | None] = mapped_column(BigInteger)  # what the period's invoice charged
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255))  # that invoice (refunds find it)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
