@@ -131,18 +131,25 @@ def test_moving_credit_into_a_pool_and_deleting_the_team(
         assert member.client.post(f"/teams/{tid}/credits", json={"amount": amount}).status_code == 400, amount
     ledger = owner.client.get(f"/teams/{tid}/credit-transactions").json()["data"]
     assert [(t["type"], nanos(t["amount"])) for t in ledger] == [("transfer", 2_500_000_000)]
-    # deleting: owner only; the pool's balance returns to the owner; every team key stops
+    # deleting: owner only; what the member moved in goes back to them (not to the owner), an
+    # admin's grant to the pool stays in the closed account; every team key stops
+    grant(admin, account, "1")
     key = team_key(member, tid)
     assert member.client.delete(f"/teams/{tid}").status_code == 403
     deleted = owner.client.delete(f"/teams/{tid}")
     assert deleted.status_code == 200, deleted.text
-    assert nanos(balance(owner.client)["balance"]) == 2_500_000_000
+    assert nanos(balance(owner.client)["balance"]) == 0
+    assert nanos(balance(member.client)["balance"]) == 5_000_000_000
+    assert run_sql(database_url, "SELECT balance FROM credit_accounts WHERE user_id = :p0", account) == [
+        (1_000_000_000,)]
     assert owner.client.get(f"/teams/{tid}").status_code == 404
     assert member.client.get("/teams").json()["data"] == []
     gone = httpx.post(f"{gateway.url}/v1/chat/completions", headers={"Authorization": f"Bearer {key['key']}"},
                       json={"model": "fakepriced/priced-model", "messages": [{"role": "user", "content": "x"}]})
     assert gone.status_code == 401
-    assert _audited(admin, "team.delete", str(tid))[0]["after"]["balance_returned"] == "2.500000000"
+    after = _audited(admin, "team.delete", str(tid))[0]["after"]
+    assert (after["balance_returned"], after["returned"], after["balance_kept"]) == (
+        "2.500000000", {str(member.id): "2.500000000"}, "1.000000000")
 
 
 def test_the_teams_plan_bounds_its_keys(gateway: Any, admin: httpx.Client, make_user: Any) -> None:

@@ -1,5 +1,7 @@
 """Invitations: an unguessable token (only its HMAC is stored), single use, expiring, optionally
-bound to one email address. Accepting is one conditional UPDATE (`... WHERE accepted_at IS NULL AND
+bound to one email address, valid only while its inviter is a member who may still admit its role
+(removing or demoting a member also revokes what they can no longer make). Accepting is one
+conditional UPDATE (`... WHERE accepted_at IS NULL AND
 expires_at > now`), so two accepts of one token can never both succeed."""
 
 from __future__ import annotations
@@ -63,6 +65,13 @@ async def accept(session: AsyncSession, secret: bytes, token: str, user: User) -
     if row is None or row[1].deleted_at is not None or (row[0].email is not None and row[0].email != user.email):
         raise _gone()
     invitation, team = row
+    # serialise with member changes (the team row, written first) and re-check that the inviter is
+    # still a member whose role may admit this role: a removed or demoted admin's invitations die
+    await session.execute(update(Team).where(Team.id == team.id).values(updated_at=Team.updated_at))
+    inviter = (await session.execute(select(TeamMember.role).where(
+        TeamMember.team_id == team.id, TeamMember.user_id == invitation.created_by))).scalar_one_or_none()
+    if inviter is None or not roles.can_invite(inviter, invitation.role):
+        raise _gone()
     now = utcnow()
     taken = await session.execute(
         update(TeamInvitation)

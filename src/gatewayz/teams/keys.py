@@ -1,5 +1,7 @@
 """Team keys: API keys of a team's pool account (billed to the pool), each the team's own or a
-member's (that member's spending cap applies), and how the authenticator completes them.
+member's (that member's spending cap applies), and how the authenticator completes them. A team's
+own key lives only while its creator is an admin or owner of the team, and the creator's cap
+applies to it.
 
 They carry only the `inference` scope: a team key can spend, never manage keys or read the
 ledger through /user/... (those are the team API's, under team roles).
@@ -41,19 +43,23 @@ class TeamKeys:
             return replace(principal, revoked=True)
         link, team = row
         principal = replace(principal, team_id=team.id)
-        if link.member_user_id is None:
+        # a member's key needs its member (member and above); the team's own key needs its creator
+        # still an admin or owner, and carries the creator's cap (F2: no escaping a cap through it)
+        subject, needed = (link.member_user_id, "member") if link.member_user_id is not None else \
+            (link.created_by, "admin")
+        if subject is None:
             return principal
         found = (await session.execute(
             select(TeamMember, User.is_active).join(User, User.id == TeamMember.user_id)
-            .where(TeamMember.team_id == team.id, TeamMember.user_id == link.member_user_id)
+            .where(TeamMember.team_id == team.id, TeamMember.user_id == subject)
         )).first()
-        if found is None or not roles.at_least(found[0].role, "member"):
+        if found is None or not roles.at_least(found[0].role, needed):
             return replace(principal, revoked=True, member_user_id=link.member_user_id)
         member, active = found
         capped = member.spend_cap is not None
         return replace(
             principal,
-            member_user_id=member.user_id,
+            member_user_id=link.member_user_id,
             active=principal.active and bool(active),
             cap_id=member.id if capped else None,
             cap_limit=min(member.spend_cap, MAX_NANOS) if capped else None,
@@ -74,7 +80,8 @@ def check_scopes(scopes: list[str]) -> None:
 
 
 def team_key_out(key: ApiKey, link: TeamKey) -> TeamKeyOut:
-    return TeamKeyOut(**accounts.key_out(key).model_dump(), team_id=link.team_id, member_user_id=link.member_user_id)
+    return TeamKeyOut(**accounts.key_out(key).model_dump(), team_id=link.team_id, member_user_id=link.member_user_id,
+                      created_by=link.created_by)
 
 
 async def create(session: AsyncSession, secret: bytes, team: Team, caller: TeamMember, body: TeamKeyCreate, *,

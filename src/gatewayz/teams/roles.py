@@ -26,6 +26,12 @@ def require(role: str, needed: str, doing: str) -> None:
                                code="team_role_insufficient")
 
 
+def can_invite(inviter_role: str, role: str) -> bool:
+    """Whether a member of `inviter_role` may (still) admit someone as `role`."""
+    return at_least(inviter_role, "admin") and RANK[role] <= RANK[inviter_role] and \
+        (role != "owner" or inviter_role == "owner")
+
+
 def may_grant(caller_role: str, role: str) -> None:
     """Nobody gives a role above their own; only an owner makes owners."""
     if RANK[role] > RANK[caller_role] or (role == "owner" and caller_role != "owner"):

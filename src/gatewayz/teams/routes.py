@@ -13,11 +13,10 @@ from gatewayz.accounts.principal import Principal
 from gatewayz.audit.records import audit_change
 from gatewayz.billing import ledger
 from gatewayz.billing.money import usd
-from gatewayz.billing.tables import CreditAccount
-from gatewayz.errors import Conflict, PermissionDenied
+from gatewayz.errors import PermissionDenied
 from gatewayz.http.params import RowId
 from gatewayz.services import services
-from gatewayz.teams import invitations, service
+from gatewayz.teams import closing, invitations, service
 from gatewayz.teams.schemas import (
     InvitationCreate,
     InvitationCreated,
@@ -41,8 +40,16 @@ async def person(request: Request, principal: Principal = Depends(_keys_scope)) 
     return principal
 
 
+async def manager(principal: Principal = Depends(person)) -> Principal:
+    """A person changing a team (its members, invitations, keys, existence): a live key or session.
+    A sandbox (test) key only reads: its changes would take live effect."""
+    if principal.is_sandbox:
+        raise PermissionDenied("Sandbox (test) keys cannot change teams.", code="sandbox_key")
+    return principal
+
+
 @router.post("", status_code=201, response_model=TeamOut)
-async def create_team(body: TeamCreate, request: Request, principal: Principal = Depends(person)) -> TeamOut:
+async def create_team(body: TeamCreate, request: Request, principal: Principal = Depends(manager)) -> TeamOut:
     """A new team with the caller as its owner, and its pool (an empty ledger account)."""
     async with services(request).db.transaction() as session:
         team, member = await service.create_team(session, principal.user_id, body.name)
@@ -67,7 +74,7 @@ async def get_team(team_id: RowId, request: Request, principal: Principal = Depe
 
 @router.patch("/{team_id}", response_model=TeamOut)
 async def update_team(team_id: RowId, body: TeamUpdate, request: Request,
-                      principal: Principal = Depends(person)) -> TeamOut:
+                      principal: Principal = Depends(manager)) -> TeamOut:
     async with services(request).db.transaction() as session:
         team, member = await service.membership(session, team_id, principal.user_id, "admin", "rename the team")
         before = service.fields(service.team_out(team, member.role))
@@ -80,30 +87,22 @@ async def update_team(team_id: RowId, body: TeamUpdate, request: Request,
 
 
 @router.delete("/{team_id}", response_model=TeamOut)
-async def delete_team(team_id: RowId, request: Request, principal: Principal = Depends(person)) -> TeamOut:
-    """Owner only. The pool's remaining balance moves to the owner's own balance (two ledger rows,
-    one transaction); refused (409) while requests hold money from it. Every team key stops."""
+async def delete_team(team_id: RowId, request: Request, principal: Principal = Depends(manager)) -> TeamOut:
+    """Owner only. Each member who moved credit into the pool gets back at most what they moved
+    in (teams/closing.py); the rest stays in the closed team's account for an admin. Refused (409)
+    while requests hold money from the pool. Every team key stops."""
     svc = services(request)
     async with svc.db.transaction() as session:
         team, member = await service.membership(session, team_id, principal.user_id, "owner", "delete the team",
                                                 lock=True)
         before = service.fields(service.team_out(team, member.role))
-        for account_id in sorted((team.account_id, principal.user_id)):  # the order every transfer locks in
-            await ledger.ensure_account(session, account_id)
-            await session.get(CreditAccount, account_id, with_for_update=True, populate_existing=True)
-        account = await session.get(CreditAccount, team.account_id)
-        assert account is not None
-        if account.held or account.expired_pending:
-            raise Conflict("Requests are still spending from this team's pool; try again when they end.",
-                           code="pool_in_use")
-        moved = account.balance - account.expiring
-        if moved > 0:
-            await ledger.transfer(session, from_user=team.account_id, to_user=principal.user_id, amount=moved,
-                                  reference=f"team:{team.id}:closed", actor=f"user:{principal.user_id}",
-                                  reason="team deleted: the pool's balance returned to its owner")
+        returned, kept = await closing.close_pool(session, team, principal.user_id)
         invalidation, removed = await service.delete_team(session, team)
         await audit_change(session, request, principal, "team.delete", "team", team.id, before,
-                           {"deleted": True, "members_removed": removed, "balance_returned": usd(max(moved, 0))})
+                           {"deleted": True, "members_removed": removed,
+                            "balance_returned": usd(sum(returned.values())),
+                            "returned": {str(u): usd(a) for u, a in sorted(returned.items())},
+                            "balance_kept": usd(kept)})
     await svc.publish(invalidation)
     return service.team_out(team, member.role)
 
@@ -122,7 +121,7 @@ async def list_members(team_id: RowId, request: Request, principal: Principal = 
 
 @router.post("/{team_id}/members", status_code=201, response_model=InvitationCreated)
 async def invite_member(team_id: RowId, body: InvitationCreate, request: Request,
-                        principal: Principal = Depends(person)) -> InvitationCreated:
+                        principal: Principal = Depends(manager)) -> InvitationCreated:
     """Members join by invitation: this is POST /teams/{id}/invitations (an `email` binds it)."""
     return await create_invitation(team_id, body, request, principal)
 
@@ -138,7 +137,7 @@ async def get_member(team_id: RowId, user_id: RowId, request: Request,
 
 @router.patch("/{team_id}/members/{user_id}", response_model=MemberOut)
 async def update_member(team_id: RowId, user_id: RowId, body: MemberUpdate, request: Request,
-                        principal: Principal = Depends(person)) -> MemberOut:
+                        principal: Principal = Depends(manager)) -> MemberOut:
     """Role, spending cap (USD per cap_period; a member's team keys hold under it) — admins change
     members and viewers, owners anyone; nobody raises their own role or cap. Made a viewer, a
     member's team keys are revoked; any change reaches every process within a second."""
@@ -157,7 +156,7 @@ async def update_member(team_id: RowId, user_id: RowId, body: MemberUpdate, requ
 
 @router.delete("/{team_id}/members/{user_id}", response_model=MemberOut)
 async def remove_member(team_id: RowId, user_id: RowId, request: Request,
-                        principal: Principal = Depends(person)) -> MemberOut:
+                        principal: Principal = Depends(manager)) -> MemberOut:
     """Remove a member (admins; an owner by an owner) or leave (yourself). Their team keys are
     revoked and stop in every process within a second."""
     svc = services(request)
@@ -177,7 +176,7 @@ async def remove_member(team_id: RowId, user_id: RowId, request: Request,
 
 @router.post("/{team_id}/invitations", status_code=201, response_model=InvitationCreated)
 async def create_invitation(team_id: RowId, body: InvitationCreate, request: Request,
-                            principal: Principal = Depends(person)) -> InvitationCreated:
+                            principal: Principal = Depends(manager)) -> InvitationCreated:
     """Admins invite (to a role up to their own); the token is shown once and works once."""
     svc = services(request)
     async with svc.db.transaction() as session:

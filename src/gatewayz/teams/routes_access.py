@@ -15,7 +15,7 @@ from gatewayz.http.params import QueryBool, RowId
 from gatewayz.services import services
 from gatewayz.teams import invitations, keys, service
 from gatewayz.teams.invitations import MAX_TOKEN_LENGTH
-from gatewayz.teams.routes import person
+from gatewayz.teams.routes import manager, person
 from gatewayz.teams.schemas import (
     InvitationList,
     InvitationOut,
@@ -31,7 +31,7 @@ router = APIRouter(prefix="/teams", tags=["Teams"])
 
 @router.post("/invitations/{token}/accept", response_model=MemberOut)
 async def accept_invitation(token: Annotated[str, Path(max_length=MAX_TOKEN_LENGTH)], request: Request,
-                            principal: Principal = Depends(person)) -> MemberOut:
+                            principal: Principal = Depends(manager)) -> MemberOut:
     """Join a team with an invitation's token (once; before it expires; as the invited address)."""
     svc = services(request)
     async with svc.db.transaction() as session:
@@ -53,7 +53,7 @@ async def list_invitations(team_id: RowId, request: Request, principal: Principa
 
 @router.delete("/{team_id}/invitations/{invitation_id}", response_model=InvitationOut)
 async def revoke_invitation(team_id: RowId, invitation_id: RowId, request: Request,
-                            principal: Principal = Depends(person)) -> InvitationOut:
+                            principal: Principal = Depends(manager)) -> InvitationOut:
     async with services(request).db.transaction() as session:
         team, _ = await service.membership(session, team_id, principal.user_id, "admin", "revoke invitations")
         row = await invitations.revoke(session, team, invitation_id)
@@ -68,7 +68,7 @@ async def revoke_invitation(team_id: RowId, invitation_id: RowId, request: Reque
 
 @router.post("/{team_id}/api-keys", status_code=201, response_model=TeamKeyCreated)
 async def create_team_key(team_id: RowId, body: TeamKeyCreate, request: Request,
-                          principal: Principal = Depends(person)) -> TeamKeyCreated:
+                          principal: Principal = Depends(manager)) -> TeamKeyCreated:
     """A key billed to the team's pool, scope `inference` only: the caller's own (`owner: member`,
     members and above; their cap applies) or the team's (`owner: team`, admins). Same rules as
     POST /user/api-keys otherwise (it cannot exceed the calling key's rights)."""
@@ -104,7 +104,7 @@ async def get_team_key(team_id: RowId, key_id: RowId, request: Request,
 
 @router.patch("/{team_id}/api-keys/{key_id}", response_model=TeamKeyOut)
 async def update_team_key(team_id: RowId, key_id: RowId, body: KeyUpdate, request: Request,
-                          principal: Principal = Depends(person)) -> TeamKeyOut:
+                          principal: Principal = Depends(manager)) -> TeamKeyOut:
     svc = services(request)
     async with svc.db.transaction() as session:
         team, caller = await service.membership(session, team_id, principal.user_id)
@@ -123,7 +123,7 @@ async def update_team_key(team_id: RowId, key_id: RowId, body: KeyUpdate, reques
 
 @router.delete("/{team_id}/api-keys/{key_id}", response_model=TeamKeyOut)
 async def revoke_team_key(team_id: RowId, key_id: RowId, request: Request,
-                          principal: Principal = Depends(person)) -> TeamKeyOut:
+                          principal: Principal = Depends(manager)) -> TeamKeyOut:
     svc = services(request)
     async with svc.db.transaction() as session:
         team, caller = await service.membership(session, team_id, principal.user_id)
@@ -139,7 +139,7 @@ async def revoke_team_key(team_id: RowId, key_id: RowId, request: Request,
 
 @router.post("/{team_id}/api-keys/{key_id}/rotate", response_model=TeamKeyCreated)
 async def rotate_team_key(team_id: RowId, key_id: RowId, request: Request, body: KeyRotate | None = None,
-                          principal: Principal = Depends(person)) -> TeamKeyCreated:
+                          principal: Principal = Depends(manager)) -> TeamKeyCreated:
     """A new secret for the same team key; `grace_period_seconds` keeps the old one meanwhile."""
     svc = services(request)
     async with svc.db.transaction() as session:

@@ -97,12 +97,15 @@ class InvitationList(BaseModel):
 
 class TeamKeyCreate(KeyCreate):
     owner: Literal["member", "team"] = Field(
-        "member", description="member: the caller's own team key (their cap applies); team: the team's (admins)")
+        "member", description="member: the caller's own team key (their cap applies); team: the team's (admins; the "
+                    "creator's cap applies, and it is revoked when the creator leaves or stops being an admin)")
 
 
 class TeamKeyOut(KeyOut):
     team_id: int
     member_user_id: int | None = Field(description="Whose key it is; null: the team's own")
+    created_by: int | None = Field(None, description="The member who created it (a team's own key stops when "
+                                   "its creator leaves or is no longer an admin; their cap applies to it)")
 
 
 class TeamKeyCreated(TeamKeyOut):

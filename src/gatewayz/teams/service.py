@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gatewayz.storage.types import utcnow
 from gatewayz.teams import roles
 from gatewayz.teams.schemas import MemberOut, MemberUpdate, TeamOut
-from gatewayz.teams.tables import Team, TeamKey, TeamMember
+from gatewayz.teams.tables import Team, TeamInvitation, TeamKey, TeamMember
 
 MAX_TEAMS_PER_USER = 100
 MAX_MEMBERS = 10_000
@@ -123,38 +123,61 @@ async def _owners(session: AsyncSession, team_id: int) -> int:
         TeamMember.team_id == team_id, TeamMember.role == "owner"))).scalar_one())
 
 
-async def _member_key_rows(session: AsyncSession, team_id: int, user_id: int | None) -> list[ApiKey]:
-    query = select(ApiKey).join(TeamKey, TeamKey.key_id == ApiKey.id).where(TeamKey.team_id == team_id)
+async def _member_key_rows(session: AsyncSession, team_id: int, user_id: int | None) -> list[tuple[ApiKey, TeamKey]]:
+    """The team's keys (`user_id` None), or the member's own and the team's own keys they created."""
+    query = select(ApiKey, TeamKey).join(TeamKey, TeamKey.key_id == ApiKey.id).where(TeamKey.team_id == team_id)
     if user_id is not None:
-        query = query.where(TeamKey.member_user_id == user_id)
-    return list((await session.execute(query)).scalars().all())
+        query = query.where(or_(TeamKey.member_user_id == user_id,
+                                and_(TeamKey.member_user_id.is_(None), TeamKey.created_by == user_id)))
+    return [(k, t) for k, t in (await session.execute(query)).all()]
 
 
-async def stop_keys(session: AsyncSession, team_id: int, user_id: int | None, *, revoke: bool) -> Invalidation:
-    """Make every process reload (and, with `revoke`, refuse) the member's team keys (all the
-    team's with `user_id` None) within a second."""
-    keys = await _member_key_rows(session, team_id, user_id)
+async def stop_keys(session: AsyncSession, team_id: int, user_id: int | None, *, revoke: bool,
+                    revoke_created: bool | None = None) -> Invalidation:
+    """Make every process reload the member's team keys and the team's own keys they created (all
+    the team's with `user_id` None) within a second. `revoke` also refuses the member's own keys
+    from now on, `revoke_created` (default: as `revoke`) the team's own keys they created."""
+    rows = await _member_key_rows(session, team_id, user_id)
+    created = revoke if revoke_created is None else revoke_created
     now = utcnow()
-    if revoke:
-        live = [k.id for k in keys if k.revoked_at is None]
-        if live:
-            await session.execute(update(ApiKey).where(ApiKey.id.in_(live)).values(revoked_at=now, updated_at=now))
-    hashes = [h for k in keys for h in (k.key_hash, k.previous_key_hash) if h]
+    live = [k.id for k, link in rows if k.revoked_at is None
+            and (revoke if link.member_user_id is not None or user_id is None else created)]
+    if live:
+        await session.execute(update(ApiKey).where(ApiKey.id.in_(live)).values(revoked_at=now, updated_at=now))
+    hashes = [h for k, _ in rows for h in (k.key_hash, k.previous_key_hash) if h]
     return Invalidation(await bump_auth_counter(session), hashes=hashes)
+
+
+async def revoke_invitations(session: AsyncSession, team_id: int, user_id: int, role: str | None) -> None:
+    """Close the open invitations `user_id` made that their (new) `role` could no longer make
+    (all of them when they left: `role` None)."""
+    gone = [r for r in roles.ROLES if role is None or not roles.can_invite(role, r)]
+    now = utcnow()
+    await session.execute(update(TeamInvitation).where(
+        TeamInvitation.team_id == team_id, TeamInvitation.created_by == user_id, TeamInvitation.role.in_(gone),
+        TeamInvitation.accepted_at.is_(None), TeamInvitation.revoked_at.is_(None)).values(revoked_at=now))
+
+
+def _outranks(caller: TeamMember, target: TeamMember, doing: str) -> None:
+    """Someone else's role, cap or membership: an owner acts on anyone, an admin only on members
+    and viewers (roles strictly below their own)."""
+    roles.require(caller.role, "admin", doing)
+    if caller.role != "owner" and roles.RANK[target.role] >= roles.RANK[caller.role]:
+        raise PermissionDenied(f"Your team role ({caller.role}) cannot {doing} of a {target.role}.",
+                               code="team_role_insufficient")
 
 
 async def update_member(session: AsyncSession, caller: TeamMember, target: TeamMember,
                         body: MemberUpdate) -> Invalidation | None:
-    """Role and cap changes. An admin changes members and viewers (never owners, nor anyone into
-    an owner); nobody changes their own cap or raises their own role; the last owner stays one."""
+    """Role and cap changes. An admin changes members and viewers (never other admins nor owners,
+    nor anyone into an owner); nobody changes their own cap or raises their own role; the last
+    owner stays one. Losing rank revokes the team keys and invitations the new role could not make."""
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         return None
     own = caller.user_id == target.user_id
     if not own:
-        roles.require(caller.role, "admin", "change other members")
-        if target.role == "owner" and caller.role != "owner":
-            roles.may_grant(caller.role, "owner")
+        _outranks(caller, target, "change the role or cap")
     role = changes.get("role")
     if role is not None:
         roles.may_grant(caller.role, role)  # never above the caller's own role (their own included)
@@ -168,26 +191,31 @@ async def update_member(session: AsyncSession, caller: TeamMember, target: TeamM
         target.spend_cap = to_nanos(changes["spend_cap"]) if changes["spend_cap"] is not None else None
     if "cap_period" in changes:
         target.cap_period = changes["cap_period"]
-    demoted = role == "viewer" and target.role != "viewer"
+    was = target.role
     if role is not None:
         target.role = role
+        if roles.RANK[role] < roles.RANK[was]:
+            await revoke_invitations(session, target.team_id, target.user_id, role)
     target.updated_at = utcnow()
     await session.flush()
-    # a viewer spends nothing: their team keys are revoked; any other change reloads them
-    return await stop_keys(session, target.team_id, target.user_id, revoke=demoted)
+    # a viewer spends nothing: their team keys are revoked; below admin, the team's own keys they
+    # created are; any other change reloads them
+    demoted = role == "viewer" and was != "viewer"
+    unadmined = role is not None and roles.at_least(was, "admin") and not roles.at_least(role, "admin")
+    return await stop_keys(session, target.team_id, target.user_id, revoke=demoted, revoke_created=unadmined)
 
 
 async def remove_member(session: AsyncSession, caller: TeamMember, target: TeamMember) -> Invalidation:
-    """Removing someone else needs admin (an owner only by an owner); anyone may leave. Their team
-    keys are revoked in the same transaction."""
+    """Removing someone else needs admin (an owner or admin only by an owner); anyone may leave.
+    Their team keys, the team's own keys they created and their open invitations are revoked in
+    the same transaction."""
     if caller.user_id != target.user_id:
-        roles.require(caller.role, "admin", "remove members")
-        if target.role == "owner":
-            roles.may_grant(caller.role, "owner")
+        _outranks(caller, target, "remove the membership")
     if target.role == "owner" and await _owners(session, target.team_id) <= 1:
         raise Conflict("The last owner cannot leave: make someone else owner, or delete the team.",
                        code="last_owner")
     invalidation = await stop_keys(session, target.team_id, target.user_id, revoke=True)
+    await revoke_invitations(session, target.team_id, target.user_id, None)
     await session.delete(target)
     await session.flush()
     return invalidation
