@@ -20,7 +20,8 @@ PRICED = {"model": "fakepriced/priced-model", "messages": [{"role": "user", "con
 FILES = {"profile.json", "credit_account.json", "api_keys.json", "credit_transactions.json", "usage_records.json",
          "conversations.json", "conversation_items.json", "stored_responses.json", "audit_records.json",
          "security_events.json", "team_memberships.json", "payments.json", "payment_refunds.json",
-         "coupon_redemptions.json", "referral_codes.json", "referrals.json", "README.json"}
+         "coupon_redemptions.json", "referral_codes.json", "referrals.json", "plan_subscriptions.json",
+         "plan_credit_grants.json", "trials.json", "README.json"}
 
 
 def _use(person: GwUser) -> str:

@@ -187,3 +187,22 @@ def test_ipv6_clients_are_counted_per_48() -> None:
 
     assert ip_bucket("2001:db8:1:2::5") == ip_bucket("2001:db8:1:ffff::9") == "2001:db8:1::/48"
     assert ip_bucket("::ffff:198.51.100.7") == "198.51.100.7" and ip_bucket("198.51.100.7") == "198.51.100.7"
+
+
+def test_a_trial_is_in_the_export_and_erasure_forgets_its_address(newcomer: GwUser, database_url: str) -> None:
+    import io
+    import zipfile
+
+    import orjson
+
+    assert newcomer.client.post("/trials/start").status_code == 201
+    exported = newcomer.client.post("/user/data-export")
+    assert exported.status_code == 200, exported.text
+    archive = zipfile.ZipFile(io.BytesIO(exported.content))
+    trials = orjson.loads(archive.read("trials.json"))
+    assert [t["user_id"] for t in trials] == [newcomer.id] and trials[0]["ip"]
+    assert orjson.loads(archive.read("plan_subscriptions.json"))[0]["source"] == "trial"
+    erased = newcomer.client.request("DELETE", "/user/account", json={"confirm": newcomer.email})
+    assert erased.status_code == 200, erased.text
+    row = run_sql(database_url, "SELECT email_key, email_domain, ip FROM trials WHERE user_id = :p0", newcomer.id)
+    assert row[0][0].startswith("erased-") and row[0][1] == "erased" and row[0][2] is None

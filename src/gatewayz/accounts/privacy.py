@@ -3,7 +3,8 @@
 Export: a zip of JSON files, one per category, each written page by page (never the whole
 history in memory): the profile and roles, API keys (metadata: never a hash), the credit account,
 the ledger, usage, conversations with their items, stored responses, the audit records about them
-or by them, their security events and their team memberships.
+or by them, their security events and their team memberships, their plan, its credit grants and
+their trial.
 
 Erasure keeps the books: the ledger and the usage records stay (amounts, tokens, models, times:
 the balance still sums and the gateway's totals still add up), tied to a user row that no longer
@@ -11,7 +12,7 @@ says who it was. What goes: email and name (the email becomes `erased-<id>@erase
 every key and sign-in session (revoked), sign-in identities, password and second factors, the
 account (deactivated: every process stops its keys within a second), conversations, stored
 responses and answers kept for idempotent retries, IPs and user agents in security events and audit
-records, and the email and name inside audit records' before/after.
+records, the email and name inside audit records' before/after, and a trial's address and IP.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gatewayz.audit.tables import AuditRecord, SecurityEvent
 from gatewayz.billing.tables import CreditAccount, CreditTransaction, IdempotencyRecord, UsageRecord
 from gatewayz.history.tables import StoredConversation, StoredConversationItem, StoredResponse
 from gatewayz.payments.tables import Payment, PaymentRefund
+from gatewayz.plans.tables import PlanCreditGrant, PlanSubscription, Trial
 from gatewayz.promotions.tables import CouponRedemption, Referral, ReferralCode
 from gatewayz.signin.tables import (
     PasswordReset,
@@ -84,6 +86,11 @@ def _categories(user_id: int) -> dict[str, tuple[Select[Any], Any]]:
         "referral_codes.json": (select(ReferralCode).where(ReferralCode.user_id == user_id), ReferralCode.user_id),
         "referrals.json": (select(Referral).where(
             (Referral.referrer_id == user_id) | (Referral.referred_id == user_id)), Referral.id),
+        "plan_subscriptions.json": (select(PlanSubscription).where(PlanSubscription.user_id == user_id),
+                                    PlanSubscription.user_id),
+        "plan_credit_grants.json": (select(PlanCreditGrant).where(PlanCreditGrant.user_id == user_id),
+                                    PlanCreditGrant.id),
+        "trials.json": (select(Trial).where(Trial.user_id == user_id), Trial.id),
     }
 
 
@@ -158,6 +165,10 @@ async def erase_user(session: AsyncSession, user: User) -> tuple[dict[str, int],
         AuditRecord.target_type == "user", AuditRecord.target_id == str(uid)))).scalars().all()
     for record in about:
         record.before, record.after = _redact(record.before), _redact(record.after)
+    # A trial's address and IP go (the trial stays, so the account never gets a second one).
+    trial = (await session.execute(select(Trial).where(Trial.user_id == uid))).scalar_one_or_none()
+    if trial is not None:  # one per user
+        trial.email_key, trial.email_domain, trial.ip = f"erased-{trial.id}", "erased", None
     user.email, user.name, user.is_active, user.updated_at = erased_email(uid), None, False, now
     await session.flush()
     removed = {"keys_revoked": keys.rowcount, "conversations": conversations.rowcount,  # type: ignore[attr-defined]
