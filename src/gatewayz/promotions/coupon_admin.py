@@ -10,11 +10,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gatewayz.accounts.dependencies import require_permission
+from gatewayz.accounts.dependencies import held_permissions, require_permission
 from gatewayz.accounts.principal import Principal
 from gatewayz.audit.records import audit_change
 from gatewayz.billing.money import usd
-from gatewayz.errors import Conflict, InvalidRequest, NotFound
+from gatewayz.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from gatewayz.http.params import QueryBool, QueryInt, RowId
 from gatewayz.payments.config import cents_to_nanos
 from gatewayz.payments.responses import errors
@@ -26,6 +26,29 @@ from gatewayz.storage.types import utcnow
 router = APIRouter(prefix="/admin/coupons", tags=["Admin", "Coupons"])
 can_read = require_permission("coupons.read", "coupons.write")
 can_write = require_permission("coupons.write")
+
+
+# Without 'credits.grant' a coupon gives no credits and at most this much off (review P6: otherwise
+# 'coupons.write' alone mints credits: a credit coupon for oneself, or a 99.99 % coupon).
+SMALL_PERCENT_BPS = 5_000  # 50 %
+SMALL_FIXED_CENTS = 500  # $5, or up to half the coupon's minimum purchase
+PATCH_HARMLESS = {"description"}
+
+
+def gives_money(c: Coupon) -> bool:
+    """Whether making or widening `c` needs 'credits.grant': it gives credits, or a large discount."""
+    if c.kind in ("credit", "bonus"):
+        return True
+    if c.kind == "percent":
+        return (c.percent_off_bps or 0) > SMALL_PERCENT_BPS
+    return (c.amount_off_cents or 0) > max(SMALL_FIXED_CENTS, (c.min_purchase_cents or 0) // 2)
+
+
+def _need_grant(request: Request, admin: Principal, coupon: Coupon) -> None:
+    if gives_money(coupon) and "credits.grant" not in held_permissions(request, admin):
+        raise PermissionDenied(
+            "Coupons that give credits (credit, bonus) or more than 50 % / $5 (or half the minimum purchase) off "
+            "need the 'credits.grant' permission too.", param="kind", code="coupon_needs_credits_grant")
 
 
 def _cents(value: Decimal | None) -> int | None:
@@ -80,6 +103,7 @@ async def create_coupon(body: CouponCreate, request: Request, admin: Principal =
                     updated_at=now, percent_off_bps=None if body.percent_off is None else int(body.percent_off * 100),
                     amount_off_cents=_cents(body.amount_off),
                     credit_nanos=None if body.credits is None else int(body.credits * 1_000_000_000), **values)
+    _need_grant(request, admin, coupon)
     try:
         async with services(request).db.transaction() as session:
             session.add(coupon)
@@ -119,10 +143,13 @@ async def update_coupon(coupon_id: RowId, body: CouponRules, request: Request,
     async with services(request).db.transaction() as session:
         coupon = await _get(session, coupon_id)
         before = _audit(coupon)
-        for name, value in _rule_values(body, only_set=True).items():
+        changes = _rule_values(body, only_set=True)
+        for name, value in changes.items():
             if value is None and name in ("first_time_only", "stackable", "disabled"):
                 continue
             setattr(coupon, name, value)
+        if set(changes) - PATCH_HARMLESS and not (set(changes) == {"disabled"} and changes["disabled"]):
+            _need_grant(request, admin, coupon)
         if coupon.valid_from and coupon.valid_until and coupon.valid_until <= coupon.valid_from:
             raise InvalidRequest("valid_until must be after valid_from.", param="valid_until")
         coupon.updated_at = utcnow()

@@ -83,6 +83,8 @@ async def check(session: AsyncSession, settings: Settings, coupon: Coupon, user_
     code = coupon.code
     if coupon.disabled:
         raise refuse(f"Coupon {code} is disabled.", "coupon_disabled")
+    if coupon.created_by is not None and coupon.created_by == user_id:
+        raise refuse(f"Coupon {code} was made by this account: its maker does not use it.", "coupon_own")
     if coupon.kind not in kinds:
         where = "at checkout" if coupon.kind == "credit" else "with POST /coupons/redeem"
         raise refuse(f"Coupon {code} is a {coupon.kind} coupon: it is not used {where}.", "coupon_wrong_kind")
