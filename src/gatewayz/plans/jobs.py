@@ -122,7 +122,7 @@ class PlanJobs:
                                                 PlanSubscription.current_period_end <= now).limit(BATCH))).all()
             for sub, plan in due:
                 start = sub.current_period_end
-                if sub.ends_at is not None and sub.ends_at <= start:
+                if start is None or (sub.ends_at is not None and sub.ends_at <= start):
                     continue
                 end = start + PERIODS.get(sub.interval, PERIODS["month"])
                 claimed = await session.execute(update(PlanSubscription).where(

@@ -88,7 +88,7 @@ async def subscription_checkout_completed(session: AsyncSession, event: WebhookE
 
 def _invoice_subscription(invoice: dict[str, Any]) -> tuple[str | None, Any]:
     """(subscription id, its metadata) of an invoice, in the current API or the older one."""
-    parent = invoice.get("parent") if isinstance(invoice.get("parent"), dict) else {}
+    parent: dict[str, Any] = invoice["parent"] if isinstance(invoice.get("parent"), dict) else {}
     details = parent.get("subscription_details") or invoice.get("subscription_details") or {}
     details = details if isinstance(details, dict) else {}
     return ref(invoice.get("subscription")) or ref(details.get("subscription")), details.get("metadata")
@@ -113,7 +113,7 @@ async def _subscription(session: AsyncSession, sub_id: str, invoice: dict[str, A
         except Exception as exc:
             log.warning("stripe_subscription_unreadable", subscription=sub_id, error=str(exc)[:200])
     line = _line(invoice)
-    period = line.get("period") if isinstance(line.get("period"), dict) else {}
+    period: dict[str, Any] = line["period"] if isinstance(line.get("period"), dict) else {}
     price = line.get("price") or line.get("plan") or price_of(line)[0]
     return {"id": sub_id, "status": "active", "customer": invoice.get("customer"), "metadata": metadata,
             "current_period_start": period.get("start"), "current_period_end": period.get("end"),

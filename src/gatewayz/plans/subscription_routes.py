@@ -58,7 +58,8 @@ class PortalOut(BaseModel):
 def _api(svc: Services, principal: Principal) -> StripeApi:
     if principal.is_sandbox:
         raise PermissionDenied("Sandbox (test) keys cannot subscribe.", code="sandbox_key")
-    api: StripeApi = svc.stripe
+    api = svc.stripe
+    assert api is not None  # Services.build makes one
     api.client  # noqa: B018 -- 404 before anything else when Stripe is not configured
     return api
 

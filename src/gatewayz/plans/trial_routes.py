@@ -59,7 +59,8 @@ async def _status(request: Request, user_id: int) -> TrialStatus:
     if found is None:
         return TrialStatus(status="none")
     trial = found["trial"]
-    status = trial.status if trial.status != "active" or found["active"] else "expired"
+    status: Literal["active", "expired", "converted"] = (
+        "converted" if trial.status == "converted" else "active" if found["active"] else "expired")
     return TrialStatus(
         status=status, plan_id=trial.plan_id, started_at=trial.started_at, ends_at=trial.ends_at,
         seconds_left=found["seconds_left"], credits_granted=usd(trial.credits),
