@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +29,17 @@ from gatewayz.storage.types import utcnow
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 CODE_LENGTH = 8
-MAX_CHAIN = 10_000
+MAX_CHAIN = 1_000  # the cycle check looks this far up a referrer's chain (one query)
+_PG_APPLY_LOCK = 0x6777_7266  # pg_advisory_xact_lock key: applies are serialised (review P4)
+_REACHES = text("""
+WITH RECURSIVE chain(id, depth) AS (
+    SELECT referrer_id, 1 FROM referrals WHERE referred_id = :start
+    UNION
+    SELECT r.referrer_id, c.depth + 1 FROM referrals r JOIN chain c ON r.referred_id = c.id
+    WHERE c.depth < :limit AND c.id <> :target
+)
+SELECT 1 FROM chain WHERE id = :target LIMIT 1
+""")
 
 
 def _new_code() -> str:
@@ -56,7 +66,18 @@ async def visit(session: AsyncSession, code: str) -> bool:
     return done.rowcount == 1  # type: ignore[attr-defined]
 
 
+async def _in_chain(session: AsyncSession, start: int, target: int) -> bool:
+    """Whether `target` is `start`'s referrer, or theirs, ... (at most MAX_CHAIN up: one bounded query,
+    which also ends on a cycle that an older version of this code may have let in)."""
+    found = await session.execute(_REACHES, {"start": start, "target": target, "limit": MAX_CHAIN})
+    return found.first() is not None
+
+
 async def apply(session: AsyncSession, settings: Settings, user_id: int, code: str) -> Referral:
+    """Applies are serialised (PostgreSQL: one transaction-scoped advisory lock; SQLite: the write
+    lock, taken by the first statement), so two crossing applies cannot both miss the other's row."""
+    if ledger.dialect_name(session) == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_APPLY_LOCK})
     # the code's row first: on SQLite the transaction starts with a write
     owner = (await session.execute(update(ReferralCode).where(ReferralCode.code == code.upper())
                                    .values(visits=ReferralCode.visits).returning(ReferralCode.user_id))).scalar()
@@ -75,14 +96,8 @@ async def apply(session: AsyncSession, settings: Settings, user_id: int, code: s
     if paid is not None:
         raise InvalidRequest("A referral code is applied before the first purchase.", param="code",
                              code="referral_too_late")
-    ancestor: int | None = owner
-    for _ in range(MAX_CHAIN):  # walk up the referrer's chain: reaching this user would close a cycle
-        parent = select(Referral.referrer_id).where(Referral.referred_id == ancestor)
-        ancestor = (await session.execute(parent)).scalar()
-        if ancestor is None:
-            break
-        if ancestor == user_id:
-            raise InvalidRequest("That code belongs to someone you referred.", param="code", code="referral_cycle")
+    if await _in_chain(session, owner, user_id):  # this user above the code's owner: a cycle
+        raise InvalidRequest("That code belongs to someone you referred.", param="code", code="referral_cycle")
     referral = Referral(referrer_id=owner, referred_id=user_id, code=code.upper(), status="signed_up",
                         referrer_reward=0, referred_reward=0, created_at=utcnow())
     session.add(referral)
