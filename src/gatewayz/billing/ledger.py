@@ -133,6 +133,11 @@ def _consume_expiring(charged: int) -> Any:
     return case((CreditAccount.expiring < charged, 0), else_=CreditAccount.expiring - charged)
 
 
+def _spare_expiring(charged: int) -> Any:
+    left = CreditAccount.balance - charged  # the expiring pool never exceeds what is left
+    return case((CreditAccount.expiring > left, case((left < 0, 0), else_=left)), else_=CreditAccount.expiring)
+
+
 async def _low_balance_check(
     session: Executor, user_id: int, before: int, after: int, threshold: int | None
 ) -> None:
@@ -173,8 +178,11 @@ async def adjust(
     actor: str | None,
     reference: str | None = None,
     expires_at: datetime | None = None,
+    spare_expiring: bool = False,
 ) -> int:
-    """Add (or, negative, deduct) credits; a deduction cannot take money that is not available."""
+    """Add (or, negative, deduct) credits; a deduction cannot take money that is not available.
+    A deduction takes expiring credit first, or with `spare_expiring` last (taking back purchased,
+    non-expiring credit must not leave a trial's expiring grant as permanent balance)."""
     if type_ not in TRANSACTION_TYPES:
         raise ValueError(f"unknown transaction type {type_}")
     balance, held, _, threshold = await _lock_account(session, user_id)
@@ -184,7 +192,7 @@ async def adjust(
         raise InvalidRequest("Only grants (positive amounts) can expire.", param="expires_at")
     values: dict[str, Any] = {"balance": CreditAccount.balance + amount}
     if amount < 0:
-        values["expiring"] = _consume_expiring(-amount)
+        values["expiring"] = _spare_expiring(-amount) if spare_expiring else _consume_expiring(-amount)
     if expires_at is not None:
         values["expiring"] = CreditAccount.expiring + amount
     await session.execute(update(CreditAccount).where(CreditAccount.user_id == user_id).values(**values))

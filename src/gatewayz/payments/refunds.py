@@ -69,21 +69,42 @@ async def reserve(session: AsyncSession, *, payment_id: int, cents: int | None, 
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise InvalidRequest("Another refund of this payment came first; try again.", code="refund_conflict")
+    # the credits are taken now, in the reservation's transaction (review F1: nothing spent or moved
+    # while Stripe is asked escapes the refund); `release` gives them back if Stripe refuses
+    take = min(credits, available)
+    entry = await _take(session, payment.user_id, payment.id, take, actor, f"refund of "
+                        f"{usd(cents_to_nanos(cents))} USD reserved" + (f": {reason}" if reason else ""))
     refund = PaymentRefund(payment_id=payment.id, user_id=payment.user_id, status="pending", amount_cents=cents,
-                           credits=credits, credits_deducted=0, forced=force, actor=actor, reason=reason,
-                           created_at=utcnow())
+                           credits=credits, credits_deducted=take, credit_transaction_id=entry, forced=force,
+                           actor=actor, reason=reason, created_at=utcnow())
     session.add(refund)
     await session.flush()
     return refund
 
 
+async def _take(session: AsyncSession, user_id: int, payment_id: int, amount: int, actor: str | None,
+                reason: str) -> int | None:
+    """A `refund` entry of -amount (purchased credit: the non-expiring balance goes first, review F10)."""
+    if amount <= 0:
+        return None
+    return await ledger.adjust(session, user_id=user_id, amount=-amount, type_="refund", actor=actor or "stripe",
+                               reference=f"payment:{payment_id}", reason=reason, spare_expiring=True)
+
+
 async def release(session: AsyncSession, refund_id: int) -> None:
     """Stripe refused: the reservation is given back."""
-    refund = await session.get(PaymentRefund, refund_id)
-    if refund is None or refund.status != "pending":
-        return
-    await session.execute(update(PaymentRefund).where(PaymentRefund.id == refund_id).values(
-        status="failed", completed_at=utcnow()))
+    failed = await session.execute(update(PaymentRefund).where(
+        PaymentRefund.id == refund_id, PaymentRefund.status == "pending").values(status="failed",
+                                                                                  completed_at=utcnow()))
+    if failed.rowcount != 1:  # type: ignore[attr-defined]
+        return  # completed (by charge.refunded) or released already
+    refund = await session.get(PaymentRefund, refund_id, populate_existing=True)
+    assert refund is not None
+    if refund.credits_deducted:
+        await ledger.adjust(session, user_id=refund.user_id, amount=refund.credits_deducted, type_="refund",
+                            actor=refund.actor or "stripe", reference=f"payment:{refund.payment_id}",
+                            reason="Stripe refused the refund: its credits are given back")
+        await session.execute(update(PaymentRefund).where(PaymentRefund.id == refund_id).values(credits_deducted=0))
     await session.execute(update(Payment).where(Payment.id == refund.payment_id).values(
         refunded_cents=Payment.refunded_cents - refund.amount_cents,
         refunded_credits=Payment.refunded_credits - refund.credits,
@@ -107,14 +128,12 @@ async def complete(session: AsyncSession, refund_id: int, stripe_refund_id: str 
     assert refund is not None
     await session.execute(update(Payment).where(Payment.id == refund.payment_id).values(  # its lock, then the account's
         status=case((Payment.refunded_cents >= Payment.amount_cents, "refunded"), else_=Payment.status)))
-    take = min(refund.credits, await ledger.lock_available(session, refund.user_id))
-    entry = None
-    if take:
-        entry = await ledger.adjust(
-            session, user_id=refund.user_id, amount=-take, type_="refund", actor=refund.actor or "stripe",
-            reference=f"payment:{refund.payment_id}",
-            reason=f"Stripe refund of {usd(cents_to_nanos(refund.amount_cents))} USD" + (
-                f": {refund.reason}" if refund.reason else ""))
+    # what the reservation did not take already (a forced refund of spent credits: what has come since)
+    more = min(refund.credits - refund.credits_deducted, await ledger.lock_available(session, refund.user_id))
+    entry = await _take(session, refund.user_id, refund.payment_id, more, refund.actor,
+                        f"Stripe refund of {usd(cents_to_nanos(refund.amount_cents))} USD" + (
+                            f": {refund.reason}" if refund.reason else ""))
+    take, entry = refund.credits_deducted + max(more, 0), refund.credit_transaction_id or entry
     await session.execute(update(PaymentRefund).where(PaymentRefund.id == refund_id).values(
         credits_deducted=take, credit_transaction_id=entry))
     await write_audit(session, None, actor_user_id=None, actor_key_id=None, action="payment.refunded",
