@@ -1,4 +1,4 @@
-"""End to end on localstripe and its own webhooks: a new user's free trial, spending it, buying
+"""Issue 17's whole way, end to end on localstripe and its own webhooks: a sign-up, its free trial, spending it, buying
 credits with a coupon on a Checkout page (the trial converts), subscribing to a plan (its first
 invoice's credits), the renewal (signed: localstripe does not renew), a refund of the purchase; the
 ledger check after every step, and the plan's analytics equal to what happened."""
@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from gatewayz.plans.stripe_sync import owner_tag
+from tests.conftest import providers_config
+from tests.fakeprovider import FakeProvider
 from tests.support.coupons import make_coupon
 from tests.support.identity import ADMIN_KEY, GwUser
 from tests.support.money import assert_ledgers_balance, balance, nanos
@@ -24,27 +26,39 @@ from tests.test_subscriptions import stripe_price
 
 
 @pytest.fixture(scope="module")
-def shop(base_env: dict[str, str], localstripe: LocalStripe, gateway: ThreadedGateway) -> Iterator[ThreadedGateway]:
-    with stripe_gateway(base_env, localstripe, trials_per_ip_per_day=10_000) as server:
+def shop(base_env: dict[str, str], localstripe: LocalStripe, gateway: ThreadedGateway, upstream_a: FakeProvider,
+         upstream_b: FakeProvider) -> Iterator[ThreadedGateway]:
+    """Stripe, the session's providers, and trials for a password sign-up (its address is not verified:
+    allowed here) from loopback as often as the session's tests need."""
+    with stripe_gateway(base_env, localstripe, providers=providers_config(upstream_a, upstream_b),
+                        trial_requires_verified_email=False, trials_per_ip_per_day=10_000) as server:
         yield server
 
 
+def sign_up(shop: ThreadedGateway) -> GwUser:
+    email = f"journey-{secrets.token_hex(4)}@example.com"
+    signed = httpx.post(f"{shop.url}/auth/signup", json={"email": email, "password": "a long passphrase 1"})
+    assert signed.status_code == 201, signed.text
+    body = signed.json()
+    key = body["api_key"]["key"]
+    client = httpx.Client(base_url=shop.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return GwUser(body["user"]["id"], email, key, body["api_key"]["id"], client)
+
+
 def test_trial_spend_buy_subscribe_renew_refund(
-    shop: ThreadedGateway, localstripe: LocalStripe, admin: httpx.Client, make_user: Any, database_url: str,
-    fake_b: Any,
+    shop: ThreadedGateway, localstripe: LocalStripe, admin: httpx.Client, database_url: str, fake_b: Any,
 ) -> None:
     price_id = stripe_price(localstripe, 2000)
     plan = make_plan(admin, price_monthly="20", credits_per_period="15", stripe_price_monthly=price_id)
     coupon = make_coupon(admin, "percent", percent_off="10", max_uses=5)
-    user: GwUser = make_user()
+    user = sign_up(shop)
     with on(shop, user) as me, httpx.Client(base_url=shop.url, headers={"Authorization": f"Bearer {ADMIN_KEY}"},
                                             timeout=30) as staff:
         assert me.post("/trials/start").status_code == 201
         assert balance(me)["balance"] == "10.000000000"
         assert_ledgers_balance(database_url)
 
-        # spent on the session's gateway: it has the providers (the user's key works on both)
-        spent = user.client.post("/v1/chat/completions", json={
+        spent = me.post("/v1/chat/completions", json={
             "model": "fakepriced/priced-model", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
         assert spent.status_code == 200, spent.text
         left = wait_for(lambda: balance(me)["balance"] != "10.000000000" and balance(me)["balance"])
