@@ -10,7 +10,7 @@ from gatewayz.accounts.principal import Principal
 from gatewayz.audit.records import audit_change
 from gatewayz.billing.money import usd
 from gatewayz.errors import InvalidRequest
-from gatewayz.payments import refunds
+from gatewayz.payments import refunds, webhooks
 from gatewayz.payments.client import PaymentProviderError
 from gatewayz.payments.config import cents_to_nanos
 from gatewayz.payments.responses import errors
@@ -64,6 +64,7 @@ async def refund_payment(body: RefundRequest, request: Request,
             await refunds.release(session, row.id)
         raise
     async with svc.db.transaction() as session:
+        webhooks.bind(session, svc.settings, svc)  # refund listeners (referrals) read the settings
         await refunds.complete(session, row.id, created["id"])  # or the webhook did, with the same id
         final = await session.get(PaymentRefund, row.id, populate_existing=True)
         assert final is not None

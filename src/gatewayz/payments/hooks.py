@@ -7,6 +7,9 @@ what it writes commits (or rolls back) with the grant, so it happens exactly onc
     from gatewayz.payments import hooks
     hooks.subscribe(on_purchase)
 
+Refunds have listeners too (`subscribe_refund`): referrals take their rewards back when the
+qualifying purchase is refunded.
+
 Settings are at `webhooks.settings_of(session)` (the same session-bound settings webhook handlers get):
 whoever emits outside a webhook binds the session first (`webhooks.bind(session, settings)`).
 """
@@ -55,3 +58,28 @@ async def emit(session: AsyncSession, purchase: PurchaseCompleted) -> None:
     """Tell every listener, in `session`'s transaction (an exception rolls the purchase back too)."""
     for listener in _LISTENERS:
         await listener(session, purchase)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundCompleted:
+    """A refund of credit purchase `payment_id` completed; `paid_left_nanos` is what the payment
+    still counts as paid (its amount less all refunds reserved or made)."""
+
+    user_id: int
+    payment_id: int
+    paid_left_nanos: int
+
+
+RefundListener = Callable[[AsyncSession, RefundCompleted], Awaitable[None]]
+_REFUND_LISTENERS: list[RefundListener] = []
+
+
+def subscribe_refund(listener: RefundListener) -> RefundListener:
+    if listener not in _REFUND_LISTENERS:
+        _REFUND_LISTENERS.append(listener)
+    return listener
+
+
+async def emit_refund(session: AsyncSession, refund: RefundCompleted) -> None:
+    for listener in _REFUND_LISTENERS:
+        await listener(session, refund)

@@ -23,6 +23,7 @@ from gatewayz.audit.records import write_audit
 from gatewayz.billing import ledger
 from gatewayz.billing.money import usd
 from gatewayz.errors import InvalidRequest, NotFound
+from gatewayz.payments import hooks
 from gatewayz.payments.config import cents_to_nanos
 from gatewayz.payments.tables import Payment, PaymentRefund
 from gatewayz.storage.types import utcnow
@@ -141,6 +142,10 @@ async def complete(session: AsyncSession, refund_id: int, stripe_refund_id: str 
                       after={"refund_id": refund.id, "amount_cents": refund.amount_cents, "credits": usd(take),
                              "shortfall": usd(refund.credits - take), "stripe_refund_id": stripe_refund_id})
     refund.credits_deducted, refund.credit_transaction_id = take, entry
+    payment = await session.get(Payment, refund.payment_id, populate_existing=True)
+    assert payment is not None
+    await hooks.emit_refund(session, hooks.RefundCompleted(
+        refund.user_id, payment.id, cents_to_nanos(max(0, payment.amount_cents - payment.refunded_cents))))
     return refund
 
 

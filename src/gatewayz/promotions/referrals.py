@@ -73,6 +73,15 @@ async def _in_chain(session: AsyncSession, start: int, target: int) -> bool:
     return found.first() is not None
 
 
+async def _same_person(session: AsyncSession, a: int, b: int) -> bool:
+    """Whether two accounts' addresses are one mailbox (`alice+2@`, Gmail's dots: as for trials)."""
+    from gatewayz.plans.trials import normalise_email
+
+    emails = (await session.execute(select(User.email).where(User.id.in_((a, b))))).scalars().all()
+    keys = {normalise_email(e)[0] for e in emails if e}
+    return len(emails) == 2 and len(keys) == 1
+
+
 async def apply(session: AsyncSession, settings: Settings, user_id: int, code: str) -> Referral:
     """Applies are serialised (PostgreSQL: one transaction-scoped advisory lock; SQLite: the write
     lock, taken by the first statement), so two crossing applies cannot both miss the other's row."""
@@ -83,7 +92,7 @@ async def apply(session: AsyncSession, settings: Settings, user_id: int, code: s
                                    .values(visits=ReferralCode.visits).returning(ReferralCode.user_id))).scalar()
     if owner is None:
         raise InvalidRequest("No such referral code.", param="code", code="referral_code_not_found")
-    if owner == user_id:
+    if owner == user_id or await _same_person(session, owner, user_id):
         raise InvalidRequest("You cannot refer yourself.", param="code", code="self_referral")
     if (await session.execute(select(Referral.id).where(Referral.referred_id == user_id))).first() is not None:
         raise Conflict("A referral code is already applied to this account.", param="code", code="already_referred")
@@ -127,6 +136,30 @@ async def on_purchase(session: AsyncSession, purchase: hooks.PurchaseCompleted) 
                                 reference=f"referral:{referral_id}", reason=f"referral reward ({who})")
 
 
+async def on_refund(session: AsyncSession, refund: hooks.RefundCompleted) -> None:
+    """The qualifying purchase is refunded below the minimum: both rewards are taken back, once (the
+    referral moves `converted` -> `reversed` by a conditional UPDATE), as far as each balance allows."""
+    settings = webhooks.settings_of(session)
+    if refund.paid_left_nanos >= to_nanos(settings.referral_min_purchase_usd):
+        return
+    row = (await session.execute(
+        update(Referral).where(Referral.referred_id == refund.user_id, Referral.status == "converted",
+                               Referral.payment_id == str(refund.payment_id))
+        .values(status="reversed").returning(Referral.id, Referral.referrer_id, Referral.referrer_reward,
+                                             Referral.referred_reward))).first()
+    if row is None:
+        return
+    referral_id, taken = int(row[0]), {}
+    for user, reward, who in ((int(row[1]), int(row[2]), "referrer"), (refund.user_id, int(row[3]), "referred")):
+        take = min(reward, await ledger.lock_available(session, user))
+        if take:
+            await ledger.adjust(session, user_id=user, amount=-take, type_="referral", actor="system",
+                                reference=f"referral:{referral_id}", reason=f"referral reward ({who}) taken back: "
+                                f"the purchase was refunded", spare_expiring=True)
+        taken[who] = take
+    await session.execute(update(Referral).where(Referral.id == referral_id).values(details={"taken_back": taken}))
+
+
 async def stats(session: AsyncSession, user_id: int) -> tuple[int, int, int, int]:
     """(invited: link visits, signed up, converted, earned nanos) of the user's referrals."""
     visits = (await session.execute(select(ReferralCode.visits).where(ReferralCode.user_id == user_id))).scalar()
@@ -138,3 +171,4 @@ async def stats(session: AsyncSession, user_id: int) -> tuple[int, int, int, int
 
 
 hooks.subscribe(on_purchase)
+hooks.subscribe_refund(on_refund)
