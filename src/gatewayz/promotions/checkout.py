@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gatewayz.billing import ledger
 from gatewayz.payments import hooks
 from gatewayz.payments.quote import Applied, Quote
 from gatewayz.promotions import coupons
@@ -52,11 +53,34 @@ async def apply_coupons(session: AsyncSession, settings: Settings, user_id: int,
     return price(quote, found)
 
 
+_PG_FIRST_PURCHASE_LOCK = 0x6677_0000_0000  # + user id: one first-purchase reservation at a time per user
+
+
+async def _first_purchase_free(session: AsyncSession, user_id: int, coupon: Coupon) -> None:
+    """A first-purchase coupon is reserved by one unpaid payment at a time (review P3: several opened
+    at once would all be paid at the first-purchase price), and not once a purchase is paid."""
+    if ledger.dialect_name(session) == "postgresql":  # SQLite: the coupon lock already serialises writes
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                              {"key": _PG_FIRST_PURCHASE_LOCK + user_id})
+    if await coupons.has_paid(session, user_id):
+        raise coupons.refuse(f"Coupon {coupon.code} is for a first purchase only.", "coupon_first_purchase_only")
+    pending = (await session.execute(select(CouponRedemption.id).join(Coupon, Coupon.id == CouponRedemption.coupon_id)
+                                     .where(CouponRedemption.user_id == user_id, CouponRedemption.status == "reserved",
+                                            Coupon.first_time_only.is_(True)).limit(1))).first()
+    if pending is not None:
+        raise coupons.refuse(f"Coupon {coupon.code} is for a first purchase, and another first purchase with a "
+                             "coupon is waiting to be paid (it lapses if it is not).", "coupon_first_purchase_pending")
+
+
 async def reserve(session: AsyncSession, user_id: int, quote: Quote, payment_id: int) -> None:
     """Take a use of every coupon of the quote for this payment (after `apply_coupons`, same transaction)."""
+    checked_first = False
     for part in quote.applied:
         coupon = await session.get(Coupon, part.coupon_id)
         assert coupon is not None
+        if coupon.first_time_only and not checked_first:
+            await _first_purchase_free(session, user_id, coupon)
+            checked_first = True
         await coupons.claim(session, coupon, user_id)
         session.add(CouponRedemption(coupon_id=part.coupon_id, user_id=user_id, payment_id=payment_id,
                                      status="reserved", discount_cents=part.discount_cents,

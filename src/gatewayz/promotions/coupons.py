@@ -58,7 +58,7 @@ async def user_uses(session: AsyncSession, coupon_id: int, user_id: int) -> int:
         CouponRedemption.status.in_(LIVE)))).scalar_one())
 
 
-async def _has_paid(session: AsyncSession, user_id: int) -> bool:
+async def has_paid(session: AsyncSession, user_id: int) -> bool:
     return (await session.execute(select(Payment.id).where(
         Payment.user_id == user_id, Payment.status.in_(("succeeded", "refunded"))).limit(1))).first() is not None
 
@@ -105,7 +105,7 @@ async def check(session: AsyncSession, settings: Settings, coupon: Coupon, user_
             raise refuse(f"Coupon {code} is not for this account's email address.", "coupon_not_eligible")
     if coupon.allowed_plans is not None and await _plan_slug(session, settings, user_id) not in coupon.allowed_plans:
         raise refuse(f"Coupon {code} is for the plans {', '.join(coupon.allowed_plans)} only.", "coupon_not_eligible")
-    if coupon.first_time_only and await _has_paid(session, user_id):
+    if coupon.first_time_only and await has_paid(session, user_id):
         raise refuse(f"Coupon {code} is for a first purchase only.", "coupon_first_purchase_only")
     if coupon.min_purchase_cents is not None and list_cents is not None and list_cents < coupon.min_purchase_cents:
         raise refuse(f"Coupon {code} needs a purchase of at least {usd(cents_to_nanos(coupon.min_purchase_cents))} "
