@@ -1,5 +1,6 @@
-"""Review P4: two users applying each other's code at the same moment never make a referral cycle
-(applies are serialised), and the cycle check is one bounded query even over a cycle in the table."""
+"""Review P4 and L2: two users applying each other's code at the same moment never make a referral cycle
+(applies are serialised), and the cycle check is one bounded query even over a cycle in the table;
+sandbox keys apply no code."""
 
 from __future__ import annotations
 
@@ -54,3 +55,12 @@ def test_a_cycle_already_in_the_table_is_checked_in_bounded_time(
     started = time.monotonic()
     assert c.client.get("/referral/stats").status_code == 200
     assert time.monotonic() - started < 2.0
+
+
+def test_sandbox_keys_cannot_apply_a_code(gateway: ThreadedGateway, make_user: Any, database_url: str) -> None:
+    referrer, user = make_user(), make_user()
+    key = user.client.post("/user/api-keys", json={"name": "sb", "environment": "test"}).json()["key"]
+    answer = httpx.post(f"{gateway.url}/referral/apply", json={"code": _code(referrer)},
+                        headers={"Authorization": f"Bearer {key}"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (403, "sandbox_key")
+    assert run_sql(database_url, "SELECT COUNT(*) FROM referrals WHERE referred_id = :p0", user.id) == [(0,)]

@@ -17,7 +17,7 @@ from gatewayz.accounts.principal import Principal
 from gatewayz.accounts.tables import User
 from gatewayz.audit.records import audit_change
 from gatewayz.billing.money import usd
-from gatewayz.errors import Conflict, NotFound
+from gatewayz.errors import Conflict, NotFound, PermissionDenied
 from gatewayz.http.params import MAX_ID, QueryInt
 from gatewayz.payments.responses import errors
 from gatewayz.promotions import referrals
@@ -72,7 +72,9 @@ async def invite_link(request: Request,
 async def apply_referral(body: ApplyReferral, request: Request,
                          principal: Principal = Depends(billing_scope)) -> ReferralEntry:
     """Apply a referral code to your new account (within the apply window of sign-up, before a first
-    purchase; once). Rewards come with your first qualifying purchase."""
+    purchase; once). Rewards come with your first qualifying purchase. Not with a sandbox (test) key."""
+    if principal.is_sandbox:
+        raise PermissionDenied("Sandbox (test) keys cannot apply referral codes.", code="sandbox_key")
     svc = services(request)
     try:
         async with svc.db.transaction() as session:
