@@ -80,28 +80,33 @@ def test_invitations_are_single_use_expire_and_bind_to_an_address(
     assert link["token"].startswith("gwinv_") and link["email"] is None
     stored = run_sql(database_url, "SELECT token_hash FROM team_invitations WHERE id = :p0", link["id"])
     assert stored[0][0] != link["token"] and link["token"] not in str(stored)  # only its HMAC is kept
-    assert alice.client.post(f"/teams/invitations/{link['token']}/accept").status_code == 200
-    reused = bob.client.post(f"/teams/invitations/{link['token']}/accept")
+    assert alice.client.post("/teams/invitations/accept", json={"token": link["token"]}).status_code == 200
+    reused = bob.client.post("/teams/invitations/accept", json={"token": link["token"]})
     assert reused.status_code == 404 and reused.json()["error"]["code"] == "invitation_not_found"
     # bound to an address: another user cannot use it (and it stays usable for its addressee)
     for_carol = invite(owner, tid, email=carol.email.upper(), role="member")
-    assert bob.client.post(f"/teams/invitations/{for_carol['token']}/accept").status_code == 404
-    assert carol.client.post(f"/teams/invitations/{for_carol['token']}/accept").json()["role"] == "member"
+    assert bob.client.post("/teams/invitations/accept", json={"token": for_carol["token"]}).status_code == 404
+    assert carol.client.post("/teams/invitations/accept", json={"token": for_carol["token"]}).json()["role"] == "member"
     # already a member: refused, and the invitation is not used up
     again = invite(owner, tid, email=alice.email)
-    assert alice.client.post(f"/teams/invitations/{again['token']}/accept").status_code == 409
+    assert alice.client.post("/teams/invitations/accept", json={"token": again["token"]}).status_code == 409
     # expired
     late = invite(owner, tid, email=bob.email, expires_in_hours=1)
     past = datetime.now(UTC) - timedelta(seconds=1)
     run_sql(database_url, "UPDATE team_invitations SET expires_at = :p0 WHERE id = :p1",
             past.replace(tzinfo=None) if database_url.startswith("sqlite") else past, late["id"])
-    assert bob.client.post(f"/teams/invitations/{late['token']}/accept").status_code == 404
+    assert bob.client.post("/teams/invitations/accept", json={"token": late["token"]}).status_code == 404
     # revoked, guessed, over-long
     revoked = invite(owner, tid, email=bob.email)
     assert owner.client.delete(f"/teams/{tid}/invitations/{revoked['id']}").json()["revoked_at"] is not None
-    assert bob.client.post(f"/teams/invitations/{revoked['token']}/accept").status_code == 404
-    assert bob.client.post("/teams/invitations/gwinv_guess/accept").status_code == 404
-    assert bob.client.post("/teams/invitations/" + "x" * 200 + "/accept").status_code == 400
+    assert bob.client.post("/teams/invitations/accept", json={"token": revoked["token"]}).status_code == 404
+    assert bob.client.post("/teams/invitations/accept", json={"token": "gwinv_guess"}).status_code == 404
+    for bad in ({"token": "x" * 200}, {"token": ""}, {"token": 5}, {}, {"token": "gwinv_x", "more": 1}):
+        assert bob.client.post("/teams/invitations/accept", json=bad).status_code == 400, bad
+    # the token never travels in a URL (access logs record paths): the path form is gone
+    fresh, dave = invite(owner, tid, role="member")["token"], make_user()
+    assert dave.client.post(f"/teams/invitations/{fresh}/accept").status_code in (404, 405)
+    assert dave.client.post("/teams/invitations/accept", json={"token": fresh}).json()["role"] == "member"
     assert bob.client.get(f"/teams/{tid}").status_code == 404
     bad = owner.client.post(f"/teams/{tid}/invitations", json={"expires_in_hours": 0})
     assert bad.status_code == 400

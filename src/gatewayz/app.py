@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(coupon_router)
     app.include_router(coupon_admin_router)
     app.include_router(referral_router)
-    app.include_router(team_access_router)  # first: /teams/invitations/{token}/accept
+    app.include_router(team_access_router)  # first: /teams/invitations/accept
     app.include_router(teams_router)
     app.include_router(team_billing_router)
     app.include_router(trials_router)

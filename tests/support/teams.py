@@ -25,7 +25,7 @@ def invite(inviter: GwUser, team_id: int, **body: Any) -> dict[str, Any]:
 
 def join(owner: GwUser, team_id: int, user: GwUser, role: str) -> None:
     token = invite(owner, team_id, role=role, email=user.email)["token"]
-    accepted = user.client.post(f"/teams/invitations/{token}/accept")
+    accepted = user.client.post("/teams/invitations/accept", json={"token": token})
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["role"] == role
 

@@ -57,6 +57,7 @@ NOT_FOUND = {
     ("/admin/credits", "post"),  # the user
     ("/admin/refunds", "post"),  # the request id
     ("/v1/messages/count_tokens", "post"),  # the model
+    ("/teams/invitations/accept", "post"),  # the invitation (its token is in the body)
 }
 CONFLICTS = {
     ("/admin/users", "post"),
@@ -65,7 +66,7 @@ CONFLICTS = {
     ("/teams/{team_id}", "delete"),  # requests still spend from the pool
     ("/teams/{team_id}/members/{user_id}", "patch"),  # the last owner
     ("/teams/{team_id}/members/{user_id}", "delete"),
-    ("/teams/invitations/{token}/accept", "post"),  # a member already
+    ("/teams/invitations/accept", "post"),  # a member already
     *((path, "post") for path in INFERENCE_BODY_PATHS),  # Idempotency-Key reused with another body
 }
 RESPONSE_STORE = "/v1/responses"  # every route under it answers 503 while stored responses are not configured

@@ -17,11 +17,10 @@ from gatewayz.accounts.tables import User
 from gatewayz.errors import InvalidRequest, NotFound
 from gatewayz.storage.types import utcnow
 from gatewayz.teams import roles, service
-from gatewayz.teams.schemas import InvitationCreate, InvitationOut
+from gatewayz.teams.schemas import MAX_TOKEN_LENGTH, InvitationCreate, InvitationOut
 from gatewayz.teams.tables import Team, TeamInvitation, TeamMember
 
 TOKEN_PREFIX = "gwinv_"
-MAX_TOKEN_LENGTH = 128
 MAX_OPEN_INVITATIONS = 1000
 
 

@@ -12,6 +12,8 @@ from gatewayz.accounts.schemas import _EMAIL, EMAIL_PATTERN, BudgetPeriod, KeyCr
 from gatewayz.billing.money import MAX_USD
 from gatewayz.teams.roles import TeamRole
 
+MAX_TOKEN_LENGTH = 128
+
 InvitedRole = Literal["owner", "admin", "member", "viewer"]
 
 
@@ -87,7 +89,11 @@ class InvitationOut(BaseModel):
 
 
 class InvitationCreated(InvitationOut):
-    token: str = Field(description="Shown only once; accept with POST /teams/invitations/{token}/accept")
+    token: str = Field(description='Shown only once; accept with POST /teams/invitations/accept {"token": ...}')
+
+
+class InvitationAccept(_Strict):
+    token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH, description="The invitation's token (gwinv_...)")
 
 
 class InvitationList(BaseModel):
