@@ -3,6 +3,7 @@ at most what they moved in (newest transfers first), grants stay in the closed a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -51,6 +52,24 @@ def test_credit_moved_in_by_others_never_reaches_the_deleting_owner(
                    "ORDER BY user_id, amount", f"team:{tid}:return:%")
     assert sorted(rows) == sorted([(sock.id, 5 * USD), (other.id, 2 * USD), (account, -5 * USD),
                                    (account, -2 * USD)])
+
+
+def test_a_refund_the_ledger_could_not_take_back_is_withheld(
+    gateway: Any, admin: httpx.Client, make_user: Any, database_url: str
+) -> None:
+    """Review F1: buy, move the credit into a pool, get the purchase refunded (the refund finds
+    nothing to take: a shortfall), delete the team: the shortfall stays in the closed account."""
+    owner = make_user()
+    grant(admin, owner.id, "5")  # stands for the purchase
+    team = new_team(owner)
+    _move(owner, team["id"], "5")
+    now = datetime.now(UTC)
+    run_sql(database_url, "INSERT INTO payment_refunds (payment_id, user_id, status, amount_cents, credits, "
+            "credits_deducted, forced, created_at) VALUES (0, :p0, 'succeeded', 400, :p1, 0, true, :p2)",
+            owner.id, 4 * USD, now.replace(tzinfo=None) if database_url.startswith("sqlite") else now)
+    assert owner.client.delete(f"/teams/{team['id']}").status_code == 200
+    assert nanos(balance(owner.client)["balance"]) == USD
+    assert _kept(database_url, team["account_id"]) == 4 * USD
 
 
 def test_what_was_spent_comes_off_the_oldest_transfers(

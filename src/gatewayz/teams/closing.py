@@ -2,14 +2,15 @@
 
 Credit moves out of a pool only to whoever moved it in: each funder gets back at most what they
 transferred in (net of what already came back to them), the newest transfers first (the older
-money is taken as spent first). Everything else (admin grants, credit of funders whose account is
-gone) stays in the closed team's account for an admin to move. So no path turns credit that was
+money is taken as spent first), less what refunds of their purchases could not take back.
+Everything else (admin grants, credit of funders whose account is gone, those refund shortfalls)
+stays in the closed team's account for an admin to move. So no path turns credit that was
 not yours (a grant to the team, a coupon or trial moved in by another account) into your balance.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -17,6 +18,7 @@ from gatewayz.accounts.tables import User
 from gatewayz.billing import ledger
 from gatewayz.billing.tables import CreditAccount, CreditTransaction
 from gatewayz.errors import Conflict
+from gatewayz.payments.tables import PaymentRefund
 from gatewayz.teams.tables import Team
 
 
@@ -39,6 +41,19 @@ async def _movements(session: AsyncSession, team: Team) -> list[tuple[int, int]]
         .order_by(pool.id.desc())
     )
     return [(int(u), int(a)) for u, a in rows.all()]
+
+
+async def _refund_shortfalls(session: AsyncSession, users: set[int]) -> dict[int, int]:
+    """Credit refunds could not take back from each user (refunded purchases they had spent or
+    moved into a pool): withheld from what they get back, so a refund does not leave them the
+    credit too."""
+    if not users:
+        return {}
+    rows = await session.execute(
+        select(PaymentRefund.user_id, func.sum(PaymentRefund.credits - PaymentRefund.credits_deducted))
+        .where(PaymentRefund.user_id.in_(sorted(users)), PaymentRefund.status.in_(("pending", "succeeded")))
+        .group_by(PaymentRefund.user_id))
+    return {int(u): max(int(s or 0), 0) for u, s in rows.all()}
 
 
 def plan_returns(movements: list[tuple[int, int]], available: int) -> dict[int, int]:
@@ -75,6 +90,8 @@ async def close_pool(session: AsyncSession, team: Team, actor_id: int) -> tuple[
                        code="pool_in_use")
     total = account.balance
     returns = plan_returns(movements, total - account.expiring)
+    owed = await _refund_shortfalls(session, set(returns))
+    returns = {u: a - owed.get(u, 0) for u, a in returns.items() if a > owed.get(u, 0)}
     for user_id, amount in sorted(returns.items()):
         await ledger.transfer(session, from_user=team.account_id, to_user=user_id, amount=amount,
                               reference=_out_reference(team, user_id), actor=f"user:{actor_id}",
