@@ -41,6 +41,7 @@ from gatewayz.payments.client import StripeApi
 from gatewayz.plans.book import PlanBook, ensure_builtin_plans
 from gatewayz.plans.entitlements import PlanGate, PlanSource
 from gatewayz.plans.jobs import PlanJobs
+from gatewayz.promotions.lapses import CouponLapses
 from gatewayz.providers.breaker import Breakers
 from gatewayz.providers.catalog import Catalog
 from gatewayz.providers.health import LiveHealth
@@ -189,6 +190,8 @@ class Services:
             history=history,
         )
         image_store = open_image_store(settings)
+        stripe_api = StripeApi(settings)
+        coupon_lapses = CouponLapses(db, settings, stripe_api)
         return cls(
             settings=settings,
             db=db,
@@ -214,6 +217,7 @@ class Services:
                 leases=leases,
                 hold_ttl=settings.credit_hold_ttl_seconds,
                 drains=(response_store.drain, conversations.drain, image_store.sweep, plan_jobs.tick,
+                        coupon_lapses.tick,
                         *retention_jobs(settings, db, fast_sql, conversations)),
             ),
             fast_sql=fast_sql,
@@ -224,7 +228,7 @@ class Services:
             started_at=started_at,
             signin=Signin.build(settings, db, auth, limits, events),
             images=ImagesService(inference, image_store, settings.allow_unpriced_models),
-            stripe=StripeApi(settings),
+            stripe=stripe_api,
         )
 
     async def open(self) -> None:

@@ -165,6 +165,8 @@ class Settings(BaseSettings):
     stripe_webhook_tolerance_seconds: int = Field(
         300, ge=1, le=86_400, validation_alias=_alias("STRIPE_WEBHOOK_TOLERANCE_SECONDS"))
     stripe_timeout_seconds: float = Field(20.0, gt=0, le=120, validation_alias=_alias("STRIPE_TIMEOUT_SECONDS"))
+    coupon_reservation_ttl_minutes: float = Field(
+        60.0, ge=0.01, le=10_080, validation_alias=_alias("COUPON_RESERVATION_TTL_MINUTES"))
     stripe_success_url: str | None = Field(None, max_length=2000, validation_alias=_alias("STRIPE_SUCCESS_URL"))
     stripe_cancel_url: str | None = Field(None, max_length=2000, validation_alias=_alias("STRIPE_CANCEL_URL"))
     # Credit packages (a JSON object of id -> {"name", "price_usd", "credits_usd"}) and custom amounts' bounds.

@@ -86,6 +86,13 @@ class StripeApi:
         return await self.call("create the payment intent", self.client.v1.payment_intents.create_async,
                                params=params, options={"idempotency_key": idempotency_key})
 
+    async def cancel_payment_intent(self, intent_id: str) -> dict[str, Any]:
+        return await self.call("cancel the payment intent", self.client.v1.payment_intents.cancel_async, intent_id)
+
+    async def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
+        return await self.call("expire the checkout session", self.client.v1.checkout.sessions.expire_async,
+                               session_id)
+
     async def create_refund(self, params: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
         return await self.call("refund the payment", self.client.v1.refunds.create_async,
                                params=params, options={"idempotency_key": idempotency_key})

@@ -66,7 +66,7 @@ async def _mark(session: AsyncSession, event: WebhookEvent, status: str, **ids: 
 
 
 async def payment_intent_failed(session: AsyncSession, event: WebhookEvent) -> None:
-    await _mark(session, event, "failed", payment_intent_id=_id(event.object.get("id")))
+    await _closed(session, await _mark(session, event, "failed", payment_intent_id=_id(event.object.get("id"))))
 
 
 async def _closed(session: AsyncSession, payment: Payment | None) -> None:
