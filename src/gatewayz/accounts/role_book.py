@@ -4,8 +4,6 @@ the signal between processes the way it carries key revocations)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import replace
 
 import structlog
@@ -14,6 +12,7 @@ from sqlalchemy import select
 from gatewayz.accounts.permissions import BUILTIN_DEFS, FIXED_ROLES, RoleDef, resolve_all
 from gatewayz.accounts.tables import Role
 from gatewayz.storage.db import Database
+from gatewayz.storage.reloading import SignalledReload
 
 log = structlog.get_logger("gatewayz.accounts.roles")
 
@@ -35,14 +34,15 @@ def definitions(rows: list[Role]) -> dict[str, RoleDef]:
     return defs
 
 
-class RoleBook:
+class RoleBook(SignalledReload):
+    reload_name = "roles"
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self.defs: dict[str, RoleDef] = dict(BUILTIN_DEFS)
         self.resolved: dict[str, frozenset[str]] = resolve_all(self.defs)
         self._memo: dict[frozenset[str], frozenset[str]] = {}
-        self._wanted = 0
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
 
     def permissions(self, roles: frozenset[str]) -> frozenset[str]:
         """The union of the roles' permissions (a role that no longer exists grants nothing)."""
@@ -65,26 +65,3 @@ class RoleBook:
         async with self.db.session() as session:
             rows = list((await session.execute(select(Role))).scalars().all())
         self.apply(rows)
-
-    def request_reload(self) -> None:
-        """From a change signal: reload soon, once more if another signal came during a reload."""
-        self._wanted += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._reload_until_current(), name="roles-reload")
-
-    async def _reload_until_current(self) -> None:
-        done = -1
-        while done != self._wanted:
-            done = self._wanted
-            try:
-                await self.reload()
-            except Exception as exc:
-                log.warning("roles_reload_failed", error=str(exc))
-                await asyncio.sleep(0.2)
-                done = -1
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task

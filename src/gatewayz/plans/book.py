@@ -7,8 +7,6 @@ limit planner's per-principal cache is rebuilt with the new definitions.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from gatewayz.billing.ledger import dialect_name
 from gatewayz.limits.config import RateLimits, merge, parse_limits
 from gatewayz.plans.tables import Plan, PlanSubscription
 from gatewayz.storage.db import Database
+from gatewayz.storage.reloading import SignalledReload
 from gatewayz.storage.types import utcnow
 
 log = structlog.get_logger("gatewayz.plans")
@@ -99,7 +98,9 @@ async def current_assignment(session: AsyncSession, user_id: int) -> tuple[int |
     return int(row[0]), ends
 
 
-class PlanBook:
+class PlanBook(SignalledReload):
+    reload_name = "plans"
+
     def __init__(self, db: Database, default_slug: str, trial_slug: str) -> None:
         self.db = db
         self.default_slug = default_slug
@@ -107,8 +108,7 @@ class PlanBook:
         self.by_id: dict[int, PlanDef] = {}
         self.default: PlanDef = UNRESTRICTED
         self.after_change: Callable[[], None] | None = None  # set by Services: clears the key cache
-        self._wanted = 0
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
 
     # -- the hot path ----------------------------------------------------------------------------
 
@@ -142,26 +142,3 @@ class PlanBook:
             rows = list((await session.execute(select(Plan))).scalars().all())
         if self.apply(rows) and self.after_change is not None:
             self.after_change()
-
-    def request_reload(self) -> None:
-        """From a change signal: reload soon, once more if another signal came during a reload."""
-        self._wanted += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._reload_until_current(), name="plans-reload")
-
-    async def _reload_until_current(self) -> None:
-        done = -1
-        while done != self._wanted:
-            done = self._wanted
-            try:
-                await self.reload()
-            except Exception as exc:
-                log.warning("plans_reload_failed", error=str(exc))
-                await asyncio.sleep(0.2)
-                done = -1
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
