@@ -12,8 +12,8 @@ import httpx
 from tests.fakeprovider import FakeProvider
 from tests.support.databases import run_sql
 from tests.support.identity import GwUser
-from tests.support.money import grant, nanos
-from tests.support.teams import chat, join, new_team, team_key
+from tests.support.money import nanos
+from tests.support.teams import chat, pool_with_member, team_key
 
 OVERRUN = {"completion_tokens": 2000}  # $2 on fakepriced ($0.001 a completion token); max_tokens 10 holds $0.01
 
@@ -42,10 +42,7 @@ def test_a_key_budget_is_never_exceeded_by_a_cost_above_the_hold(
 def test_a_member_cap_is_never_exceeded_by_a_cost_above_the_hold(
     gateway: Any, admin: httpx.Client, make_user: Any, fake_b: FakeProvider, database_url: str
 ) -> None:
-    owner, member = make_user(), make_user()
-    team = new_team(owner)
-    grant(admin, team["account_id"], "5")
-    join(owner, team["id"], member, "member")
+    owner, member, team = pool_with_member(admin, make_user, "5")
     capped = owner.client.patch(f"/teams/{team['id']}/members/{member.id}", json={"spend_cap": "0.05"})
     assert capped.status_code == 200, capped.text
     key = team_key(member, team["id"])

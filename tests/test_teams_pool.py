@@ -14,7 +14,7 @@ import httpx
 from tests.fakeprovider import FakeProvider
 from tests.support.databases import run_sql
 from tests.support.money import balance, grant, nanos
-from tests.support.teams import chat, fire, join, new_team, team_key
+from tests.support.teams import chat, fire, join, new_team, pool_with_member, team_key
 
 COST = 10_000_000  # fakepriced/priced-model, max_tokens 10 and a longer reply: exactly $0.01 a request
 REQUESTS = 60
@@ -61,10 +61,7 @@ def test_a_member_cap_refuses_what_is_over_it(
     gateway: Any, admin: httpx.Client, make_user: Any, fake_b: FakeProvider
 ) -> None:
     fake_b.set(reply=" ".join(["word"] * 50))
-    owner, member = make_user(), make_user()
-    team = new_team(owner)
-    grant(admin, team["account_id"], "1")
-    join(owner, team["id"], member, "member")
+    owner, member, team = pool_with_member(admin, make_user)
     capped = owner.client.patch(f"/teams/{team['id']}/members/{member.id}",
                                 json={"spend_cap": "0.02", "cap_period": "daily"})
     assert capped.status_code == 200, capped.text
@@ -153,10 +150,7 @@ def test_a_deactivated_members_team_keys_stop_and_come_back(
     gateway: Any, admin: httpx.Client, make_user: Any, fake_b: FakeProvider
 ) -> None:
     fake_b.set(reply=" ".join(["word"] * 50))
-    owner, member = make_user(), make_user()
-    team = new_team(owner)
-    grant(admin, team["account_id"], "1")
-    join(owner, team["id"], member, "member")
+    _owner, member, team = pool_with_member(admin, make_user)
     key = team_key(member, team["id"])
     assert chat(gateway.url, key["key"]).status_code == 200
     assert admin.patch(f"/admin/users/{member.id}", json={"is_active": False}).status_code == 200
@@ -174,10 +168,7 @@ def test_a_deactivated_members_team_keys_stop_and_come_back(
 
 def test_rotating_a_team_key(gateway: Any, admin: httpx.Client, make_user: Any, fake_b: FakeProvider) -> None:
     fake_b.set(reply=" ".join(["word"] * 50))
-    owner, member = make_user(), make_user()
-    team = new_team(owner)
-    grant(admin, team["account_id"], "1")
-    join(owner, team["id"], member, "member")
+    owner, member, team = pool_with_member(admin, make_user)
     key = team_key(member, team["id"])
     assert chat(gateway.url, key["key"]).status_code == 200
     rotated = member.client.post(f"/teams/{team['id']}/api-keys/{key['id']}/rotate", json={})
@@ -204,10 +195,7 @@ def test_a_capped_hold_left_by_a_crashed_process_gives_the_cap_back(
     from tests.conftest import settings_from_env
 
     fake_b.set(reply=" ".join(["word"] * 50))
-    owner, member = make_user(), make_user()
-    team = new_team(owner)
-    grant(admin, team["account_id"], "1")
-    join(owner, team["id"], member, "member")
+    owner, member, team = pool_with_member(admin, make_user)
     assert owner.client.patch(f"/teams/{team['id']}/members/{member.id}",
                               json={"spend_cap": "0.01", "cap_period": "weekly"}).status_code == 200
     cap_id = run_sql(database_url, "SELECT id FROM team_members WHERE team_id = :p0 AND user_id = :p1",

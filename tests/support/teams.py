@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.identity import GwUser
+from tests.support.money import grant
 
 
 def new_team(owner: GwUser, name: str = "Team") -> dict[str, Any]:
@@ -28,6 +29,16 @@ def join(owner: GwUser, team_id: int, user: GwUser, role: str) -> None:
     accepted = user.client.post("/teams/invitations/accept", json={"token": token})
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["role"] == role
+
+
+def pool_with_member(admin: httpx.Client, make_user: Any, pool_usd: str = "1",
+                     ) -> tuple[GwUser, GwUser, dict[str, Any]]:
+    """A new team (its owner, a `member`, the team) whose pool an admin funded with `pool_usd`."""
+    owner, member = make_user(), make_user()
+    team = new_team(owner)
+    grant(admin, team["account_id"], pool_usd)
+    join(owner, team["id"], member, "member")
+    return owner, member, team
 
 
 def team_key(member: GwUser, team_id: int, **body: Any) -> dict[str, Any]:
